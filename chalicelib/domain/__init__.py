@@ -1,0 +1,1 @@
+"""Pure domain logic: no boto3, PynamoDB, httpx or os.environ in this package."""
