@@ -1,0 +1,80 @@
+"""Every setting the app reads, in one place. Values are read inside functions, never at import.
+
+Stage environment variables come from `.chalice/config.json`; secrets are read at run time by
+name (see `secret`). Nothing here knows whether it runs on Lambda or on the local stack: only the
+endpoint (AWS_ENDPOINT_URL, honoured by botocore) and the credentials differ.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+
+def stage() -> str:
+    return os.environ.get("COSTPILOT_STAGE", "dev")
+
+
+def region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def resource_name(logical: str) -> str:
+    """Physical name of a table or queue declared in infra/resources.json (``costpilot-{stage}-x``)."""
+    return f"costpilot-{stage()}-{logical}"
+
+
+def kms_key_id() -> str:
+    return os.environ.get("COSTPILOT_KMS_KEY_ID", f"alias/costpilot-{stage()}")
+
+
+def public_url() -> str:
+    """Base URL users reach the app at (links in emails, Stripe return URLs)."""
+    return os.environ.get("COSTPILOT_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def is_deployed() -> bool:
+    """True on AWS stages: stricter checks (https-only channels, no loopback targets)."""
+    return os.environ.get("COSTPILOT_DEPLOYED", "false").lower() == "true"
+
+
+def token_ttl_seconds() -> int:
+    return int(os.environ.get("COSTPILOT_TOKEN_TTL_SECONDS", str(12 * 3600)))
+
+
+def max_body_bytes() -> int:
+    return int(os.environ.get("COSTPILOT_MAX_BODY_BYTES", str(1024 * 1024)))
+
+
+def login_max_failures() -> int:
+    return int(os.environ.get("COSTPILOT_LOGIN_MAX_FAILURES", "5"))
+
+
+def login_lockout_seconds() -> int:
+    return int(os.environ.get("COSTPILOT_LOGIN_LOCKOUT_SECONDS", "900"))
+
+
+def password_hash_params() -> dict[str, int]:
+    """argon2id cost. Tests lower it through the environment to keep the suite fast."""
+    return {
+        "time_cost": int(os.environ.get("COSTPILOT_ARGON2_TIME_COST", "3")),
+        "memory_cost": int(os.environ.get("COSTPILOT_ARGON2_MEMORY_KIB", "65536")),
+        "parallelism": 1,
+    }
+
+
+def secret(name: str) -> str:
+    """A secret by name: the environment on the local stack and in tests (``COSTPILOT_SECRET_<NAME>``),
+    else SSM Parameter Store ``/costpilot/<stage>/<name>`` (SecureString), cached per cold start."""
+    env_name = "COSTPILOT_SECRET_" + name.upper().replace("-", "_")
+    if env_name in os.environ:
+        return os.environ[env_name]
+    return _ssm_secret(f"/costpilot/{stage()}/{name}")
+
+
+@lru_cache(maxsize=32)
+def _ssm_secret(parameter: str) -> str:
+    from chalicelib import aws
+
+    response = aws.client("ssm").get_parameter(Name=parameter, WithDecryption=True)
+    return response["Parameter"]["Value"]

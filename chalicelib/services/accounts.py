@@ -1,0 +1,120 @@
+"""Sign-up, login, logout and token authentication."""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from datetime import UTC, datetime
+from dataclasses import dataclass
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+
+from chalicelib import config
+from chalicelib.domain import identity
+from chalicelib.domain.roles import Role
+from chalicelib.errors import AlreadyExists, TooManyAttempts, Unauthenticated, ValidationFailed
+from chalicelib.services import passwords, tokens
+from chalicelib.store.base import cancelled_by_condition, transaction
+from chalicelib.store.identity import Membership, Session, User, Workspace
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    user_id: str
+    email: str
+    session_id: str
+
+
+def normalized_email(raw: str) -> str:
+    try:
+        return identity.normalize_email(raw)
+    except ValueError as e:
+        raise ValidationFailed(str(e), field="email") from e
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
+
+def signup(raw_email: str, password: str, workspace_name: str | None = None) -> dict:
+    """Creates the user, a first workspace and the owner membership in one transaction."""
+    email = normalized_email(raw_email)
+    problem = identity.password_problem(password, passwords.MIN_LENGTH, passwords.MAX_LENGTH)
+    if problem:
+        raise ValidationFailed(f"password {problem}", field="password")
+    user = User(email, user_id=new_id("usr"), password_hash=passwords.hash_password(password))
+    workspace = Workspace(new_id("ws"), name=workspace_name or "My workspace", created_by=user.user_id, owner_count=1)
+    membership = Membership(workspace.workspace_id, user.user_id, role=Role.OWNER.value, email=email)
+    try:
+        with transaction() as t:
+            t.save(user, condition=User.email.does_not_exist())
+            t.save(workspace, condition=Workspace.workspace_id.does_not_exist())
+            t.save(membership)
+    except TransactWriteError as e:
+        if any(cancelled_by_condition(e)) and User.count(email, consistent_read=True):
+            raise AlreadyExists("an account with this email already exists", field="email") from e
+        raise
+    return {"user_id": user.user_id, "email": email, "workspace_id": workspace.workspace_id}
+
+
+def login(raw_email: str, password: str) -> dict:
+    email = normalized_email(raw_email)
+    now = int(time.time())
+    try:
+        user = User.get(email, consistent_read=True)
+    except DoesNotExist:
+        passwords.burn_equal_time(password)
+        raise Unauthenticated("invalid email or password") from None
+    if user.locked_until > now:
+        raise TooManyAttempts("too many failed logins; try again later", retry_after=int(user.locked_until - now))
+    if not passwords.verify_password(user.password_hash, password):
+        failed, locked_until = identity.after_failure(
+            int(user.failed_logins), int(user.last_failed_at), now,
+            config.login_max_failures(), config.login_lockout_seconds(),
+        )
+        user.update(actions=[
+            User.failed_logins.set(failed), User.last_failed_at.set(now), User.locked_until.set(locked_until),
+        ])
+        raise Unauthenticated("invalid email or password")
+    if user.failed_logins:
+        user.update(actions=[User.failed_logins.set(0), User.locked_until.set(0)])
+    expires_at = now + config.token_ttl_seconds()
+    session = Session(
+        secrets.token_urlsafe(24), user_id=user.user_id, expires_at=datetime.fromtimestamp(expires_at, UTC)
+    )
+    session.save(condition=Session.session_id.does_not_exist())
+    token = tokens.issue(user.user_id, email, session.session_id, expires_at)
+    return {"token": token, "token_type": "Bearer", "expires_at": expires_at, "user_id": user.user_id}
+
+
+def authenticate(authorization: str | None) -> Principal:
+    """The caller of a bearer token whose session still exists (logout deletes it)."""
+    if not authorization or not authorization.startswith("Bearer "):
+        raise Unauthenticated("missing bearer token")
+    claims = tokens.verify(authorization.removeprefix("Bearer ").strip())
+    try:
+        session = Session.get(claims.session_id, consistent_read=True)
+    except DoesNotExist:
+        raise Unauthenticated("session ended; log in again") from None
+    if session.user_id != claims.user_id or int(session.expires_at.timestamp()) < int(time.time()):
+        raise Unauthenticated("session ended; log in again")
+    return Principal(claims.user_id, claims.email, claims.session_id)
+
+
+def logout(principal: Principal) -> None:
+    Session(principal.session_id).delete()
+
+
+def me(principal: Principal) -> dict:
+    from chalicelib.services import workspaces
+
+    user = User.get(principal.email)
+    return {
+        "user_id": user.user_id,
+        "email": user.email,
+        "created_at": user.created_at.isoformat(),
+        "workspaces": workspaces.list_for_user(principal),
+    }

@@ -1,0 +1,70 @@
+"""Tables for accounts and tenancy: users, sessions, workspaces, memberships."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import TTLAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+
+from chalicelib.store.base import BaseModel, table_meta, utcnow
+
+
+class UserByIdIndex(GlobalSecondaryIndex["User"]):
+    class Meta:
+        index_name = "by-user-id"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+
+
+class User(BaseModel):
+    """Keyed by normalised email so that a conditional put enforces uniqueness."""
+
+    Meta = table_meta("users")
+    email = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    password_hash = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute(default=utcnow)
+    failed_logins = NumberAttribute(default=0)
+    last_failed_at = NumberAttribute(default=0)  # unix seconds
+    locked_until = NumberAttribute(default=0)  # unix seconds
+    by_user_id = UserByIdIndex()
+
+
+class Session(BaseModel):
+    """One per login; a token is valid only while its session exists (logout deletes it)."""
+
+    Meta = table_meta("sessions")
+    session_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute(default=utcnow)
+    expires_at = TTLAttribute()
+
+
+class Workspace(BaseModel):
+    Meta = table_meta("workspaces")
+    workspace_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute(default=utcnow)
+    created_by = UnicodeAttribute()
+    # Maintained in the same transaction as owner memberships; a condition on it keeps >= 1 owner.
+    owner_count = NumberAttribute(default=1)
+
+
+class MembershipByUserIndex(GlobalSecondaryIndex["Membership"]):
+    class Meta:
+        index_name = "by-user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    workspace_id = UnicodeAttribute(range_key=True)
+
+
+class Membership(BaseModel):
+    Meta = table_meta("members")
+    workspace_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute(range_key=True)
+    role = UnicodeAttribute()
+    email = UnicodeAttribute()
+    joined_at = UTCDateTimeAttribute(default=utcnow)
+    by_user = MembershipByUserIndex()

@@ -1,0 +1,73 @@
+"""Test helpers: a thin JSON wrapper over chalice's test client, and user factories."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+
+@dataclass
+class TestUser:
+    email: str
+    token: str
+    user_id: str
+    workspace_id: str
+
+    @property
+    def auth(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class Api:
+    def __init__(self, client):
+        self.client = client
+
+    def call(self, method: str, path: str, *, json_body: Any = None, body: bytes | str | None = None,
+             token: str | None = None, headers: dict | None = None) -> Reply:
+        h = {"Content-Type": "application/json", **(headers or {})}
+        if token:
+            h["Authorization"] = f"Bearer {token}"
+        if json_body is not None:
+            body = json.dumps(json_body)
+        r = self.client.http.request(method, path, headers=h, body=body or b"")
+        return Reply(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.body)
+
+    def get(self, path, **kw):
+        return self.call("GET", path, **kw)
+
+    def post(self, path, json_body=None, **kw):
+        return self.call("POST", path, json_body=json_body, **kw)
+
+    def patch(self, path, json_body=None, **kw):
+        return self.call("PATCH", path, json_body=json_body, **kw)
+
+    def delete(self, path, **kw):
+        return self.call("DELETE", path, **kw)
+
+    def new_user(self, prefix: str = "user") -> TestUser:
+        email = f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
+        r = self.post("/api/auth/signup", {"email": email, "password": PASSWORD})
+        assert r.status == 201, r.body
+        signup = r.json
+        r = self.post("/api/auth/login", {"email": email, "password": PASSWORD})
+        assert r.status == 200, r.body
+        return TestUser(email, r.json["token"], signup["user_id"], signup["workspace_id"])
