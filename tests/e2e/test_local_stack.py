@@ -1,0 +1,95 @@
+"""Starts the real local stack (scripts/dev's entry point) and talks HTTP to it, as a user would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    def __init__(self, port: int):
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "COSTPILOT_"))}
+        self.log = open(ROOT / ".pytest-devstack.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "devstack", "--port", str(port), "--schedule-seconds", "2"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True,
+        )
+        self.banner = []
+        deadline = time.time() + 60
+        for line in self.proc.stdout:
+            self.banner.append(line)
+            if line.strip() == "ready":
+                break
+            if time.time() > deadline:
+                raise TimeoutError("".join(self.banner))
+        assert self.proc.poll() is None, "".join(self.banner)
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        rest, _ = self.proc.communicate(timeout=30)
+        self.banner.append(rest)
+        self.log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="module")
+def stack():
+    s = Stack(_free_port())
+    yield s
+    if s.proc.poll() is None:
+        s.stop()
+
+
+def test_demo_credentials_are_printed_and_work(stack):
+    banner = "".join(stack.banner)
+    assert "demo@costpilot.local" in banner and f"http://127.0.0.1:{stack.port}" in banner
+    r = httpx.post(f"{stack.base}/api/auth/login", json={"email": "demo@costpilot.local", "password": "demo-password-123"})
+    assert r.status_code == 200
+    me = httpx.get(f"{stack.base}/api/me", headers={"Authorization": f"Bearer {r.json()['token']}"}).json()
+    assert [w["name"] for w in me["workspaces"]] == ["Demo workspace"]
+
+
+def test_signup_login_workspaces_and_members_over_http(stack):
+    base = stack.base
+    alice, bob = (f"{n}-{uuid.uuid4().hex[:6]}@example.com" for n in ("alice", "bob"))
+    for email in (alice, bob):
+        assert httpx.post(f"{base}/api/auth/signup", json={"email": email, "password": "long enough pw"}).status_code == 201
+    token = httpx.post(f"{base}/api/auth/login", json={"email": alice, "password": "long enough pw"}).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    ws = httpx.post(f"{base}/api/workspaces", json={"name": "Team"}, headers=auth).json()
+    r = httpx.post(f"{base}/api/workspaces/{ws['workspace_id']}/members", json={"email": bob, "role": "admin"}, headers=auth)
+    assert r.status_code == 201
+    members = httpx.get(f"{base}/api/workspaces/{ws['workspace_id']}/members", headers=auth).json()["members"]
+    assert {m["email"]: m["role"] for m in members} == {alice: "owner", bob: "admin"}
+    assert httpx.post(f"{base}/api/auth/logout", headers=auth).status_code == 204
+    assert httpx.get(f"{base}/api/me", headers=auth).status_code == 401
+
+
+def test_ctrl_c_stops_cleanly_and_starting_again_works(stack):
+    assert stack.stop() == 0
+    assert "stopped" in "".join(stack.banner)
+    again = Stack(stack.port)
+    try:
+        assert httpx.get(f"{again.base}/api/openapi.json").status_code == 200
+    finally:
+        assert again.stop() == 0
