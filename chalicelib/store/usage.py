@@ -1,0 +1,379 @@
+"""The usage store: record chunks and daily rollups, changed together in one transaction.
+
+Layout (two tables declared in infra/resources.json, both keyed ``pk`` = workspace id, ``sk``):
+
+usage-records
+    ``rec#<day>#sync#<connection>``: every record one connection reported for one UTC day, as a
+    compressed chunk. A re-sync replaces the whole day for that connection (invariant 2: a
+    restated bucket replaces, a vanished one disappears, nothing is added twice).
+    ``rec#<day>#push#<batch>``: the new events of one ingest batch for one day, plus ``ids``, the
+    8-byte digests of their idempotency ids (dedupe reads them).
+usage-rollups
+    ``c#<day>#<shard>`` coarse rows (no feature/customer) and ``f#<day>#<shard>`` fine rows, in
+    the layout of ``domain.rollup`` (one number attribute per row and value). Shards keep each
+    update expression under DynamoDB's 4 KB limit; a Query sums item sizes, so shards cost no
+    extra read units. ``c#<day>#0`` carries ``v``, the day's version.
+
+Every change to a day is one TransactWriteItems: the chunk put, ``ADD`` of the exact delta on the
+rollup shards, and ``v = v + 1`` under the condition that ``v`` is what was read. Concurrent
+writers of the same day (overlapping ingests, a sync racing a push) therefore serialise: the loser
+re-reads and recomputes, so totals stay exact. Chunks and deltas are computed by pure code in
+``domain.rollup``; this module only moves them. It uses the low-level client because rollup
+attribute names are data (PynamoDB models fixed attributes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from chalicelib import aws, config
+from chalicelib.domain import rollup
+from chalicelib.domain.rollup import COARSE_DIMENSIONS, RollupKey, RollupValues
+from chalicelib.domain.usage import UsageRecord
+from chalicelib.store import record_codec
+
+SHARDS = {"c": 4, "f": 16}
+MAX_ATTEMPTS = 8
+_MAX_CHUNK_BYTES = 300_000
+
+
+class ConcurrentUpdate(Exception):
+    """The day kept changing under us; the caller's message will be retried."""
+
+
+@dataclass
+class Capacity:
+    """Consumed capacity, for benchmarks (read and write units as DynamoDB reports them)."""
+
+    read_units: float = 0.0
+    write_units: float = 0.0
+    items_read: int = 0
+
+    def add(self, response: dict) -> None:
+        for entry in _as_list(response.get("ConsumedCapacity")):
+            self.read_units += entry.get("ReadCapacityUnits", 0) or 0
+            self.write_units += entry.get("WriteCapacityUnits", 0) or 0
+            if not entry.get("ReadCapacityUnits") and not entry.get("WriteCapacityUnits"):
+                self.read_units += 0  # moto reports only CapacityUnits for some calls
+                self.write_units += 0
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def records_table() -> str:
+    return config.resource_name("usage-records")
+
+
+def rollups_table() -> str:
+    return config.resource_name("usage-rollups")
+
+
+def _db() -> Any:
+    return aws.client("dynamodb")
+
+
+def _num(value: Decimal | int) -> dict:
+    return {"N": format(Decimal(value), "f")}
+
+
+def _shard(level: str, row_key: str) -> int:
+    return zlib.crc32(row_key.encode()) % SHARDS[level]
+
+
+def _level_rows(changes: dict[RollupKey, RollupValues]) -> dict[str, dict[RollupKey, RollupValues]]:
+    coarse: dict[RollupKey, RollupValues] = {}
+    for key, values in changes.items():
+        ck = rollup.project_key(key, COARSE_DIMENSIONS)
+        coarse[ck] = coarse[ck] + values if ck in coarse else values
+    return {"c": coarse, "f": dict(changes)}
+
+
+def _rollup_updates(workspace_id: str, day: str, changes: dict[RollupKey, RollupValues], version: int | None,
+                    ) -> list[dict]:
+    """Update items: ADD the delta on each touched shard; bump the version on ``c#<day>#0``."""
+    per_shard: dict[tuple[str, int], dict[str, Decimal]] = {}
+    for level, rows in _level_rows(changes).items():
+        for key, values in rows.items():
+            row = rollup.encode_row_key(key)
+            attrs = per_shard.setdefault((level, _shard(level, row)), {})
+            for code, amount in zip(rollup.FIELD_CODES, (values.billed, values.estimated, values.units, values.count)):
+                if amount:
+                    attrs[code + row] = attrs.get(code + row, Decimal(0)) + Decimal(amount)
+    per_shard.setdefault(("c", 0), {})
+    updates = []
+    for (level, shard), attrs in sorted(per_shard.items()):
+        names, values, parts = {}, {}, []
+        for i, (name, amount) in enumerate(sorted(attrs.items())):
+            names[f"#a{i}"] = name
+            values[f":a{i}"] = _num(amount)
+            parts.append(f"#a{i} :a{i}")
+        update: dict[str, Any] = {
+            "TableName": rollups_table(),
+            "Key": {"pk": {"S": workspace_id}, "sk": {"S": f"{level}#{day}#{shard}"}},
+        }
+        if (level, shard) == ("c", 0):
+            parts.append("#v :one")
+            names["#v"] = "v"
+            values[":one"] = {"N": "1"}
+            if version is None:
+                update["ConditionExpression"] = "attribute_not_exists(#v)"
+            else:
+                update["ConditionExpression"] = "#v = :seen"
+                values[":seen"] = {"N": str(version)}
+        update["UpdateExpression"] = "ADD " + ", ".join(parts)
+        update["ExpressionAttributeNames"] = names
+        update["ExpressionAttributeValues"] = values
+        updates.append({"Update": update})
+    return updates
+
+
+def _day_version(workspace_id: str, day: str) -> int | None:
+    item = _db().get_item(
+        TableName=rollups_table(), Key={"pk": {"S": workspace_id}, "sk": {"S": f"c#{day}#0"}},
+        ProjectionExpression="#v", ExpressionAttributeNames={"#v": "v"}, ConsistentRead=True,
+    ).get("Item")
+    return int(item["v"]["N"]) if item and "v" in item else None
+
+
+def _transact(items: list[dict], capacity: Capacity | None) -> bool:
+    """True if committed; False if a condition failed (someone else changed the day)."""
+    db = _db()
+    try:
+        response = db.transact_write_items(TransactItems=items, ReturnConsumedCapacity="TOTAL")
+    except db.exceptions.TransactionCanceledException as e:
+        reasons = e.response.get("CancellationReasons", [])
+        if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+            return False
+        if any(r.get("Code") == "TransactionConflict" for r in reasons):
+            return False
+        raise
+    if capacity is not None:
+        capacity.add(response)
+    return True
+
+
+def _chunks(records: list[UsageRecord]) -> list[list[UsageRecord]]:
+    """Splits records so each compressed chunk stays well under DynamoDB's 400 KB item limit."""
+    if len(records) <= 1 or len(record_codec.encode(records)) <= _MAX_CHUNK_BYTES:
+        return [records]
+    half = len(records) // 2
+    return _chunks(records[:half]) + _chunks(records[half:])
+
+
+# --- synced records ---------------------------------------------------------------------------
+
+
+def _sync_sk(day: str, connection_id: str) -> str:
+    return f"rec#{day}#sync#{connection_id}"
+
+
+def replace_sync_day(workspace_id: str, connection_id: str, day: str, records: list[UsageRecord],
+                     capacity: Capacity | None = None) -> bool:
+    """Makes ``records`` the whole of what ``connection_id`` reported for ``day``.
+
+    Returns True if anything changed. Safe to repeat: the same records change nothing.
+    """
+    for record in records:
+        if record.day != day or record.workspace_id != workspace_id:
+            raise ValueError("every record must belong to this workspace and day")
+    blob = record_codec.encode(sorted(records, key=lambda r: r.record_key()))
+    if len(blob) > _MAX_CHUNK_BYTES:
+        raise ValueError(f"{len(records)} records for one connection-day exceed one chunk")
+    digest = hashlib.sha256(blob).hexdigest()
+    key = {"pk": {"S": workspace_id}, "sk": {"S": _sync_sk(day, connection_id)}}
+    for _ in range(MAX_ATTEMPTS):
+        version = _day_version(workspace_id, day)
+        old_item = _db().get_item(TableName=records_table(), Key=key, ConsistentRead=True).get("Item")
+        if old_item and old_item["digest"]["S"] == digest:
+            return False
+        old = record_codec.decode(workspace_id, old_item["blob"]["B"]) if old_item else []
+        changes = _delta(old, records)
+        put = {"Put": {"TableName": records_table(), "Item": {
+            **key, "blob": {"B": blob}, "digest": {"S": digest}, "n": {"N": str(len(records))},
+            "updated_at": {"N": str(int(time.time()))}}}}
+        if _transact([put, *_rollup_updates(workspace_id, day, changes, version)], capacity):
+            return True
+    raise ConcurrentUpdate(f"{workspace_id} {day}: too many concurrent writers")
+
+
+def _delta(old: Iterable[UsageRecord], new: Iterable[UsageRecord]) -> dict[RollupKey, RollupValues]:
+    before = rollup.rebuild(old)
+    after = rollup.rebuild(new)
+    changes = dict(after)
+    for key, values in before.items():
+        changes[key] = changes[key] - values if key in changes else -values
+    return {k: v for k, v in changes.items() if not v.is_zero()}
+
+
+# --- pushed events ----------------------------------------------------------------------------
+
+
+def event_digest(idempotency_id: str) -> bytes:
+    return hashlib.sha256(idempotency_id.encode()).digest()[:8]
+
+
+def _seen_ids(workspace_id: str, day: str) -> set[bytes]:
+    seen: set[bytes] = set()
+    kwargs = {
+        "TableName": records_table(),
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {":pk": {"S": workspace_id}, ":prefix": {"S": f"rec#{day}#push#"}},
+        "ProjectionExpression": "ids",
+        "ConsistentRead": True,
+    }
+    while True:
+        page = _db().query(**kwargs)
+        for item in page.get("Items", []):
+            ids = item["ids"]["B"]
+            seen.update(ids[i:i + 8] for i in range(0, len(ids), 8))
+        if "LastEvaluatedKey" not in page:
+            return seen
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+@dataclass
+class IngestResult:
+    accepted: list[str] = field(default_factory=list)  # idempotency ids
+    duplicates: list[str] = field(default_factory=list)
+
+
+def add_events(workspace_id: str, events: list[UsageRecord], capacity: Capacity | None = None) -> IngestResult:
+    """Stores pushed events not seen before (by idempotency id within their UTC day)."""
+    result = IngestResult()
+    by_day: dict[str, list[UsageRecord]] = {}
+    for event in events:
+        by_day.setdefault(event.day, []).append(event)
+    for day, day_events in sorted(by_day.items()):
+        for _ in range(MAX_ATTEMPTS):
+            version = _day_version(workspace_id, day)
+            seen = _seen_ids(workspace_id, day)
+            fresh = [e for e in day_events if event_digest(e.idempotency_id) not in seen]
+            if not fresh:
+                result.duplicates += [e.idempotency_id for e in day_events]
+                break
+            items = []
+            for chunk in _chunks(fresh):
+                batch = hashlib.sha256(b"".join(event_digest(e.idempotency_id) for e in chunk)).hexdigest()[:24]
+                items.append({"Put": {
+                    "TableName": records_table(),
+                    "Item": {"pk": {"S": workspace_id}, "sk": {"S": f"rec#{day}#push#{batch}"},
+                             "blob": {"B": record_codec.encode(chunk)},
+                             "ids": {"B": b"".join(event_digest(e.idempotency_id) for e in chunk)},
+                             "n": {"N": str(len(chunk))}},
+                    "ConditionExpression": "attribute_not_exists(pk)"}})
+            items += _rollup_updates(workspace_id, day, rollup.rebuild(fresh), version)
+            if _transact(items, capacity):
+                fresh_ids = {e.idempotency_id for e in fresh}
+                result.accepted += [e.idempotency_id for e in day_events if e.idempotency_id in fresh_ids]
+                result.duplicates += [e.idempotency_id for e in day_events if e.idempotency_id not in fresh_ids]
+                break
+        else:
+            raise ConcurrentUpdate(f"{workspace_id} {day}: too many concurrent writers")
+    return result
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def rollup_rows(workspace_id: str, day_from: str, day_to: str, *, fine: bool,
+                capacity: Capacity | None = None) -> Iterator[tuple[str, RollupKey, RollupValues]]:
+    """Rows of the coarse (or fine) rollup for ``day_from..day_to`` (inclusive, UTC days)."""
+    level = "f" if fine else "c"
+    kwargs: dict[str, Any] = {
+        "TableName": rollups_table(),
+        "KeyConditionExpression": "pk = :pk AND sk BETWEEN :a AND :b",
+        "ExpressionAttributeValues": {":pk": {"S": workspace_id}, ":a": {"S": f"{level}#{day_from}"},
+                                      ":b": {"S": f"{level}#{day_to}#~"}},
+        "ReturnConsumedCapacity": "TOTAL",
+    }
+    while True:
+        page = _db().query(**kwargs)
+        if capacity is not None:
+            capacity.add(page)
+            capacity.items_read += len(page.get("Items", []))
+        for item in page.get("Items", []):
+            day = item["sk"]["S"].split("#")[1]
+            plain = {name: value["N"] for name, value in item.items() if "N" in value and name != "v"}
+            for key, values in rollup.rows_from_item(day, plain).items():
+                yield day, key, values
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def records(workspace_id: str, day_from: str = "0000", day_to: str = "9999") -> Iterator[UsageRecord]:
+    kwargs: dict[str, Any] = {
+        "TableName": records_table(),
+        "KeyConditionExpression": "pk = :pk AND sk BETWEEN :a AND :b",
+        "ExpressionAttributeValues": {":pk": {"S": workspace_id}, ":a": {"S": f"rec#{day_from}"},
+                                      ":b": {"S": f"rec#{day_to}#~"}},
+    }
+    while True:
+        page = _db().query(**kwargs)
+        for item in page.get("Items", []):
+            yield from record_codec.decode(workspace_id, item["blob"]["B"])
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def stored_rollups(workspace_id: str, fine: bool = True) -> dict[RollupKey, RollupValues]:
+    rows: dict[RollupKey, RollupValues] = {}
+    for _, key, values in rollup_rows(workspace_id, "0000", "9999", fine=fine):
+        rows[key] = rows[key] + values if key in rows else values
+    return rows
+
+
+def rebuild_rollups(workspace_id: str) -> int:
+    """Recomputes every rollup item of a workspace from its records; returns the days written.
+
+    For repairs (a command): writers must be paused, as a concurrent write would be overwritten.
+    """
+    by_day: dict[str, list[UsageRecord]] = {}
+    for record in records(workspace_id):
+        by_day.setdefault(record.day, []).append(record)
+    db = _db()
+    old_keys = [
+        item["sk"]["S"]
+        for item in _query_all(rollups_table(), workspace_id, projection="sk")
+    ]
+    for sk in old_keys:
+        db.delete_item(TableName=rollups_table(), Key={"pk": {"S": workspace_id}, "sk": {"S": sk}})
+    for day, day_records in by_day.items():
+        updates = _rollup_updates(workspace_id, day, rollup.rebuild(day_records), None)
+        for update in updates:
+            u = update["Update"]
+            u.pop("ConditionExpression", None)
+            u["ExpressionAttributeValues"].pop(":seen", None)
+            db.update_item(**u)
+    return len(by_day)
+
+
+def _query_all(table: str, workspace_id: str, projection: str) -> Iterator[dict]:
+    kwargs: dict[str, Any] = {
+        "TableName": table, "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": workspace_id}}, "ProjectionExpression": projection,
+    }
+    while True:
+        page = _db().query(**kwargs)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def delete_workspace_data(workspace_id: str) -> None:
+    db = _db()
+    for table in (records_table(), rollups_table()):
+        for item in list(_query_all(table, workspace_id, "sk")):
+            db.delete_item(TableName=table, Key={"pk": {"S": workspace_id}, "sk": item["sk"]})
