@@ -1,0 +1,301 @@
+"""Streaming spike scores for hourly and daily spend: catch a runaway loop on its first point.
+
+Why this design: a retry storm or an agent stuck in a loop multiplies spend 3-50x from one hour to
+the next; the alert is only worth something if it fires on the first such point, and only if it
+does not also fire every weekend, every Monday morning, on slow growth or on the month-start
+batch job. So each point is compared with what this series usually does *at that time*:
+
+1. values go to log space (``log(v + c)``, ``c`` a few percent of the early typical level), so a
+   3x jump is the same size whether the team spends $1 or $1000 an hour;
+2. the seasonal baseline is the median of the same time of week over the last four weeks (or of
+   the same time of day over the last week while there is less history), each lag widened by one
+   neighbouring point; a level term (median of recent residuals) follows growth and launches,
+   and a point counts only as unusual as it is against the nearer of the two expectations;
+3. the residual is divided by a robust scale (MAD of recent residuals, with a floor so that a very
+   smooth series does not alarm on a 10% wiggle, and raised for bursty series so that a burst as
+   large as a typical day's largest is not news) and squashed to a score in [0, 1];
+4. a residual that the same time one calendar month earlier also had (a monthly job) is
+   discounted by that earlier residual;
+5. an episode fires once: while it lasts, points score only for escalation beyond its peak, so a
+   ten-hour loop is one alert, not ten.
+
+Every quantity at a point uses only points before it (and the point itself), so scores are
+causal: appending data never changes an earlier score. Points are placed on a regular time grid
+(the series' own step), so gaps in the data do not shift the seasonal lags.
+
+Works in ``float`` (statistics); money stays ``Decimal`` outside the engines. Shapes: timestamps
+and values are (n,); scores are (n,).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from chalicelib.engines.robust import MAD_TO_SD, nanmedian_rows
+
+DAY = 86_400
+#: Robust z-score at which the score is 0.5, and the softness of the squashing.
+Z_MID = 4.0
+Z_SOFT = 0.7
+#: Smallest robust scale in log units: below ~8% noise, deviations are judged against 8%.
+MIN_SCALE = 0.08
+#: An episode ends after this many consecutive calm points (|z| < CALM_Z).
+CALM_POINTS = 3
+CALM_Z = 2.0
+#: A deviation as large as a typical day's largest one scores a robust z of at most TAIL_Z.
+#: (For Gaussian noise a day's largest deviation is 2-3 sd, so this only bites on heavy tails.)
+TAIL_Z = 3.5
+TAIL_DAYS = 14
+
+
+@dataclass(frozen=True)
+class Spike:
+    """A point whose score crossed the threshold (the first point of an episode)."""
+
+    index: int
+    timestamp: np.datetime64
+    expected: float
+    observed: float
+    score: float
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The series on a regular grid of ``step`` seconds; ``slot[i]`` is point i's grid index."""
+
+    step: int
+    slot: np.ndarray  # (n,) int
+    z: np.ndarray  # (g,) log values, NaN where no point
+    offset: float
+    per_day: int  # grid points per day (0 when the step is over a day)
+    warmup: int  # points (not slots) with no score
+
+
+def _to_seconds(timestamps: np.ndarray) -> np.ndarray:
+    return np.asarray(timestamps).astype("datetime64[s]").astype(np.int64)
+
+
+def _grid(seconds: np.ndarray, values: np.ndarray) -> _Grid:
+    """Place points on a regular grid; the step and offset come only from the first points."""
+    n = seconds.shape[0]
+    diffs = np.diff(seconds[:9])
+    diffs = diffs[diffs > 0]
+    step = int(np.median(diffs)) if diffs.size else DAY
+    per_day = round(DAY / step) if step <= DAY // 2 else 0
+    warmup = max(8, min(per_day, 288))
+    slot = np.rint((seconds - seconds[0]) / step).astype(np.int64)
+    slot = np.maximum.accumulate(np.maximum(slot, 0))
+    v = np.maximum(np.nan_to_num(values, nan=np.nan), 0.0)
+    early = v[:warmup]
+    pos = early[np.isfinite(early) & (early > 0)]
+    offset = float(0.1 * np.median(pos)) if pos.size else 1e-6
+    z = np.full(int(slot[-1]) + 1 if n else 0, np.nan)
+    z[slot] = np.log(v + offset)
+    return _Grid(step, slot, z, offset, per_day, warmup)
+
+
+def _lag_median(z: np.ndarray, lags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median over ``z[t - lag]`` for each slot t (NaN before the start); also the count used."""
+    t = np.arange(z.shape[0])[:, None]
+    idx = t - lags[None, :]
+    vals = np.where(idx >= 0, z[np.maximum(idx, 0)], np.nan)
+    return nanmedian_rows(vals), np.isfinite(vals).sum(axis=1)
+
+
+def _widen(lags: np.ndarray, spread: int) -> np.ndarray:
+    """Each lag and its ``spread`` neighbours on either side (all >= 1)."""
+    out = (lags[:, None] + np.arange(-spread, spread + 1)[None, :]).ravel()
+    return out[out >= 1]
+
+
+def _baseline(g: _Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Expected log value at every slot from earlier slots only, shape (g,); and the
+    level-following expectation alone (its residuals measure the noise scale)."""
+    z = g.z
+    if g.per_day:
+        week = 7 * g.per_day
+        spread = 1 if g.per_day <= 48 else max(1, g.per_day // 96)
+        weekly, n_w = _lag_median(z, _widen(week * np.arange(1, 5), spread))
+        daily, n_d = _lag_median(z, _widen(g.per_day * np.arange(1, 8), spread))
+        recent, _ = _lag_median(z, np.arange(1, 7))
+        use_weekly = n_w >= 2 * (2 * spread + 1)
+        seasonal = np.where(use_weekly, weekly, np.where(n_d >= 3, daily, recent))
+        level_window = min(g.per_day, 48)
+    else:
+        weekly, n_w = _lag_median(
+            z, 7 * np.arange(1, 5) if g.step >= DAY else np.arange(1, 2)
+        )
+        recent, _ = _lag_median(z, np.arange(1, 8))
+        use_weekly = (n_w >= 2) & (g.step >= DAY)
+        seasonal = np.where(use_weekly, weekly, recent)
+        level_window = 7
+    first = z - seasonal
+    level, n_l = _lag_median(first, np.arange(1, level_window + 1))
+    level = np.where(n_l > 0, level, 0.0)
+    # Two expectations: the seasonal one, and the seasonal one moved by the recent level (which
+    # follows growth and launches, but would carry a quiet weekend into Monday morning). A point
+    # is only as unusual as it is against the nearer of the two, and not at all between them.
+    with_level = seasonal + level
+    r1, r2 = z - seasonal, z - with_level
+    nearer = np.where(np.abs(r1) <= np.abs(r2), seasonal, with_level)
+    between = np.sign(r1) * np.sign(r2) < 0
+    return np.where(between, z, nearer), with_level
+
+
+def _scale(resid: np.ndarray, g: _Grid) -> np.ndarray:
+    """Robust standard deviation of the residuals before each slot (MAD over ~two weeks)."""
+    window = min(14 * g.per_day, 500) if g.per_day else 56
+    lags = np.arange(1, window + 1)
+    t = np.arange(resid.shape[0])[:, None]
+    idx = t - lags[None, :]
+    vals = np.where(idx >= 0, resid[np.maximum(idx, 0)], np.nan)
+    centre = nanmedian_rows(vals)
+    mad = nanmedian_rows(np.abs(vals - centre[:, None]))
+    count = np.isfinite(vals).sum(axis=1)
+    sd = MAD_TO_SD * np.nan_to_num(mad, nan=0.0)
+    tail = _daily_extreme(resid, g) / TAIL_Z
+    # With few residuals seen, the scale itself is uncertain: be more tolerant.
+    floor = np.where(count >= 10, MIN_SCALE, 2 * MIN_SCALE)
+    return np.maximum(np.maximum(sd, tail), floor)
+
+
+def _daily_extreme(resid: np.ndarray, g: _Grid) -> np.ndarray:
+    """Median over the last 14 complete days of each day's largest |residual|, per slot; (g,).
+
+    Bursty and intermittent series (a batch every few hours, spend only when a job runs) have a
+    large deviation most days; a runaway loop is a large deviation on one day. The median of daily
+    maxima tells the two apart where a quantile of points would not. Zero for daily data.
+    """
+    if g.per_day < 2:
+        return np.zeros(resid.shape[0])
+    n_blocks = -(-resid.shape[0] // g.per_day)
+    padded = np.full(n_blocks * g.per_day, np.nan)
+    padded[: resid.shape[0]] = np.abs(resid)
+    blocks = padded.reshape(n_blocks, g.per_day)
+    seen = np.isfinite(blocks).any(axis=1)
+    block_max = np.where(
+        seen, np.nanmax(np.where(np.isfinite(blocks), blocks, -np.inf), axis=1), np.nan
+    )
+    typical, count = _lag_median(block_max, np.arange(1, TAIL_DAYS + 1))
+    typical = np.where(count >= 2, typical, 0.0)
+    return typical[np.arange(resid.shape[0]) // g.per_day]
+
+
+def _month_back_max(z_scores: np.ndarray, seconds: np.ndarray, g: _Grid) -> np.ndarray:
+    """Largest robust z near the same time one calendar month before each point; shape (n,)."""
+    ts = seconds.astype("datetime64[s]")
+    month = ts.astype("datetime64[M]")
+    prev = (month - 1).astype("datetime64[s]") + (ts - month.astype("datetime64[s]"))
+    slot = np.rint((prev.astype(np.int64) - seconds[0]) / g.step).astype(np.int64)
+    tol = 1 if not g.per_day else max(1, round(2 * 3600 / g.step))
+    out = np.full(seconds.shape[0], -np.inf)
+    zs = np.nan_to_num(z_scores, nan=-np.inf)
+    for k in range(-tol, tol + 1):
+        s = slot + k
+        ok = (s >= 0) & (s < zs.shape[0])
+        out[ok] = np.maximum(out[ok], zs[s[ok]])
+    return out
+
+
+def _squash(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-(z - Z_MID) / Z_SOFT))
+
+
+@dataclass(frozen=True)
+class _Details:
+    scores: np.ndarray  # (n,)
+    expected: np.ndarray  # (n,) expected value in the series' units
+
+
+def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Details:
+    seconds = _to_seconds(timestamps)
+    v = np.asarray(values, dtype=float).ravel()
+    n = v.shape[0]
+    if n == 0:
+        return _Details(np.zeros(0), np.zeros(0))
+    if np.any(np.diff(seconds) < 0):
+        raise ValueError("timestamps must be in ascending order")
+    g = _grid(seconds, v)
+    expected_z, levelled = _baseline(g)
+    resid = g.z - expected_z
+    zs_grid = resid / _scale(g.z - levelled, g)
+    zs = zs_grid[g.slot]
+    if direction == "up":
+        strength = np.maximum(zs, 0.0)
+    elif direction == "both":
+        strength = np.abs(zs)
+    else:
+        raise ValueError("direction must be 'up' or 'both'")
+    recurring = _month_back_max(zs_grid, seconds, g)
+    monthly = (zs > 0) & (recurring >= 3.0)
+    strength = np.where(monthly, np.maximum(zs - recurring, 0.0), strength)
+    strength = np.nan_to_num(strength, nan=0.0)
+    scores = _episodes(strength)
+    scores[: g.warmup] = 0.0
+    expected = np.maximum(np.exp(expected_z[g.slot]) - g.offset, 0.0)
+    return _Details(scores, np.nan_to_num(expected, nan=0.0))
+
+
+def _episodes(strength: np.ndarray) -> np.ndarray:
+    """Scores with one alarm per episode: inside an episode only escalation beyond its peak counts."""
+    raw = _squash(strength)
+    out = raw.copy()
+    peak = 0.0
+    calm = CALM_POINTS
+    for i, s in enumerate(strength):
+        if calm < CALM_POINTS:  # inside an episode
+            out[i] = float(_squash(np.array(s - peak))) if s > peak else 0.0
+            peak = max(peak, s)
+            calm = calm + 1 if s < CALM_Z else 0
+        elif raw[i] >= 0.5:
+            peak = s
+            calm = 0
+    return out
+
+
+def spike_scores(
+    timestamps: np.ndarray, values: np.ndarray, direction: str = "up"
+) -> np.ndarray:
+    """Causal anomaly score in [0, 1] for each point of a spend series; shape (n,).
+
+    ``timestamps``: (n,) datetime64, ascending (hourly, daily or any regular step; gaps allowed).
+    ``values``: (n,) spend per step (NaN allowed). ``direction="up"`` scores only jumps (what costs
+    money); ``"both"`` also scores drops (an outage, a broken sync). A score of 0.5 is a robust
+    z of about 4 against the seasonal baseline; the first 8 points (a day for sub-daily data)
+    score 0 while the baseline forms.
+    """
+    return _details(timestamps, values, direction).scores
+
+
+def detect(
+    timestamps: np.ndarray,
+    values: np.ndarray,
+    threshold: float = 0.5,
+    direction: str = "up",
+) -> list[Spike]:
+    """Points whose score reaches ``threshold``, with what was expected there."""
+    d = _details(timestamps, values, direction)
+    ts = np.asarray(timestamps)
+    v = np.asarray(values, dtype=float)
+    return [
+        Spike(int(i), ts[i], float(d.expected[i]), float(v[i]), float(d.scores[i]))
+        for i in np.nonzero(d.scores >= threshold)[0]
+    ]
+
+
+def explain(
+    expected_by_dim: dict[str, float], observed_by_dim: dict[str, float]
+) -> list[tuple[str, float]]:
+    """Rank the dimension values (provider, model, project, ...) that drove a jump.
+
+    Returns ``(value, observed - expected)`` for every value whose spend rose, largest rise first;
+    a value missing on one side counts as zero there (a new model appearing is a rise).
+    """
+    keys = set(expected_by_dim) | set(observed_by_dim)
+    rises = [
+        (k, float(observed_by_dim.get(k, 0.0)) - float(expected_by_dim.get(k, 0.0)))
+        for k in keys
+    ]
+    return sorted((r for r in rises if r[1] > 0), key=lambda r: (-r[1], r[0]))
