@@ -1,0 +1,1 @@
+"""Provider clients: pull usage and cost from third-party APIs as ``UsageRecord``s. No AWS state here."""

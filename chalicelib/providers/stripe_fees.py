@@ -1,0 +1,136 @@
+"""A developer's own Stripe processing fees, from balance transactions, as daily ``COST`` records.
+
+Fees are the ``fee`` of charge-type rows plus the rows that are themselves fees (``stripe_fee``,
+``stripe_fx_fee``, ``tax_fee``: Billing, Radar... billed separately, with a negative ``amount``).
+Stripe lists single transactions, not buckets, so each UTC day and currency is aggregated here
+from *all* of that day's transactions: the window is whole days, so a re-sync recomputes a day
+whole and replaces it, never adds to it. Amounts are integers in minor units.
+See /work/shared/providers.md section 4a.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from chalicelib.domain.money import MoneyError, add, from_minor_units
+from chalicelib.domain.usage import RecordKind, UsageRecord
+from chalicelib.providers._parse import Reader
+from chalicelib.providers._window import DAY, day_window, midnight, to_unix
+from chalicelib.providers.base import Clock, sync_source, utc_now
+from chalicelib.providers.http import ProviderHTTP, RetryPolicy, build_http_client
+
+BASE_URL = "https://api.stripe.com"
+PATH = "/v1/balance_transactions"
+PAGE_MAX = 100
+CHARGE_TYPES = frozenset({"charge", "payment"})
+FEE_TYPES = frozenset({"stripe_fee", "stripe_fx_fee", "tax_fee"})
+LINE_ITEM = "stripe_fees"
+
+
+class StripeFeesClient:
+    provider = "stripe"
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        http_client: httpx.Client | None = None,
+        base_url: str = BASE_URL,
+        transport: httpx.BaseTransport | None = None,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Clock = utc_now,
+        page_size: int | None = None,
+    ) -> None:
+        if not api_key:
+            raise ValueError("a Stripe (restricted) API key is required")
+        self._http = ProviderHTTP(
+            self.provider,
+            http_client or build_http_client(base_url, transport=transport),
+            headers={"Authorization": f"Bearer {api_key}"},
+            secrets=(api_key,),
+            policy=policy,
+            sleep=sleep,
+        )
+        self._now = now
+        self._limit = min(page_size or PAGE_MAX, PAGE_MAX)
+        self._read = Reader(self.provider)
+
+    def __repr__(self) -> str:
+        return "StripeFeesClient(api_key=***)"
+
+    def verify(self) -> None:
+        self._http.get_json(PATH, {"limit": 1})
+
+    def fetch(self, workspace_id: str, connection_id: str, start: datetime, end: datetime) -> list[UsageRecord]:
+        window = day_window(start, end, self._now())
+        if window is None:
+            return []
+        fees: dict[tuple[date, str], list[Decimal]] = defaultdict(list)
+        for txn in self._transactions(*window):
+            fee = self._fee(txn)
+            if fee is not None:
+                day = self._read.timestamp(txn.get("created"), "created").date()
+                fees[(day, fee[1])].append(fee[0])
+        source = sync_source(connection_id)
+        return [
+            UsageRecord(
+                workspace_id=workspace_id,
+                kind=RecordKind.COST,
+                source=source,
+                provider=self.provider,
+                bucket_start=midnight(day),
+                bucket_end=midnight(day) + DAY,
+                currency=currency,
+                line_item=LINE_ITEM,
+                unit_type="transactions",
+                units=Decimal(len(amounts)),
+                billed_cost=add(*amounts),
+            )
+            for (day, currency), amounts in sorted(fees.items())
+        ]
+
+    def _fee(self, txn: dict[str, Any]) -> tuple[Decimal, str] | None:
+        """(fee in major units, currency) of one transaction, or ``None`` if it carries no fee."""
+        r = self._read
+        kind = r.str(txn, "type", "balance transaction ")
+        if kind in CHARGE_TYPES:
+            minor = r.int(txn, "fee", "balance transaction ")
+        elif kind in FEE_TYPES:
+            minor = -r.int(txn, "amount", "balance transaction ")  # fee rows debit the balance
+        else:
+            return None
+        currency = r.currency(txn.get("currency"), "currency")
+        try:
+            return from_minor_units(minor, currency), currency
+        except MoneyError as e:
+            raise r.fail(str(e)) from e
+
+    def _transactions(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+        r = self._read
+        params: dict[str, Any] = {
+            "created[gte]": to_unix(start),
+            "created[lt]": to_unix(end),
+            "limit": self._limit,
+        }
+        seen: set[str] = set()
+        while True:
+            body = self._http.get_json(PATH, params)
+            data = r.list(body, "data")
+            for txn in data:
+                txn = r.obj(txn, "balance transaction")
+                txn_id = r.str(txn, "id", "balance transaction ")
+                if txn_id in seen:
+                    raise r.fail(f"transaction {txn_id} listed twice")
+                seen.add(txn_id)
+                yield txn
+            if not r.bool(body, "has_more") or not data:
+                return
+            params = {**params, "starting_after": data[-1]["id"]}

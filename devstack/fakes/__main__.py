@@ -1,0 +1,48 @@
+"""Serve every fake provider on loopback: ``python -m devstack.fakes [--seed N]``.
+
+Prints one ``COSTPILOT_PROVIDER_URL_<PROVIDER>=<base url>`` line per fake (the variables
+``chalicelib.config.provider_base_url`` reads) and the credentials each fake accepts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+
+from devstack.fakes import (
+    FakeAnthropic,
+    FakeOpenAI,
+    FakeStripeBalance,
+    FakeTwilio,
+    serve,
+)
+from devstack.fakes import twilio as twilio_fake
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    fakes = {
+        "openai": (FakeOpenAI(seed=args.seed), lambda f: {"admin_key": f.admin_key}),
+        "anthropic": (FakeAnthropic(seed=args.seed), lambda f: {"admin_key": f.admin_key}),
+        "twilio": (FakeTwilio(seed=args.seed),
+                   lambda f: {"account_sid": f.account_sid, "auth_token": twilio_fake.AUTH_TOKEN}),
+        "stripe": (FakeStripeBalance(seed=args.seed), lambda f: {"api_key": f.api_key}),
+    }
+    served = []
+    for name, (fake, credentials) in fakes.items():
+        handle = serve(fake)
+        served.append(handle)
+        print(f"COSTPILOT_PROVIDER_URL_{name.upper()}={handle.base_url}  # credentials: {credentials(fake)}")
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+    for handle in served:
+        handle.stop()
+
+
+if __name__ == "__main__":
+    main()
