@@ -20,31 +20,30 @@ What the values mean per kind (``usage_query`` relies on this):
   catalogue estimates of events that came without a cost. An event sets one or the other, never
   both, so the events' cost is ``billed + estimated`` with no double counting.
 
-Recommended DynamoDB layout (one item per workspace and UTC day)::
+Storage layout (implemented by ``store/usage.py``; numbers are exact 38-digit decimals): items
+keyed by workspace and ``<level>#<day>#<shard>``, holding one number attribute per non-zero value
+of each row, named ``<field><row key>`` (field ``b`` billed, ``e`` estimated, ``u`` units, ``n``
+count; row key ``encode_row_key(key)``, e.g. ``e|USD|openai|gpt-4o-mini|checkout|search|cus_42||tokens``).
+A change ``ADD``s its delta in the same transaction as the record write; ``rows_from_item``
+reads an item back, skipping non-row attributes and rows that have returned to zero.
 
-    PK = "ws#<workspace_id>"   SK = "day#<YYYY-MM-DD>"
-    one number attribute per non-zero value of each row, named  <field><row key>
-        field: b billed, e estimated, u units, n count
-        row key: encode_row_key(key), e.g.  "e|USD|openai|gpt-4o-mini|checkout|search|cus_42||tokens"
-    e.g. {"be|USD|openai|gpt-4o": 0.52, "ne|USD|openai|gpt-4o": 3, ...}
+Read budget. A Query is charged on the *summed* size of the items it returns, rounded up once per
+4 KB (0.5 RCU eventually consistent); BatchGetItem rounds *every* item up to 4 KB, so always
+Query. A stored value costs ~40-60 bytes (its row key is the attribute name). For a team with
+2 providers x 4 models (cost + 4 token types of usage) and 5 projects x 4 features of events
+(measured in ``tests/unit/test_rollup.py``), a 365-day *daily* query reads ~5.4 KB/day at the
+provider/model grain (~240 RCU) and ~13 KB/day with every dimension (~575 RCU). To stay under
+100 RCU, this module provides two more cuts (``GRAINS``/``PERIODS``, ``regrain``,
+``item_updates``, ``read_ranges``), each one more ``ADD`` in the same transaction:
 
-* Writes: the record's put and one ``UpdateItem`` on its day item share a ``TransactWriteItems``;
-  the update is ``ADD #a1 :v1, #a2 :v2 ...`` with the names/amounts from ``item_updates(delta)``
-  (ADD creates missing attributes and accepts negative amounts, so there is no read-modify-write
-  and no version to race on, even with many concurrent writers on today's item). A record that
-  moves between days (rare) touches two day items in the same transaction.
-* Reads: ``Query PK = ws#.. AND SK BETWEEN day#<from> AND day#<to>``, then ``rows_from_item`` per
-  item. A Query is charged on the *summed* size of the items returned, rounded up once per 4 KB
-  (0.5 RCU eventually consistent), whereas BatchGetItem rounds *every* item up to 4 KB. So a
-  365-day query costs ~ total bytes / 8 KB RCU: under 100 RCU while days average under ~2.2 KB.
-  The row key is positional (no dimension names), one-letter kind, trailing empties trimmed, and
-  zero values are not stored, so a row costs ~40-90 bytes: ~25-50 rows per day fit the budget.
-  High-cardinality dimensions (thousands of customers a day) do not; for those, keep a second,
-  coarser item per day (same layout, ``SK = "dayc#..."``, rows from ``project_key(key, COARSE)``
-  without customer/feature) written in the same transaction, and query it unless the request
-  groups or filters by customer/feature.
-* Rows whose values all return to zero are left as zero attributes by ADD; ``rows_from_item``
-  skips them and a rebuild (``to_item_attributes(rebuild(...))`` written with PutItem) drops them.
+* a provider-only grain (``p``: ~0.3 KB/day, a daily year by provider ~16 RCU), which the
+  dashboard, budgets and forecasts need;
+* month items (``<grain>m#YYYY-MM``, rows dated the 1st), so month granularity reads 12-13 items
+  whatever the grain (~1-21 RCU); partial months at the ends come from day items.
+
+Attribution on month items decides "billed" per provider and month instead of per day. A day's
+fine rows grow with distinct customers; at thousands a day, shard (as the store does) or drop
+``customer`` from the rollup and answer per-customer questions from the records.
 """
 
 from __future__ import annotations
@@ -52,7 +51,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, date, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -66,9 +65,6 @@ _ESCAPE = "\\"
 # value fields as stored: attribute name = field letter + encoded row key
 FIELD_CODES = ("b", "e", "u", "n")
 _ATTRIBUTE = re.compile(r"[beun][cue]\|")
-
-# Dimensions of the coarse rollup suggested for high-cardinality workspaces.
-COARSE_DIMENSIONS = ("provider", "model", "project", "api_key", "unit_type")
 
 
 class RollupKey(NamedTuple):
@@ -157,9 +153,13 @@ def contribution(record: UsageRecord) -> tuple[RollupKey, RollupValues]:
 
 def delta(old: UsageRecord | None, new: UsageRecord | None) -> Rows:
     """Rows to add to the rollups when ``old`` becomes ``new`` (``None``: absent). No zero rows."""
-    if old is not None and new is not None:
-        if old.workspace_id != new.workspace_id or old.record_key() != new.record_key():
-            raise ValueError("delta(old, new) needs two versions of the same record")
+    same = (
+        old is None
+        or new is None
+        or (old.workspace_id, old.record_key()) == (new.workspace_id, new.record_key())
+    )
+    if not same:
+        raise ValueError("delta(old, new) needs two versions of the same record")
     changes: Rows = {}
     if old is not None:
         key, values = contribution(old)
@@ -270,32 +270,112 @@ def decode_key(text: str) -> RollupKey:
     return decode_row_key(day, rest)
 
 
-# --- DynamoDB item attributes ------------------------------------------------------------------
+# --- DynamoDB items: grains, periods, attributes ------------------------------------------------
+
+# A grain keeps some dimensions of the key and clears the rest. Every record change updates one
+# item per grain (and per period), so a query reads the smallest grain that has its dimensions.
+GRAINS: dict[str, tuple[str, ...]] = {
+    "p": ("provider",),  # spend per provider: dashboards, budgets, forecasts
+    "m": (
+        "provider",
+        "model",
+        "api_key",
+        "unit_type",
+    ),  # provider-side analytics, estimate vs bill
+    "a": DIMENSIONS,  # everything, incl. the pushed tags (project, feature, customer)
+}
+PERIODS = ("d", "m")
+COARSE_DIMENSIONS = (
+    "provider",
+    "model",
+    "project",
+    "api_key",
+    "unit_type",
+)  # no feature/customer  # day items; month items (rows dated the 1st) for month-granular reads
 
 
-def to_item_attributes(rows: Mapping[RollupKey, RollupValues]) -> dict[str, dict[str, Decimal]]:
-    """Per day, the attribute name -> number map for the rows (zero values omitted).
+def grain_for(dimensions: Iterable[str]) -> str:
+    """The smallest grain holding every dimension a query groups or filters by."""
+    wanted = set(dimensions)
+    for name, kept in GRAINS.items():
+        if wanted <= set(kept):
+            return name
+    raise ValueError(f"unknown dimensions: {sorted(wanted - set(DIMENSIONS))}")
+
+
+def sort_key(day: str, grain: str = "a", period: str = "d") -> str:
+    """``<grain><period>#<date>``: ``ad#2025-03-10``, ``pm#2025-03``. One grain's days are contiguous."""
+    if grain not in GRAINS or period not in PERIODS:
+        raise ValueError(f"unknown grain/period {grain!r}/{period!r}")
+    return f"{grain}{period}#{day if period == 'd' else day[:7]}"
+
+
+def parse_sort_key(text: str) -> tuple[str, str, str]:
+    """``(day, grain, period)``; a month item's rows are dated the month's first day."""
+    if len(text) < 3 or text[0] not in GRAINS or text[1] not in PERIODS or text[2] != "#":
+        raise ValueError(f"not a rollup sort key: {text!r}")
+    grain, period, date_text = text[0], text[1], text[3:]
+    day = date_text if period == "d" else f"{date_text}-01"
+    date.fromisoformat(day)
+    return day, grain, period
+
+
+def regrain(rows: Mapping[RollupKey, RollupValues], grain: str = "a", period: str = "d") -> Rows:
+    """Rows projected onto a grain (other dimensions cleared) and period (month: dated the 1st)."""
+    kept = GRAINS[grain]
+    result: Rows = {}
+    for key, values in rows.items():
+        k = project_key(key, kept) if grain != "a" else key
+        if period == "m":
+            k = k._replace(day=k.day[:8] + "01")
+        result[k] = result[k] + values if k in result else values
+    return result
+
+
+def to_item_attributes(
+    rows: Mapping[RollupKey, RollupValues], grain: str = "a", period: str = "d"
+) -> dict[str, dict[str, Decimal]]:
+    """Per item sort key, the attribute name -> number map (zero values omitted).
 
     Used both for ``ADD`` with a delta (amounts may be negative) and for writing rebuilt items.
     """
     items: dict[str, dict[str, Decimal]] = {}
-    for key, values in rows.items():
+    for key, values in regrain(rows, grain, period).items():
         row = encode_row_key(key)
-        attrs = items.setdefault(key.day, {})
+        attrs = items.setdefault(sort_key(key.day, grain, period), {})
         for code, amount in zip(FIELD_CODES, (values.billed, values.estimated, values.units, values.count)):
             if amount:
-                name = code + row
-                attrs[name] = attrs[name] + Decimal(amount) if name in attrs else Decimal(amount)
+                attrs[code + row] = Decimal(amount)
     return items
 
 
-def item_updates(changes: Mapping[RollupKey, RollupValues]) -> dict[str, dict[str, Decimal]]:
-    """The ``ADD`` amounts per day item for a ``delta``."""
-    return to_item_attributes(changes)
+def item_updates(
+    changes: Mapping[RollupKey, RollupValues],
+    grains: Iterable[str] = tuple(GRAINS),
+    periods: Iterable[str] = PERIODS,
+) -> dict[str, dict[str, Decimal]]:
+    """Every ``ADD`` a delta needs: sort key -> {attribute name: amount}, over grains and periods."""
+    updates: dict[str, dict[str, Decimal]] = {}
+    for grain in grains:
+        for period in periods:
+            updates.update(to_item_attributes(changes, grain, period))
+    return {sk: attrs for sk, attrs in updates.items() if attrs}
 
 
-def rows_from_item(day: str, attributes: Mapping[str, object]) -> Rows:
-    """Rows stored in one day item; other attributes (PK, SK, ...) and all-zero rows are skipped."""
+def merge(*deltas: Mapping[RollupKey, RollupValues]) -> Rows:
+    """One delta for several record changes (one transaction of many puts, one ADD per item)."""
+    total: Rows = {}
+    for changes in deltas:
+        total = apply(total, changes)
+    return total
+
+
+def rows_from_item(sort_key_or_day: str, attributes: Mapping[str, object]) -> Rows:
+    """Rows stored in one item; other attributes (PK, SK, ...) and all-zero rows are skipped.
+
+    Accepts the item's sort key (``ad#2025-03-10``) or a bare day (``2025-03-10``).
+    """
+    day = parse_sort_key(sort_key_or_day)[0] if "#" in sort_key_or_day else sort_key_or_day
     acc: dict[str, list] = {}
     for name, raw in attributes.items():
         if not _ATTRIBUTE.match(name):
@@ -314,7 +394,47 @@ def rows_from_item(day: str, attributes: Mapping[str, object]) -> Rows:
     return rows
 
 
-def iter_rows(rows: Mapping[RollupKey, RollupValues]) -> Iterator[tuple[str, RollupKey, RollupValues]]:
+def read_ranges(start: date, end: date, granularity: str, dimensions: Iterable[str]) -> list[tuple[str, str]]:
+    """Inclusive sort-key ranges a query reads (one ``Query ... BETWEEN`` each).
+
+    The grain is the smallest with the query's dimensions. Month granularity reads month items
+    for whole months and day items for the partial months at either end; day and week read days.
+    """
+    grain = grain_for(dimensions)
+    if granularity != "month":
+        return [(sort_key(start.isoformat(), grain), sort_key(end.isoformat(), grain))]
+    ranges: list[tuple[str, str]] = []
+    first_full = start if start.day == 1 else (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    after_end = end + timedelta(days=1)
+    last_full_end = after_end.replace(day=1) - timedelta(days=1)  # last day of the last whole month
+    if first_full > last_full_end:
+        return [(sort_key(start.isoformat(), grain), sort_key(end.isoformat(), grain))]
+    if start < first_full:
+        ranges.append(
+            (
+                sort_key(start.isoformat(), grain),
+                sort_key((first_full - timedelta(days=1)).isoformat(), grain),
+            )
+        )
+    ranges.append(
+        (
+            sort_key(first_full.isoformat(), grain, "m"),
+            sort_key(last_full_end.isoformat(), grain, "m"),
+        )
+    )
+    if last_full_end < end:
+        ranges.append(
+            (
+                sort_key(after_end.replace(day=1).isoformat(), grain),
+                sort_key(end.isoformat(), grain),
+            )
+        )
+    return ranges
+
+
+def iter_rows(
+    rows: Mapping[RollupKey, RollupValues],
+) -> Iterator[tuple[str, RollupKey, RollupValues]]:
     """``(day, key, values)`` triples, the input shape of ``usage_query.run_query``."""
     for key, values in rows.items():
         yield key.day, key, values
