@@ -1,8 +1,11 @@
-"""CostPilot: wires the Chalice app. Routes live in chalicelib/api blueprints; handlers elsewhere."""
+"""CostPilot: wires the Chalice app. Routes live in chalicelib/api blueprints; handler bodies in
+chalicelib/handlers.py. Queue names come from the stage (read when Chalice imports this file)."""
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 
-from chalicelib.api import auth_routes, docs_routes, http, workspace_routes
+from chalicelib import handlers
+from chalicelib.adapters.queues import SYNC, queue_name
+from chalicelib.api import auth_routes, connection_routes, docs_routes, http, workspace_routes
 from chalicelib.logs import configure_logging
 
 app = Chalice(app_name="costpilot")
@@ -12,3 +15,14 @@ app.register_middleware(http.middleware, "http")
 app.register_blueprint(docs_routes.bp)
 app.register_blueprint(auth_routes.bp)
 app.register_blueprint(workspace_routes.bp)
+app.register_blueprint(connection_routes.bp)
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="scheduler")
+def scheduler(event):
+    return handlers.scheduled_sync(event)
+
+
+@app.on_sqs_message(queue=queue_name(SYNC), batch_size=5, name="sync_worker")
+def sync_worker(event):
+    return handlers.sync_worker(event)

@@ -78,3 +78,23 @@ def _ssm_secret(parameter: str) -> str:
 
     response = aws.client("ssm").get_parameter(Name=parameter, WithDecryption=True)
     return response["Parameter"]["Value"]
+
+
+def provider_base_url(provider: str) -> str | None:
+    """Where a provider's API lives; unset means the provider's real endpoint. The local stack
+    points these at its fake providers (``COSTPILOT_PROVIDER_URL_OPENAI=http://127.0.0.1:...``)."""
+    return os.environ.get(f"COSTPILOT_PROVIDER_URL_{provider.upper()}") or None
+
+
+def sync_interval_minutes() -> int:
+    """Default interval between scheduled syncs of a connection (per stage)."""
+    return int(os.environ.get("COSTPILOT_SYNC_INTERVAL_MINUTES", "15"))
+
+
+def backfill_days() -> int:
+    return int(os.environ.get("COSTPILOT_BACKFILL_DAYS", "90"))
+
+
+def restatement_days() -> int:
+    """Days re-fetched on every sync because providers restate recent buckets (at least 2)."""
+    return max(2, int(os.environ.get("COSTPILOT_RESTATEMENT_DAYS", "3")))

@@ -37,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from moto.server import ThreadedMotoServer
 
+    from devstack import moto_fixes
+
+    moto_fixes.install()
+
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.aws_port, verbose=False)
     moto.start()
     aws_host, aws_port = moto.get_host_and_port()

@@ -34,8 +34,10 @@ def aws():
     from moto import mock_aws
 
     from chalicelib import aws as aws_clients
+    from devstack import moto_fixes
     from devstack.provision import provision
 
+    moto_fixes.install()
     with mock_aws():
         aws_clients.reset()
         resources = provision(boto3.session.Session(region_name="us-east-1"), {"Stage": "test"})

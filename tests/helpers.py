@@ -71,3 +71,46 @@ class Api:
         r = self.post("/api/auth/login", {"email": email, "password": PASSWORD})
         assert r.status == 200, r.body
         return TestUser(email, r.json["token"], signup["user_id"], signup["workspace_id"])
+
+
+def deliver_queue(client, function_name: str, logical_queue: str, *, max_rounds: int = 10) -> list[dict]:
+    """Plays Lambda's SQS trigger: receives what is on the moto queue, invokes the app's real
+    handler through chalice's test client, deletes what succeeded. Returns the handler payloads."""
+    import boto3
+
+    from chalicelib.adapters.queues import queue_name
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.get_queue_url(QueueName=queue_name(logical_queue))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    payloads = []
+    for _ in range(max_rounds):
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not got:
+            break
+        event = {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                              "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs",
+                              "eventSourceARN": arn, "awsRegion": "us-east-1"} for m in got]}
+        payload = client.lambda_.invoke(function_name, event).payload
+        payloads.append(payload)
+        failed = {f["itemIdentifier"] for f in (payload or {}).get("batchItemFailures", [])}
+        for m in got:
+            if m["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            else:
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+        if failed:
+            break
+    return payloads
+
+
+def purge_queue(logical_queue: str) -> None:
+    import boto3
+
+    from chalicelib.adapters.queues import queue_name
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.get_queue_url(QueueName=queue_name(logical_queue))["QueueUrl"]
+    while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages"):
+        for m in got:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])

@@ -18,6 +18,7 @@ from typing import Any, Callable
 from chalice import Blueprint, Response
 
 from chalicelib import config, errors
+from chalicelib.domain.plans import PlanLimitExceeded
 from chalicelib.domain.roles import Permission
 
 log = logging.getLogger("costpilot.api")
@@ -163,6 +164,9 @@ def endpoint(
                 result = fn(ctx, **params)
             except errors.AppError as e:
                 return app_error_response(e)
+            except PlanLimitExceeded as e:
+                detail = e.to_dict()
+                return error_response(402, detail.pop("code"), detail.pop("message"), details=detail)
             if isinstance(result, Response):
                 return result
             if result is None:

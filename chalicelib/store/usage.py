@@ -9,10 +9,11 @@ usage-records
     ``rec#<day>#push#<batch>``: the new events of one ingest batch for one day, plus ``ids``, the
     8-byte digests of their idempotency ids (dedupe reads them).
 usage-rollups
-    ``c#<day>#<shard>`` coarse rows (no feature/customer) and ``f#<day>#<shard>`` fine rows, in
-    the layout of ``domain.rollup`` (one number attribute per row and value). Shards keep each
-    update expression under DynamoDB's 4 KB limit; a Query sums item sizes, so shards cost no
-    extra read units. ``c#<day>#0`` carries ``v``, the day's version.
+    ``<grain><period>#<date>#<shard>`` in the layout of ``domain.rollup``: grains ``p`` (provider),
+    ``m`` (provider-side detail) and ``a`` (every dimension), periods ``d`` (day) and ``m`` (month),
+    one number attribute per row and value. Shards keep each update expression under DynamoDB's
+    4 KB limit; a Query sums item sizes, so shards cost no extra read units. ``pd#<day>#0``
+    carries ``v``, the day's version.
 
 Every change to a day is one TransactWriteItems: the chunk put, ``ADD`` of the exact delta on the
 rollup shards, and ``v = v + 1`` under the condition that ``v`` is what was read. Concurrent
@@ -34,11 +35,13 @@ from typing import Any
 
 from chalicelib import aws, config
 from chalicelib.domain import rollup
-from chalicelib.domain.rollup import COARSE_DIMENSIONS, RollupKey, RollupValues
+from chalicelib.domain.rollup import RollupKey, RollupValues
+from chalicelib.domain.usage_query import UsageQuery
 from chalicelib.domain.usage import UsageRecord
 from chalicelib.store import record_codec
 
-SHARDS = {"c": 4, "f": 16}
+# Shards per grain (domain.rollup.GRAINS): p provider, m provider-side detail, a every dimension.
+SHARDS = {"p": 1, "m": 2, "a": 8}
 MAX_ATTEMPTS = 8
 _MAX_CHUNK_BYTES = 300_000
 
@@ -86,42 +89,31 @@ def _num(value: Decimal | int) -> dict:
     return {"N": format(Decimal(value), "f")}
 
 
-def _shard(level: str, row_key: str) -> int:
-    return zlib.crc32(row_key.encode()) % SHARDS[level]
-
-
-def _level_rows(changes: dict[RollupKey, RollupValues]) -> dict[str, dict[RollupKey, RollupValues]]:
-    coarse: dict[RollupKey, RollupValues] = {}
-    for key, values in changes.items():
-        ck = rollup.project_key(key, COARSE_DIMENSIONS)
-        coarse[ck] = coarse[ck] + values if ck in coarse else values
-    return {"c": coarse, "f": dict(changes)}
+def _shard_count(sort_key: str) -> int:
+    return SHARDS[sort_key[0]]
 
 
 def _rollup_updates(workspace_id: str, day: str, changes: dict[RollupKey, RollupValues], version: int | None,
                     ) -> list[dict]:
-    """Update items: ADD the delta on each touched shard; bump the version on ``c#<day>#0``."""
-    per_shard: dict[tuple[str, int], dict[str, Decimal]] = {}
-    for level, rows in _level_rows(changes).items():
-        for key, values in rows.items():
-            row = rollup.encode_row_key(key)
-            attrs = per_shard.setdefault((level, _shard(level, row)), {})
-            for code, amount in zip(rollup.FIELD_CODES, (values.billed, values.estimated, values.units, values.count)):
-                if amount:
-                    attrs[code + row] = attrs.get(code + row, Decimal(0)) + Decimal(amount)
-    per_shard.setdefault(("c", 0), {})
+    """Update items: ADD the delta on every grain and period item it touches (sharded so each
+    update expression stays small), and bump the day's version on the provider-grain day item."""
+    per_item: dict[str, dict[str, Decimal]] = {}
+    for sort_key, attrs in rollup.item_updates(changes).items():
+        shards = _shard_count(sort_key)
+        for name, amount in attrs.items():
+            shard = zlib.crc32(name[1:].encode()) % shards
+            per_item.setdefault(f"{sort_key}#{shard}", {})[name] = amount
+    guard = f"{rollup.sort_key(day, 'p')}#0"
+    per_item.setdefault(guard, {})
     updates = []
-    for (level, shard), attrs in sorted(per_shard.items()):
+    for sk, attrs in sorted(per_item.items()):
         names, values, parts = {}, {}, []
         for i, (name, amount) in enumerate(sorted(attrs.items())):
             names[f"#a{i}"] = name
             values[f":a{i}"] = _num(amount)
             parts.append(f"#a{i} :a{i}")
-        update: dict[str, Any] = {
-            "TableName": rollups_table(),
-            "Key": {"pk": {"S": workspace_id}, "sk": {"S": f"{level}#{day}#{shard}"}},
-        }
-        if (level, shard) == ("c", 0):
+        update: dict[str, Any] = {"TableName": rollups_table(), "Key": {"pk": {"S": workspace_id}, "sk": {"S": sk}}}
+        if sk == guard:
             parts.append("#v :one")
             names["#v"] = "v"
             values[":one"] = {"N": "1"}
@@ -139,7 +131,7 @@ def _rollup_updates(workspace_id: str, day: str, changes: dict[RollupKey, Rollup
 
 def _day_version(workspace_id: str, day: str) -> int | None:
     item = _db().get_item(
-        TableName=rollups_table(), Key={"pk": {"S": workspace_id}, "sk": {"S": f"c#{day}#0"}},
+        TableName=rollups_table(), Key={"pk": {"S": workspace_id}, "sk": {"S": f"{rollup.sort_key(day, 'p')}#0"}},
         ProjectionExpression="#v", ExpressionAttributeNames={"#v": "v"}, ConsistentRead=True,
     ).get("Item")
     return int(item["v"]["N"]) if item and "v" in item else None
@@ -195,6 +187,8 @@ def replace_sync_day(workspace_id: str, connection_id: str, day: str, records: l
         version = _day_version(workspace_id, day)
         old_item = _db().get_item(TableName=records_table(), Key=key, ConsistentRead=True).get("Item")
         if old_item and old_item["digest"]["S"] == digest:
+            return False
+        if not old_item and not records:
             return False
         old = record_codec.decode(workspace_id, old_item["blob"]["B"]) if old_item else []
         changes = _delta(old, records)
@@ -285,15 +279,21 @@ def add_events(workspace_id: str, events: list[UsageRecord], capacity: Capacity 
 # --- reading ----------------------------------------------------------------------------------
 
 
-def rollup_rows(workspace_id: str, day_from: str, day_to: str, *, fine: bool,
-                capacity: Capacity | None = None) -> Iterator[tuple[str, RollupKey, RollupValues]]:
-    """Rows of the coarse (or fine) rollup for ``day_from..day_to`` (inclusive, UTC days)."""
-    level = "f" if fine else "c"
+def query_rows(workspace_id: str, query: UsageQuery, capacity: Capacity | None = None,
+               ) -> Iterator[tuple[str, RollupKey, RollupValues]]:
+    """The rollup rows a usage query needs: the smallest grain holding its dimensions, month items
+    for whole months when the query is monthly. Reads grow with days and dimensions, not events."""
+    dims = set(query.group_by) | set(query.filters)
+    for low, high in rollup.read_ranges(query.start, query.end, query.granularity, dims):
+        yield from _read_range(workspace_id, low, high + "#~", capacity)
+
+
+def _read_range(workspace_id: str, low: str, high: str, capacity: Capacity | None,
+                ) -> Iterator[tuple[str, RollupKey, RollupValues]]:
     kwargs: dict[str, Any] = {
         "TableName": rollups_table(),
         "KeyConditionExpression": "pk = :pk AND sk BETWEEN :a AND :b",
-        "ExpressionAttributeValues": {":pk": {"S": workspace_id}, ":a": {"S": f"{level}#{day_from}"},
-                                      ":b": {"S": f"{level}#{day_to}#~"}},
+        "ExpressionAttributeValues": {":pk": {"S": workspace_id}, ":a": {"S": low}, ":b": {"S": high}},
         "ReturnConsumedCapacity": "TOTAL",
     }
     while True:
@@ -302,10 +302,10 @@ def rollup_rows(workspace_id: str, day_from: str, day_to: str, *, fine: bool,
             capacity.add(page)
             capacity.items_read += len(page.get("Items", []))
         for item in page.get("Items", []):
-            day = item["sk"]["S"].split("#")[1]
+            sort_key = item["sk"]["S"].rsplit("#", 1)[0]
             plain = {name: value["N"] for name, value in item.items() if "N" in value and name != "v"}
-            for key, values in rollup.rows_from_item(day, plain).items():
-                yield day, key, values
+            for key, values in rollup.rows_from_item(sort_key, plain).items():
+                yield key.day, key, values
         if "LastEvaluatedKey" not in page:
             return
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -327,9 +327,11 @@ def records(workspace_id: str, day_from: str = "0000", day_to: str = "9999") -> 
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def stored_rollups(workspace_id: str, fine: bool = True) -> dict[RollupKey, RollupValues]:
+def stored_rollups(workspace_id: str, grain: str = "a", period: str = "d") -> dict[RollupKey, RollupValues]:
+    """Every stored row of one grain and period (for checks and the rebuild command)."""
+    prefix = f"{grain}{period}#"
     rows: dict[RollupKey, RollupValues] = {}
-    for _, key, values in rollup_rows(workspace_id, "0000", "9999", fine=fine):
+    for _, key, values in _read_range(workspace_id, prefix, prefix + "~", None):
         rows[key] = rows[key] + values if key in rows else values
     return rows
 

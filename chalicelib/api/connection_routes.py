@@ -1,0 +1,78 @@
+"""Provider connections: add (key checked, then sealed), list, update, delete, sync now."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from chalice import Blueprint
+from pydantic import Field, StringConstraints
+
+from chalicelib.api.http import Ctx, endpoint
+from chalicelib.api.schemas import Name, Strict
+from chalicelib.domain.roles import Permission
+from chalicelib.services import connections
+
+bp = Blueprint(__name__)
+
+Provider = Literal["openai", "anthropic", "twilio", "stripe", "aws"]
+Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
+Interval = Annotated[int, Field(ge=1, le=1440)]
+
+
+class NewConnection(Strict):
+    provider: Provider
+    label: Name
+    credentials: dict[Annotated[str, StringConstraints(max_length=64)], Secret] = Field(
+        description="openai/anthropic: admin_key; twilio: account_sid + auth_token (or api_key_sid + "
+        "api_key_secret); stripe: api_key (restricted, read balance); aws: access_key_id + "
+        "secret_access_key, or role_arn + external_id", max_length=4)
+    sync_interval_minutes: Interval | None = None
+
+
+class ConnectionUpdate(Strict):
+    label: Name | None = None
+    status: Literal["active", "paused"] | None = None
+    credentials: dict[Annotated[str, StringConstraints(max_length=64)], Secret] | None = Field(None, max_length=4)
+    sync_interval_minutes: Interval | None = None
+
+
+BASE = "/api/workspaces/{workspace_id}/connections"
+
+
+@endpoint(bp, BASE, "GET", summary="List connections (never their secrets)", tag="connections",
+          permission=Permission.READ)
+def list_connections(ctx: Ctx, workspace_id: str) -> dict:
+    return {"connections": connections.list_for(ctx.membership)}
+
+
+@endpoint(bp, BASE, "POST", summary="Connect a provider account (the key is checked first)", tag="connections",
+          permission=Permission.MANAGE_CONNECTIONS, body=NewConnection, status=201)
+def add_connection(ctx: Ctx, workspace_id: str) -> dict:
+    b = ctx.body
+    return connections.create(ctx.membership, b.provider, b.label, b.credentials, b.sync_interval_minutes)
+
+
+@endpoint(bp, BASE + "/{connection_id}", "GET", summary="A connection", tag="connections",
+          permission=Permission.READ)
+def get_connection(ctx: Ctx, workspace_id: str, connection_id: str) -> dict:
+    return connections.view(connections.get(workspace_id, connection_id))
+
+
+@endpoint(bp, BASE + "/{connection_id}", "PATCH", summary="Rename, pause/resume, replace the key or change the interval",
+          tag="connections", permission=Permission.MANAGE_CONNECTIONS, body=ConnectionUpdate)
+def update_connection(ctx: Ctx, workspace_id: str, connection_id: str) -> dict:
+    b = ctx.body
+    return connections.update(ctx.membership, connection_id, label=b.label, status=b.status,
+                              credentials=b.credentials, sync_interval_minutes=b.sync_interval_minutes)
+
+
+@endpoint(bp, BASE + "/{connection_id}", "DELETE", summary="Delete a connection (its history stays)",
+          tag="connections", permission=Permission.MANAGE_CONNECTIONS)
+def delete_connection(ctx: Ctx, workspace_id: str, connection_id: str) -> None:
+    connections.delete(ctx.membership, connection_id)
+
+
+@endpoint(bp, BASE + "/{connection_id}/sync", "POST", summary="Sync now", tag="connections",
+          permission=Permission.MANAGE_CONNECTIONS, status=202)
+def sync_connection(ctx: Ctx, workspace_id: str, connection_id: str) -> dict:
+    return connections.sync_now(ctx.membership, connection_id)
