@@ -1,0 +1,75 @@
+"""Usage and spend queries over the rollups (reads grow with days and dimensions, not events)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.domain import usage_query
+from chalicelib.domain.usage_query import QueryError, UsageQuery, UsageResult
+from chalicelib.errors import ValidationFailed
+from chalicelib.store import usage
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def connected_providers(workspace_id: str) -> set[str]:
+    from chalicelib.store.connections import Connection
+
+    return {c.provider for c in Connection.query(workspace_id)}
+
+
+def parse(params: Mapping[str, Any] | None) -> UsageQuery:
+    """The query from request parameters; defaults to the last 30 UTC days."""
+    params = dict(params or {})
+    params.setdefault("to", today().isoformat())
+    if "from" not in params:
+        try:
+            params["from"] = (date.fromisoformat(params["to"]) - timedelta(days=29)).isoformat()
+        except (TypeError, ValueError):
+            params["from"] = params["to"]
+    try:
+        return usage_query.parse_query(params)
+    except QueryError as e:
+        raise ValidationFailed(e.message, field=e.field) from None
+
+
+def clip_to_plan(workspace_id: str, query: UsageQuery) -> tuple[UsageQuery, dict | None]:
+    """Clips the start to the plan's history window; says so when it does."""
+    from chalicelib.domain import plans
+    from chalicelib.services import billing
+
+    plan = billing.current_plan(workspace_id)
+    start, clipped = plans.clip_history(plan, query.start, today())
+    if not clipped:
+        return query, None
+    if start > query.end:
+        start = query.end
+    notice = {"code": "history_clipped", "requested_from": query.start.isoformat(), "from": start.isoformat(),
+              "plan": plan.name,
+              "message": f"The {plan.title} plan shows {plan.limit(plans.Limit.HISTORY_DAYS)} days of history."}
+    return UsageQuery(start, query.end, query.granularity, query.group_by, query.filters), notice
+
+
+def run(workspace_id: str, query: UsageQuery, capacity: usage.Capacity | None = None) -> UsageResult:
+    rows = usage.query_rows(workspace_id, query, capacity)
+    return usage_query.run_query(rows, query)
+
+
+def daily_spend(workspace_id: str, start: date, end: date, filters: Mapping[str, frozenset] | None = None,
+                group_by: tuple[str, ...] = ()) -> UsageResult:
+    """Spend per UTC day over ``start..end`` (inclusive), optionally filtered and grouped."""
+    return run(workspace_id, UsageQuery(start, end, "day", group_by, dict(filters or {})))
+
+
+def spend_by_day(result: UsageResult, currency: str = "USD") -> dict[date, Decimal]:
+    """Total spend per period of a result, in one currency (groups summed)."""
+    totals: dict[date, Decimal] = {p: Decimal(0) for p in result.periods}
+    for point in result.series:
+        if point.currency == currency:
+            totals[point.period] = totals.get(point.period, Decimal(0)) + point.spend
+    return totals
