@@ -5,7 +5,7 @@ from chalice import Chalice, Rate
 
 from chalicelib import handlers
 from chalicelib.adapters.queues import SYNC, queue_name
-from chalicelib.api import auth_routes, connection_routes, docs_routes, http, workspace_routes
+from chalicelib.api import auth_routes, connection_routes, docs_routes, http, usage_routes, workspace_routes
 from chalicelib.logs import configure_logging
 
 app = Chalice(app_name="costpilot")

@@ -98,3 +98,8 @@ def backfill_days() -> int:
 def restatement_days() -> int:
     """Days re-fetched on every sync because providers restate recent buckets (at least 2)."""
     return max(2, int(os.environ.get("COSTPILOT_RESTATEMENT_DAYS", "3")))
+
+
+def retention_days() -> int:
+    """How old a pushed event may be (and how long usage history is kept)."""
+    return int(os.environ.get("COSTPILOT_RETENTION_DAYS", "400"))

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import boto3
 
-from chalicelib.store import identity
+from chalicelib.store import connections, identity, ingest_keys
 from devstack.provision import load_template
 
-MODELS = [identity.User, identity.Session, identity.Workspace, identity.Membership]
+MODELS = [identity.User, identity.Session, identity.Workspace, identity.Membership, connections.Connection,
+          ingest_keys.IngestKey]
 
 
 def _declared_tables():
