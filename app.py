@@ -16,6 +16,7 @@ app.register_blueprint(docs_routes.bp)
 app.register_blueprint(auth_routes.bp)
 app.register_blueprint(workspace_routes.bp)
 app.register_blueprint(connection_routes.bp)
+app.register_blueprint(usage_routes.bp)
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="scheduler")
