@@ -284,14 +284,12 @@ GRAINS: dict[str, tuple[str, ...]] = {
     ),  # provider-side analytics, estimate vs bill
     "a": DIMENSIONS,  # everything, incl. the pushed tags (project, feature, customer)
 }
-PERIODS = ("d", "m")
-COARSE_DIMENSIONS = (
-    "provider",
-    "model",
-    "project",
-    "api_key",
-    "unit_type",
-)  # no feature/customer  # day items; month items (rows dated the 1st) for month-granular reads
+PERIODS = ("d", "m")  # day items; month items (rows dated the 1st) for month-granular reads
+# Month items exist for the provider-side grains only. A month of every-dimension rows grows with
+# the tags' cardinality (customers x features x projects) until it passes DynamoDB's 400 KB item
+# limit, and an ADD costs the whole item's size in write units on every ingest; so the "a" grain
+# is kept per day, and its month queries read day items.
+MONTH_GRAINS = ("p", "m")
 
 
 def grain_for(dimensions: Iterable[str]) -> str:
@@ -354,10 +352,13 @@ def item_updates(
     grains: Iterable[str] = tuple(GRAINS),
     periods: Iterable[str] = PERIODS,
 ) -> dict[str, dict[str, Decimal]]:
-    """Every ``ADD`` a delta needs: sort key -> {attribute name: amount}, over grains and periods."""
+    """Every ``ADD`` a delta needs: sort key -> {attribute name: amount}, over grains and periods
+    (month items only for ``MONTH_GRAINS``)."""
     updates: dict[str, dict[str, Decimal]] = {}
     for grain in grains:
         for period in periods:
+            if period == "m" and grain not in MONTH_GRAINS:
+                continue
             updates.update(to_item_attributes(changes, grain, period))
     return {sk: attrs for sk, attrs in updates.items() if attrs}
 
@@ -401,7 +402,7 @@ def read_ranges(start: date, end: date, granularity: str, dimensions: Iterable[s
     for whole months and day items for the partial months at either end; day and week read days.
     """
     grain = grain_for(dimensions)
-    if granularity != "month":
+    if granularity != "month" or grain not in MONTH_GRAINS:
         return [(sort_key(start.isoformat(), grain), sort_key(end.isoformat(), grain))]
     ranges: list[tuple[str, str]] = []
     first_full = start if start.day == 1 else (start.replace(day=28) + timedelta(days=4)).replace(day=1)

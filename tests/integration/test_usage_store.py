@@ -14,6 +14,7 @@ from chalicelib.domain.usage import RecordKind, UsageRecord
 from chalicelib.store import usage
 
 DAY = datetime(2026, 11, 1, tzinfo=UTC)
+LEVELS = [("p", "d"), ("p", "m"), ("m", "d"), ("m", "m"), ("a", "d")]  # grain, period
 
 
 @pytest.fixture
@@ -47,9 +48,8 @@ def test_resync_replaces_and_is_idempotent(ws):
     restated = [cost(ws, "1.40")]  # the mini line vanished, gpt-4o was corrected
     usage.replace_sync_day(ws, "c1", day, restated)
     assert totals(ws) == (Decimal("1.40"), 1)
-    for grain in ("p", "m", "a"):
-        for period in ("d", "m"):
-            assert totals(ws, grain, period) == (Decimal("1.40"), 1)
+    for grain, period in LEVELS:
+        assert totals(ws, grain, period) == (Decimal("1.40"), 1)
     assert [r.billed_cost for r in usage.records(ws)] == [Decimal("1.40")]
 
 
@@ -100,9 +100,32 @@ def test_rebuild_equals_incremental(ws):
     usage.add_events(ws, [event(ws, f"x{i}", "0.01", customer=f"cus_{i % 3}") for i in range(20)])
     nxt = DAY + timedelta(days=1)
     usage.add_events(ws, [event(ws, "late", "0.5", at=nxt)])
-    levels = [(g, p) for g in ("p", "m", "a") for p in ("d", "m")]
+    levels = LEVELS
     incremental = {level: usage.stored_rollups(ws, *level) for level in levels}
     assert incremental[("a", "d")] == rollup.rebuild(usage.records(ws))
     assert usage.rebuild_rollups(ws) == 2
     for level in levels:
         assert usage.stored_rollups(ws, *level) == incremental[level], level
+
+
+def test_rebuild_command_reports_a_repaired_drift(ws, capsys):
+    from chalicelib.tools import rebuild_rollups
+
+    usage.add_events(ws, [event(ws, f"r{i}", "0.25") for i in range(4)])
+    assert rebuild_rollups.main([ws]) == 0
+    assert "rollups unchanged" in capsys.readouterr().out
+    # corrupt one rollup value behind the store's back; the rebuild repairs it from the records
+    import boto3
+
+    db = boto3.client("dynamodb", region_name="us-east-1")
+    sk = f"ad#{DAY.strftime('%Y-%m-%d')}"
+    item = next(i for i in db.query(TableName=usage.rollups_table(), KeyConditionExpression="pk = :p",
+                                    ExpressionAttributeValues={":p": {"S": ws}})["Items"] if i["sk"]["S"].startswith(sk))
+    name = next(n for n in item if n.startswith("b"))
+    db.update_item(TableName=usage.rollups_table(), Key={"pk": item["pk"], "sk": item["sk"]},
+                   UpdateExpression="SET #n = :v", ExpressionAttributeNames={"#n": name},
+                   ExpressionAttributeValues={":v": {"N": "999"}})
+    assert totals(ws)[0] != Decimal("1.00")
+    rebuild_rollups.main([ws])
+    assert "REPAIRED" in capsys.readouterr().out
+    assert totals(ws) == (Decimal("1.00"), 4)
