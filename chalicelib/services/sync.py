@@ -142,26 +142,33 @@ def _record_failure(c: Connection, now: datetime, message: str, status: str | No
 
 
 def notify_new_usage(workspace_id: str, source: str) -> None:
-    """Asks the alert evaluator to look at this workspace (coalesced there)."""
-    queues.send(queues.ALERTS, {"workspace_id": workspace_id, "source": source, "at": int(time.time())})
+    """Asks the alert evaluator to look at this workspace. Coalesced: while an evaluation is queued,
+    more usage joins it (see alert_eval.request_evaluation); workspaces without rules send nothing."""
+    from chalicelib.services import alert_eval
+
+    if alert_eval.has_active_rules(workspace_id):
+        alert_eval.request_evaluation(workspace_id, source)
 
 
 def handle_messages(event) -> dict:
     """SQS handler body: one connection per message; partial batch failures reported."""
     failures = []
     for record in event:
+        message_id = record.to_dict().get("messageId")
         try:
             message = json.loads(record.body)
-            outcome = sync_one(message["workspace_id"], message["connection_id"])
+            workspace_id, connection_id = message["workspace_id"], message["connection_id"]
         except (ValueError, KeyError, TypeError):
-            log.error("sync message %s is malformed; dropped", record.to_dict().get("messageId"))
+            log.error("sync message %s is malformed; dropped", message_id)
             continue
+        try:
+            outcome = sync_one(workspace_id, connection_id)
         except Exception:
-            log.exception("sync of message %s crashed", record.to_dict().get("messageId"))
-            failures.append(record.to_dict()["messageId"])
+            log.exception("sync of %s/%s crashed (message %s)", workspace_id, connection_id, message_id)
+            failures.append(message_id)
             continue
-        log.info("sync %s/%s: %s (%d days changed, %d records) %s", message["workspace_id"],
-                 message["connection_id"], outcome.status, outcome.days_changed, outcome.records, outcome.detail)
+        log.info("sync %s/%s: %s (%d days changed, %d records) %s", workspace_id, connection_id,
+                 outcome.status, outcome.days_changed, outcome.records, outcome.detail)
         if outcome.retry:
-            failures.append(record.to_dict()["messageId"])
+            failures.append(message_id)
     return {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}

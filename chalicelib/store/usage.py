@@ -9,11 +9,16 @@ usage-records
     ``rec#<day>#push#<batch>``: the new events of one ingest batch for one day, plus ``ids``, the
     8-byte digests of their idempotency ids (dedupe reads them).
 usage-rollups
-    ``<grain><period>#<date>#<shard>`` in the layout of ``domain.rollup``: grains ``p`` (provider),
-    ``m`` (provider-side detail) and ``a`` (every dimension), periods ``d`` (day) and ``m`` (month),
-    one number attribute per row and value. Shards keep each update expression under DynamoDB's
-    4 KB limit; a Query sums item sizes, so shards cost no extra read units. ``pd#<day>#0``
-    carries ``v``, the day's version.
+    ``<grain><period>#<date>#<shard>`` for the provider-side grains ``p`` (provider) and ``m``
+    (provider, model, API key, unit type), periods ``d`` (day) and ``m`` (month), in the layout
+    of ``domain.rollup``: one number attribute per row and value, changed with ``ADD``. Shards keep
+    each update expression small; a Query sums item sizes, so shards cost no extra read units.
+    ``pd#<day>#0`` carries ``v``, the day's version.
+    ``af#<day>#<chunk>``: the every-dimension grain (project, feature, customer tags included),
+    as the compressed rollup rows of one record chunk, written and replaced with its chunk. Tags
+    can have thousands of values a day; as shared ADD-updated items they would cost their whole
+    size on every write and outgrow the 400 KB item limit, while per-chunk aggregates cost what
+    the batch adds. A query of the fine grain reads the day's chunk aggregates.
 
 Every change to a day is one TransactWriteItems: the chunk put, ``ADD`` of the exact delta on the
 rollup shards, and ``v = v + 1`` under the condition that ``v`` is what was read. Concurrent
@@ -26,6 +31,7 @@ attribute names are data (PynamoDB models fixed attributes).
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import zlib
 from collections.abc import Iterable, Iterator
@@ -41,7 +47,9 @@ from chalicelib.domain.usage import UsageRecord
 from chalicelib.store import record_codec
 
 # Shards per grain (domain.rollup.GRAINS): p provider, m provider-side detail, a every dimension.
-SHARDS = {"p": 1, "m": 2, "a": 8}
+SHARDS = {"p": 1, "m": 4}
+ADDED_GRAINS = ("p", "m")  # maintained with ADD; "a" is stored per chunk (af#...)
+FINE = "af"
 MAX_ATTEMPTS = 8
 _MAX_CHUNK_BYTES = 300_000
 
@@ -98,7 +106,7 @@ def _rollup_updates(workspace_id: str, day: str, changes: dict[RollupKey, Rollup
     """Update items: ADD the delta on every grain and period item it touches (sharded so each
     update expression stays small), and bump the day's version on the provider-grain day item."""
     per_item: dict[str, dict[str, Decimal]] = {}
-    for sort_key, attrs in rollup.item_updates(changes).items():
+    for sort_key, attrs in rollup.item_updates(changes, grains=ADDED_GRAINS).items():
         shards = _shard_count(sort_key)
         for name, amount in attrs.items():
             shard = zlib.crc32(name[1:].encode()) % shards
@@ -127,6 +135,20 @@ def _rollup_updates(workspace_id: str, day: str, changes: dict[RollupKey, Rollup
         update["ExpressionAttributeValues"] = values
         updates.append({"Update": update})
     return updates
+
+
+def _fine_put(workspace_id: str, day: str, chunk: str, records: list[UsageRecord]) -> dict:
+    """The every-dimension rollup rows of one chunk, as one compressed item."""
+    rows = sorted([rollup.encode_row_key(k), format(v.billed, "f"), format(v.estimated, "f"),
+                   format(v.units, "f"), v.count] for k, v in rollup.rebuild(records).items())
+    blob = zlib.compress(json.dumps(rows, separators=(",", ":")).encode(), 9)
+    return {"Put": {"TableName": rollups_table(), "Item": {
+        "pk": {"S": workspace_id}, "sk": {"S": f"{FINE}#{day}#{chunk}"}, "rows": {"B": blob}}}}
+
+
+def _fine_rows(day: str, blob: bytes) -> dict[RollupKey, RollupValues]:
+    return {rollup.decode_row_key(day, key): RollupValues(Decimal(b), Decimal(e), Decimal(u), int(n))
+            for key, b, e, u, n in json.loads(zlib.decompress(blob))}
 
 
 def _day_version(workspace_id: str, day: str) -> int | None:
@@ -195,7 +217,8 @@ def replace_sync_day(workspace_id: str, connection_id: str, day: str, records: l
         put = {"Put": {"TableName": records_table(), "Item": {
             **key, "blob": {"B": blob}, "digest": {"S": digest}, "n": {"N": str(len(records))},
             "updated_at": {"N": str(int(time.time()))}}}}
-        if _transact([put, *_rollup_updates(workspace_id, day, changes, version)], capacity):
+        fine = _fine_put(workspace_id, day, f"sync#{connection_id}", records)
+        if _transact([put, fine, *_rollup_updates(workspace_id, day, changes, version)], capacity):
             return True
     raise ConcurrentUpdate(f"{workspace_id} {day}: too many concurrent writers")
 
@@ -265,6 +288,7 @@ def add_events(workspace_id: str, events: list[UsageRecord], capacity: Capacity 
                              "ids": {"B": b"".join(event_digest(e.idempotency_id) for e in chunk)},
                              "n": {"N": str(len(chunk))}},
                     "ConditionExpression": "attribute_not_exists(pk)"}})
+                items.append(_fine_put(workspace_id, day, f"push#{batch}", chunk))
             items += _rollup_updates(workspace_id, day, rollup.rebuild(fresh), version)
             if _transact(items, capacity):
                 fresh_ids = {e.idempotency_id for e in fresh}
@@ -285,6 +309,8 @@ def query_rows(workspace_id: str, query: UsageQuery, capacity: Capacity | None =
     for whole months when the query is monthly. Reads grow with days and dimensions, not events."""
     dims = set(query.group_by) | set(query.filters)
     for low, high in rollup.read_ranges(query.start, query.end, query.granularity, dims):
+        if low.startswith("a"):  # the every-dimension grain lives in per-chunk aggregates
+            low, high = FINE + low[2:], FINE + high[2:]
         yield from _read_range(workspace_id, low, high + "#~", capacity)
 
 
@@ -302,9 +328,13 @@ def _read_range(workspace_id: str, low: str, high: str, capacity: Capacity | Non
             capacity.add(page)
             capacity.items_read += len(page.get("Items", []))
         for item in page.get("Items", []):
-            sort_key = item["sk"]["S"].rsplit("#", 1)[0]
-            plain = {name: value["N"] for name, value in item.items() if "N" in value and name != "v"}
-            for key, values in rollup.rows_from_item(sort_key, plain).items():
+            if "rows" in item:
+                rows = _fine_rows(item["sk"]["S"].split("#")[1], item["rows"]["B"])
+            else:
+                sort_key = item["sk"]["S"].rsplit("#", 1)[0]
+                plain = {name: value["N"] for name, value in item.items() if "N" in value and name != "v"}
+                rows = rollup.rows_from_item(sort_key, plain)
+            for key, values in rows.items():
                 yield key.day, key, values
         if "LastEvaluatedKey" not in page:
             return
@@ -329,7 +359,7 @@ def records(workspace_id: str, day_from: str = "0000", day_to: str = "9999") -> 
 
 def stored_rollups(workspace_id: str, grain: str = "a", period: str = "d") -> dict[RollupKey, RollupValues]:
     """Every stored row of one grain and period (for checks and the rebuild command)."""
-    prefix = f"{grain}{period}#"
+    prefix = f"{FINE}#" if (grain, period) == ("a", "d") else f"{grain}{period}#"
     rows: dict[RollupKey, RollupValues] = {}
     for _, key, values in _read_range(workspace_id, prefix, prefix + "~", None):
         rows[key] = rows[key] + values if key in rows else values
@@ -337,23 +367,21 @@ def stored_rollups(workspace_id: str, grain: str = "a", period: str = "d") -> di
 
 
 def rebuild_rollups(workspace_id: str) -> int:
-    """Recomputes every rollup item of a workspace from its records; returns the days written.
+    """Recomputes every rollup item of a workspace from its record chunks; returns the days.
 
     For repairs (a command): writers must be paused, as a concurrent write would be overwritten.
     """
-    by_day: dict[str, list[UsageRecord]] = {}
-    for record in records(workspace_id):
-        by_day.setdefault(record.day, []).append(record)
     db = _db()
-    old_keys = [
-        item["sk"]["S"]
-        for item in _query_all(rollups_table(), workspace_id, projection="sk")
-    ]
-    for sk in old_keys:
-        db.delete_item(TableName=rollups_table(), Key={"pk": {"S": workspace_id}, "sk": {"S": sk}})
+    for item in list(_query_all(rollups_table(), workspace_id, projection="sk")):
+        db.delete_item(TableName=rollups_table(), Key={"pk": {"S": workspace_id}, "sk": item["sk"]})
+    by_day: dict[str, list[UsageRecord]] = {}
+    for chunk in _query_all(records_table(), workspace_id, projection="sk, #b", names={"#b": "blob"}):
+        _, day, chunk_id = chunk["sk"]["S"].split("#", 2)
+        chunk_records = record_codec.decode(workspace_id, chunk["blob"]["B"])
+        by_day.setdefault(day, []).extend(chunk_records)
+        db.put_item(**_fine_put(workspace_id, day, chunk_id, chunk_records)["Put"])
     for day, day_records in by_day.items():
-        updates = _rollup_updates(workspace_id, day, rollup.rebuild(day_records), None)
-        for update in updates:
+        for update in _rollup_updates(workspace_id, day, rollup.rebuild(day_records), None):
             u = update["Update"]
             u.pop("ConditionExpression", None)
             u["ExpressionAttributeValues"].pop(":seen", None)
@@ -361,11 +389,13 @@ def rebuild_rollups(workspace_id: str) -> int:
     return len(by_day)
 
 
-def _query_all(table: str, workspace_id: str, projection: str) -> Iterator[dict]:
+def _query_all(table: str, workspace_id: str, projection: str, names: dict | None = None) -> Iterator[dict]:
     kwargs: dict[str, Any] = {
         "TableName": table, "KeyConditionExpression": "pk = :pk",
         "ExpressionAttributeValues": {":pk": {"S": workspace_id}}, "ProjectionExpression": projection,
     }
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
     while True:
         page = _db().query(**kwargs)
         yield from page.get("Items", [])

@@ -118,14 +118,14 @@ def test_rebuild_command_reports_a_repaired_drift(ws, capsys):
     import boto3
 
     db = boto3.client("dynamodb", region_name="us-east-1")
-    sk = f"ad#{DAY.strftime('%Y-%m-%d')}"
+    sk = f"pd#{DAY.strftime('%Y-%m-%d')}"
     item = next(i for i in db.query(TableName=usage.rollups_table(), KeyConditionExpression="pk = :p",
                                     ExpressionAttributeValues={":p": {"S": ws}})["Items"] if i["sk"]["S"].startswith(sk))
     name = next(n for n in item if n.startswith("b"))
     db.update_item(TableName=usage.rollups_table(), Key={"pk": item["pk"], "sk": item["sk"]},
                    UpdateExpression="SET #n = :v", ExpressionAttributeNames={"#n": name},
                    ExpressionAttributeValues={":v": {"N": "999"}})
-    assert totals(ws)[0] != Decimal("1.00")
+    assert totals(ws, "p")[0] != Decimal("1.00")
     rebuild_rollups.main([ws])
-    assert "REPAIRED" in capsys.readouterr().out
-    assert totals(ws) == (Decimal("1.00"), 4)
+    assert "REPAIRED pd" in capsys.readouterr().out
+    assert totals(ws, "p") == (Decimal("1.00"), 4)
