@@ -1,18 +1,54 @@
-"""Demo data for the local stack: a user and workspace whose credentials are printed on start."""
+"""Demo data for the local stack: a user and workspace (credentials printed on start), OpenAI and
+Anthropic connections pointed at the fake provider APIs (so the scheduled sync runs end to end),
+an ingest key, and three months of usage pushed from "the team's code" tagged by feature and
+customer, through the same ingestion path a client uses."""
 
 from __future__ import annotations
 
+import json
+import random
+from datetime import UTC, datetime, timedelta
+
 DEMO_EMAIL = "demo@costpilot.local"
 DEMO_PASSWORD = "demo-password-123"
+FEATURES = ["search", "chat", "summarise", "support-bot"]
+CUSTOMERS = ["acme", "globex", "initech", "umbrella", "hooli"]
 
 
-def seed_demo() -> dict:
-    """Creates the demo account (idempotent across restarts against the same emulation)."""
-    from chalicelib.errors import AlreadyExists
-    from chalicelib.services import accounts
+def seed_demo(provider_keys: dict[str, str] | None = None, days: int = 90) -> dict:
+    """Creates the demo account and data; returns what the banner prints."""
+    from chalicelib.services import accounts, connections, ingestion
+    from chalicelib.store.identity import Membership
 
-    try:
-        created = accounts.signup(DEMO_EMAIL, DEMO_PASSWORD, "Demo workspace")
-    except AlreadyExists:
-        created = {"email": DEMO_EMAIL}
-    return {"email": DEMO_EMAIL, "password": DEMO_PASSWORD, **created}
+    created = accounts.signup(DEMO_EMAIL, DEMO_PASSWORD, "Demo workspace")
+    owner = Membership.get(created["workspace_id"], created["user_id"])
+    for provider, key in (provider_keys or {}).items():
+        connections.create(owner, provider, f"{provider.title()} (demo org)", {"admin_key": key})
+    key = ingestion.create_key(owner, "demo backend")
+    _push_history(key["key"], days)
+    return {"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "ingest_key": key["key"], **created}
+
+
+def _push_history(ingest_key: str, days: int) -> None:
+    from chalicelib.services import ingestion
+
+    rng = random.Random(42)
+    now = datetime.now(UTC)
+    events = []
+    for d in range(days, -1, -1):
+        day = (now - timedelta(days=d)).replace(hour=0, minute=0, second=0, microsecond=0)
+        weekend = day.weekday() >= 5
+        growth = 1 + (days - d) / days  # spend doubles over the period
+        for i in range(int(rng.randint(12, 20) * growth * (0.4 if weekend else 1))):
+            at = min(day + timedelta(seconds=rng.randrange(86400)), now - timedelta(minutes=1))
+            feature = rng.choice(FEATURES)
+            model = "gpt-4o" if feature == "support-bot" else rng.choice(["gpt-4o-mini", "claude-3-5-haiku"])
+            provider = "anthropic" if model.startswith("claude") else "openai"
+            events.append({
+                "id": f"demo-{day.date()}-{i}", "timestamp": at.isoformat(), "provider": provider, "model": model,
+                "input_tokens": rng.randint(2_000, 40_000), "output_tokens": rng.randint(200, 4_000),
+                "feature": feature, "customer": rng.choice(CUSTOMERS), "project": "web-app",
+            })
+    headers = {"authorization": f"Bearer {ingest_key}"}
+    for start in range(0, len(events), 1000):
+        ingestion.ingest_batch(headers, json.dumps({"events": events[start:start + 1000]}).encode())
