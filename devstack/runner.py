@@ -88,10 +88,15 @@ class Runner:
         for t in self.threads:
             t.start()
 
-    def stop(self) -> None:
+    def stop(self, grace_seconds: float = 3.0) -> None:
+        """Stops polling; handlers still running get a short grace, then are left to die with the
+        process (daemon threads), as a Lambda can be cut off: every handler is safe to rerun."""
+        import time as _time
+
         self.stopping.set()
+        deadline = _time.monotonic() + grace_seconds
         for t in self.threads:
-            t.join(timeout=5)
+            t.join(timeout=max(0.0, deadline - _time.monotonic()))
 
     def fire_schedules_now(self) -> None:
         from chalice.app import ScheduledEventConfig

@@ -47,7 +47,7 @@ from chalicelib.domain.usage import UsageRecord
 from chalicelib.store import record_codec
 
 # Shards per grain (domain.rollup.GRAINS): p provider, m provider-side detail, a every dimension.
-SHARDS = {"p": 1, "m": 4}
+SHARDS = {"p": 1, "m": 2}
 ADDED_GRAINS = ("p", "m")  # maintained with ADD; "a" is stored per chunk (af#...)
 FINE = "af"
 MAX_ATTEMPTS = 8
