@@ -1,7 +1,8 @@
 """Demo data for the local stack: a user and workspace (credentials printed on start), OpenAI and
 Anthropic connections pointed at the fake provider APIs (so the scheduled sync runs end to end),
 an ingest key, and three months of usage pushed from "the team's code" tagged by feature and
-customer, through the same ingestion path a client uses."""
+customer (with a costly feature launched ten days ago), through the same ingestion path a client
+uses."""
 
 from __future__ import annotations
 
@@ -44,9 +45,12 @@ def _push_history(ingest_key: str, days: int) -> None:
             feature = rng.choice(FEATURES)
             model = "gpt-4o" if feature == "support-bot" else rng.choice(["gpt-4o-mini", "claude-3-5-haiku"])
             provider = "anthropic" if model.startswith("claude") else "openai"
+            scale = 1
+            if d < 10 and i % 3 == 0:  # a feature launched ten days ago: long agent runs on gpt-4o
+                feature, model, provider, scale = "agent-beta", "gpt-4o", "openai", 12
             events.append({
                 "id": f"demo-{day.date()}-{i}", "timestamp": at.isoformat(), "provider": provider, "model": model,
-                "input_tokens": rng.randint(2_000, 40_000), "output_tokens": rng.randint(200, 4_000),
+                "input_tokens": rng.randint(2_000, 40_000) * scale, "output_tokens": rng.randint(200, 4_000) * scale,
                 "feature": feature, "customer": rng.choice(CUSTOMERS), "project": "web-app",
             })
     headers = {"authorization": f"Bearer {ingest_key}"}
