@@ -1,0 +1,316 @@
+"""Alert rules: create, list, update, pause/resume, delete, send a test; history, acknowledge, snooze;
+the member's opt-in digest.
+
+Channel URLs are checked here (https and public targets in deployed stages), sealed under KMS
+with the alert's id in the encryption context, and only ever shown as a hint. A generic webhook
+gets a signing secret, returned once, when it is created. Email channels go to workspace members
+only, so an alert cannot be used to mail strangers.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, UpdateError
+
+from chalicelib import config
+from chalicelib.domain import alert_channels, alerts, plans
+from chalicelib.domain.alerts import Kind, Rule
+from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.services.accounts import new_id
+from chalicelib.store.alerts import AlertRule, Delivery, Firing, firing_id
+from chalicelib.store.base import is_condition_failure
+from chalicelib.store.identity import Membership
+
+log = logging.getLogger("costpilot.alerts")
+
+RULE_PREFIX = "al_"
+DIGEST_PREFIX = "digest_"
+MAX_CHANNELS = 5
+
+
+# --- views ---------------------------------------------------------------------------------------
+
+
+def links(workspace_id: str, alert_id: str | None = None) -> dict[str, str]:
+    base = f"{config.public_url()}/app/workspaces/{workspace_id}/alerts"
+    return {"alert": f"{base}/{alert_id}" if alert_id else base, "manage": base}
+
+
+def view(r: AlertRule, *, signing_secrets: dict[str, str] | None = None) -> dict:
+    out: dict[str, Any] = {
+        "alert_id": r.alert_id, "name": r.name, "kind": r.kind, "status": r.status,
+        **r.config,
+        "channels": [dict(c, **({"signing_secret": signing_secrets[c["channel_id"]]}
+                                if signing_secrets and c["channel_id"] in signing_secrets else {}))
+                     for c in r.channels],
+        "snoozed_until": (datetime.fromtimestamp(r.snoozed_until, UTC).isoformat()
+                          if r.snoozed_until and r.snoozed_until > time.time() else None),
+        "created_at": r.created_at.isoformat(), "updated_at": r.updated_at.isoformat(),
+        "links": links(r.workspace_id, r.alert_id),
+    }
+    return out
+
+
+def rule_of(r: AlertRule) -> Rule:
+    return Rule.from_config(r.workspace_id, r.alert_id, r.name, r.kind, r.config)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def get(workspace_id: str, alert_id: str) -> AlertRule:
+    if not alert_id.startswith(RULE_PREFIX):
+        raise NotFound("alert not found")
+    try:
+        return AlertRule.get(workspace_id, alert_id, consistent_read=True)
+    except DoesNotExist:
+        raise NotFound("alert not found") from None
+
+
+def rules(workspace_id: str, *, active_only: bool = False) -> list[AlertRule]:
+    found = AlertRule.query(workspace_id, AlertRule.alert_id.startswith(RULE_PREFIX), consistent_read=True)
+    return [r for r in found if not active_only or r.status == "active"]
+
+
+def list_for(m: Membership) -> list[dict]:
+    return [view(r) for r in sorted(rules(m.workspace_id), key=lambda r: r.created_at)]
+
+
+def _check_plan(workspace_id: str) -> None:
+    from chalicelib.services import billing
+
+    plans.check_limit(billing.current_plan(workspace_id), plans.Limit.ALERT_RULES,
+                      len(rules(workspace_id, active_only=True)))
+
+
+# --- channels -----------------------------------------------------------------------------------
+
+
+def _member_emails(workspace_id: str) -> set[str]:
+    return {m.email.lower() for m in Membership.query(workspace_id)}
+
+
+def _channels(m: Membership, specs: list[dict], alert_id: str) -> tuple[list[dict], bytes | None, dict[str, str]]:
+    """Public channel list, sealed targets and the new webhook signing secrets."""
+    from chalicelib.adapters import kms_secrets
+
+    if not 1 <= len(specs) <= MAX_CHANNELS:
+        raise ValidationFailed(f"give 1 to {MAX_CHANNELS} channels", field="channels")
+    public, sealed, new_secrets = [], {}, {}
+    members = None
+    for i, spec in enumerate(specs):
+        kind, channel_id = spec["type"], f"ch_{secrets.token_hex(4)}"
+        where = f"channels.{i}"
+        if kind == "email":
+            to = [a.strip().lower() for a in (spec.get("to") or [m.email])]
+            members = members if members is not None else _member_emails(m.workspace_id)
+            strangers = [a for a in to if a not in members]
+            if strangers:
+                raise ValidationFailed("email alerts go to workspace members only", field=f"{where}.to")
+            if spec.get("url"):
+                raise ValidationFailed("an email channel has no url", field=f"{where}.url")
+            public.append({"channel_id": channel_id, "type": "email", "to": sorted(set(to))})
+            continue
+        if spec.get("to"):
+            raise ValidationFailed(f"a {kind} channel has no 'to'", field=f"{where}.to")
+        try:
+            url = alert_channels.check_url(spec.get("url") or "", kind, deployed=config.is_deployed())
+        except alert_channels.ChannelInvalid as e:
+            raise ValidationFailed(str(e), field=f"{where}.url") from None
+        sealed[f"{channel_id}.url"] = url
+        if kind == "webhook":
+            sealed[f"{channel_id}.secret"] = new_secrets[channel_id] = "whsec_" + secrets.token_urlsafe(24)
+        public.append({"channel_id": channel_id, "type": kind, "hint": alert_channels.url_hint(url)})
+    blob = kms_secrets.seal(sealed, m.workspace_id, alert_id, "alert-channels") if sealed else None
+    return public, blob, new_secrets
+
+
+# --- rules --------------------------------------------------------------------------------------
+
+
+def _rule(workspace_id: str, alert_id: str, name: str, kind: str, spec: dict) -> Rule:
+    try:
+        rule = Rule.from_config(workspace_id, alert_id, name, kind, spec)
+        alerts.validate(rule)
+    except ValueError as e:
+        text = str(e)
+        field = text.split(":", 1)[0] if ":" in text else None
+        raise ValidationFailed(text, field=field) from None
+    if kind == Kind.CONNECTION and rule.connection_id:
+        from chalicelib.services import connections
+
+        connections.get(workspace_id, rule.connection_id)  # 404 if not this workspace's
+    return rule
+
+
+def create(m: Membership, spec: dict) -> dict:
+    """``spec``: name, kind, channels and the kind's settings (see api/alert_routes.NewAlert)."""
+    _check_plan(m.workspace_id)
+    alert_id = new_id("al")
+    rule = _rule(m.workspace_id, alert_id, spec["name"], spec["kind"], spec)
+    public, blob, new_secrets = _channels(m, spec["channels"], alert_id)
+    r = AlertRule(m.workspace_id, alert_id, name=rule.name, kind=rule.kind.value, config=rule.config(),
+                  channels=public, sealed_channels=blob, created_by=m.user_id)
+    r.save(condition=AlertRule.alert_id.does_not_exist())
+    log.info("alert %s (%s) created in %s", alert_id, rule.kind, m.workspace_id)
+    _evaluate_soon(m.workspace_id)
+    return view(r, signing_secrets=new_secrets)
+
+
+def update(m: Membership, alert_id: str, changes: dict) -> dict:
+    r = get(m.workspace_id, alert_id)
+    if "kind" in changes and changes["kind"] != r.kind:
+        raise ValidationFailed("an alert's kind cannot change; create a new alert", field="kind")
+    merged = {**r.config, **{k: v for k, v in changes.items() if k not in ("name", "channels", "kind")}}
+    name = changes.get("name") or r.name
+    rule = _rule(m.workspace_id, alert_id, name, r.kind, merged)
+    actions = [AlertRule.name.set(name), AlertRule.config.set(rule.config()),
+               AlertRule.updated_at.set(datetime.now(UTC))]
+    new_secrets: dict[str, str] = {}
+    if changes.get("channels") is not None:
+        public, blob, new_secrets = _channels(m, changes["channels"], alert_id)
+        actions.append(AlertRule.channels.set(public))
+        actions.append(AlertRule.sealed_channels.set(blob) if blob else AlertRule.sealed_channels.remove())
+    r.update(actions=actions, condition=AlertRule.alert_id.exists())
+    _evaluate_soon(m.workspace_id)
+    return view(get(m.workspace_id, alert_id), signing_secrets=new_secrets)
+
+
+def set_status(m: Membership, alert_id: str, status: str) -> dict:
+    r = get(m.workspace_id, alert_id)
+    if status == "active" and r.status != "active":
+        _check_plan(m.workspace_id)
+    r.update(actions=[AlertRule.status.set(status), AlertRule.updated_at.set(datetime.now(UTC))],
+             condition=AlertRule.alert_id.exists())
+    if status == "active":
+        _evaluate_soon(m.workspace_id)
+    return view(get(m.workspace_id, alert_id))
+
+
+def delete(m: Membership, alert_id: str) -> None:
+    """Removes the rule; its history stays, and deliveries not yet made are cancelled."""
+    get(m.workspace_id, alert_id).delete()
+
+
+def send_test(m: Membership, alert_id: str) -> dict:
+    """Sends a test notification with today's real figures through every channel, now."""
+    from chalicelib.services import alert_delivery, alert_eval
+
+    r = get(m.workspace_id, alert_id)
+    now = datetime.now(UTC)
+    key = alerts.firing_key(alert_id, f"test-{int(now.timestamp())}-{secrets.token_hex(3)}", "test")
+    notification = alert_eval.describe(rule_of(r), now, key, test=True)
+    firing = alert_eval.new_firing(rule_of(r), key, "test", "test", notification, now, test=True)
+    alert_delivery.record(firing, [], r.channels)
+    alert_delivery.deliver_now_or_later(m.workspace_id, key)
+    return {"firing_id": key, "subject": f"[CostPilot test] {notification.headline}",
+            "deliveries": _deliveries_view(m.workspace_id, key)}
+
+
+def _evaluate_soon(workspace_id: str) -> None:
+    """A new or changed rule is evaluated within seconds (it may already be breached)."""
+    from chalicelib.services import alert_eval
+
+    try:
+        alert_eval.request_evaluation(workspace_id, "rule-change")
+    except Exception:  # noqa: BLE001 - the sweep evaluates it anyway
+        log.warning("could not queue an evaluation of %s", workspace_id)
+
+
+# --- history ------------------------------------------------------------------------------------
+
+
+def _deliveries_view(workspace_id: str, key: str) -> list[dict]:
+    return [{"channel_id": d.channel_id, "type": d.channel_type, "status": d.status, "attempts": int(d.attempts),
+             "last_error": d.last_error, "sent_at": d.sent_at.isoformat() if d.sent_at else None}
+            for d in Delivery.query(firing_id(workspace_id, key), consistent_read=True)]
+
+
+def firing_view(f: Firing) -> dict:
+    from chalicelib.domain.alert_messages import Notification
+
+    n = Notification.from_json(f.message)
+    return {
+        "firing_id": f.firing_key, "alert_id": f.alert_id, "alert_name": f.alert_name, "kind": f.kind,
+        "period": f.period_key, "level": f.level, "levels": list(n.levels), "fired_at": f.fired_at.isoformat(),
+        "status": f.status, "test": f.test, "headline": n.headline,
+        "figure": None if n.figure is None else str(n.figure),
+        "threshold": None if n.threshold is None else str(n.threshold), "currency": n.currency,
+        "acknowledged_by": f.acknowledged_by,
+        "acknowledged_at": f.acknowledged_at.isoformat() if f.acknowledged_at else None,
+        "deliveries": _deliveries_view(f.workspace_id, f.firing_key),
+    }
+
+
+def history(m: Membership, *, alert_id: str | None = None, limit: int = 50, before: str | None = None) -> dict:
+    condition = Firing.fired_sort < before if before else None
+    items, last = [], None
+    for f in Firing.by_time.query(m.workspace_id, condition, scan_index_forward=False, page_size=limit * 2):
+        if alert_id and f.alert_id != alert_id:
+            continue
+        items.append(firing_view(f))
+        last = f.fired_sort
+        if len(items) >= limit:
+            break
+    return {"firings": items, "next_before": last if len(items) >= limit else None}
+
+
+def _firing(workspace_id: str, key: str) -> Firing:
+    try:
+        f = Firing.get(workspace_id, key, consistent_read=True)
+    except DoesNotExist:
+        raise NotFound("no such firing") from None
+    if f.status == "merged":
+        raise NotFound("no such firing")
+    return f
+
+
+def acknowledge(m: Membership, key: str) -> dict:
+    f = _firing(m.workspace_id, key)
+    f.update(actions=[Firing.status.set("acknowledged"), Firing.acknowledged_by.set(m.email),
+                      Firing.acknowledged_at.set(datetime.now(UTC))], condition=Firing.firing_key.exists())
+    return firing_view(_firing(m.workspace_id, key))
+
+
+def snooze(m: Membership, key: str, minutes: int) -> dict:
+    """Acknowledges the firing and mutes its alert for ``minutes``: nothing new fires until then."""
+    f = _firing(m.workspace_id, key)
+    until = int(time.time()) + minutes * 60
+    try:
+        AlertRule(m.workspace_id, f.alert_id).update(actions=[AlertRule.snoozed_until.set(until)],
+                                                     condition=AlertRule.alert_id.exists())
+    except UpdateError as e:
+        if not is_condition_failure(e):
+            raise
+        raise NotFound("the alert of this firing was deleted") from None
+    result = acknowledge(m, key)
+    result["snoozed_until"] = datetime.fromtimestamp(until, UTC).isoformat()
+    return result
+
+
+# --- digest -------------------------------------------------------------------------------------
+
+
+def digest_settings(m: Membership) -> dict:
+    try:
+        r = AlertRule.get(m.workspace_id, DIGEST_PREFIX + m.user_id, consistent_read=True)
+    except DoesNotExist:
+        return {"frequency": "off", "email": m.email}
+    return {"frequency": r.config.get("frequency", "weekly") if r.status == "active" else "off", "email": m.email}
+
+
+def set_digest(m: Membership, frequency: str) -> dict:
+    digest_id = DIGEST_PREFIX + m.user_id
+    if frequency == "off":
+        AlertRule(m.workspace_id, digest_id).delete()
+        return {"frequency": "off", "email": m.email}
+    rule = _rule(m.workspace_id, digest_id, "Spend digest", Kind.DIGEST.value, {"frequency": frequency})
+    AlertRule(m.workspace_id, digest_id, name=rule.name, kind=Kind.DIGEST.value, config=rule.config(),
+              channels=[{"channel_id": "email", "type": "email", "to": [m.email.lower()]}],
+              created_by=m.user_id).save()
+    return {"frequency": frequency, "email": m.email}

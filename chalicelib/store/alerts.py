@@ -1,0 +1,109 @@
+"""Tables of the alerting feature: rules, firings (one per notification key), per-channel
+deliveries, and small per-workspace markers (evaluation pending, digest sent).
+
+A firing's range key is its business key ``alert:period:level``: creating it with
+``does_not_exist()`` is what makes a notification happen at most once. Its deliveries are
+created in the same transaction, one per channel, and move pending -> sending -> sent (or
+failed -> ... -> dead) under conditions, so only one worker ever holds a channel's send.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BinaryAttribute,
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+
+from chalicelib.store.base import BaseModel, table_meta, utcnow
+
+
+class AlertRule(BaseModel):
+    """A rule (``al_…``) or a member's digest subscription (``digest_<user_id>``)."""
+
+    Meta = table_meta("alerts")
+    workspace_id = UnicodeAttribute(hash_key=True)
+    alert_id = UnicodeAttribute(range_key=True)
+    name = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    status = UnicodeAttribute(default="active")  # active | paused
+    config = JSONAttribute(default=dict)  # domain.alerts.Rule.config(); amounts as strings
+    # Public part of each channel: {"channel_id", "type", "to" (email) | "hint" (URL types)}.
+    channels = JSONAttribute(default=list)
+    # URLs and webhook signing secrets, sealed under KMS and bound to this alert.
+    sealed_channels = BinaryAttribute(null=True, legacy_encoding=False)
+    snoozed_until = NumberAttribute(default=0)  # unix seconds; no new firings before it
+    created_by = UnicodeAttribute(default="")
+    created_at = UTCDateTimeAttribute(default=utcnow)
+    updated_at = UTCDateTimeAttribute(default=utcnow)
+
+
+class FiringsByTime(GlobalSecondaryIndex["Firing"]):
+    """History, newest first. Sparse: merged budget levels have no ``fired_sort``."""
+
+    class Meta:
+        index_name = "by-time"
+        projection = AllProjection()
+
+    workspace_id = UnicodeAttribute(hash_key=True)
+    fired_sort = UnicodeAttribute(range_key=True)
+
+
+class Firing(BaseModel):
+    Meta = table_meta("alert-firings")
+    workspace_id = UnicodeAttribute(hash_key=True)
+    firing_key = UnicodeAttribute(range_key=True)  # alert_id:period_key:level
+    alert_id = UnicodeAttribute()
+    alert_name = UnicodeAttribute(default="")
+    kind = UnicodeAttribute()
+    period_key = UnicodeAttribute()
+    level = UnicodeAttribute()
+    fired_at = UTCDateTimeAttribute(default=utcnow)
+    fired_sort = UnicodeAttribute(null=True)  # "<fired_at iso>#<key>" for the index
+    status = UnicodeAttribute(default="open")  # open | acknowledged | merged
+    merged_into = UnicodeAttribute(null=True)  # a lower budget level notified with a higher one
+    message = UnicodeAttribute(default="{}")  # domain.alert_messages.Notification JSON
+    channel_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    test = BooleanAttribute(default=False)
+    settled = BooleanAttribute(default=False)  # every delivery sent, dead or cancelled
+    retry_queued = BooleanAttribute(default=False)  # failed sends were handed to the deliveries queue
+    acknowledged_by = UnicodeAttribute(null=True)
+    acknowledged_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+    by_time = FiringsByTime()
+
+
+class Delivery(BaseModel):
+    Meta = table_meta("alert-deliveries")
+    firing_id = UnicodeAttribute(hash_key=True)  # workspace_id#firing_key
+    channel_id = UnicodeAttribute(range_key=True)
+    workspace_id = UnicodeAttribute()
+    channel_type = UnicodeAttribute()
+    status = UnicodeAttribute(default="pending")  # pending | sending | sent | failed | dead | cancelled
+    attempts = NumberAttribute(default=0)
+    claim_token = UnicodeAttribute(null=True)
+    claim_until = NumberAttribute(default=0)  # unix seconds; a crashed sender's claim lapses
+    last_error = UnicodeAttribute(null=True)
+    sent_at = UTCDateTimeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(default=utcnow)
+    expires_at = TTLAttribute(null=True)
+
+
+class AlertMarker(BaseModel):
+    """``eval``: an evaluation of the workspace is queued; usage until then joins it (coalescing)."""
+
+    Meta = table_meta("alert-markers")
+    workspace_id = UnicodeAttribute(hash_key=True)
+    marker = UnicodeAttribute(range_key=True)
+    until = NumberAttribute(default=0)  # unix seconds
+    expires_at = TTLAttribute(null=True)
+
+
+def firing_id(workspace_id: str, key: str) -> str:
+    return f"{workspace_id}#{key}"

@@ -1,0 +1,87 @@
+"""The issue's "done": on the real local stack a user creates "notify me if OpenAI spend exceeds $50
+this week", pushes usage past it, and within seconds reads one email (in the local outbox) and one
+local webhook delivery that explain the breach; pushing more usage sends nothing more."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from tests.e2e.test_local_stack import Stack, _free_port
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def stack():
+    s = Stack(_free_port())
+    yield s
+    if s.proc.poll() is None:
+        s.stop()
+
+
+def _outbox(stack) -> str:
+    return re.search(r"Outbox \(emails sent\): (\S+)", "".join(stack.banner)).group(1)
+
+
+def _wait(fetch, count: int, timeout: float) -> list:
+    deadline = time.time() + timeout
+    while True:
+        got = fetch()
+        if len(got) >= count or time.time() > deadline:
+            return got
+        time.sleep(0.1)
+
+
+def test_openai_weekly_threshold_notifies_once_within_seconds(stack):
+    base, outbox = stack.base, _outbox(stack)
+    email = f"alice-{uuid.uuid4().hex[:6]}@example.com"
+    httpx.post(f"{base}/api/auth/signup", json={"email": email, "password": "long enough pw"}).raise_for_status()
+    login = httpx.post(f"{base}/api/auth/login", json={"email": email, "password": "long enough pw"}).json()
+    auth = {"Authorization": f"Bearer {login['token']}"}
+    ws = httpx.get(f"{base}/api/me", headers=auth).json()["workspaces"][0]["workspace_id"]
+    key = httpx.post(f"{base}/api/workspaces/{ws}/ingest-keys", json={"name": "app"}, headers=auth).json()["key"]
+    hook_path = f"/hooks/e2e-{uuid.uuid4().hex[:8]}"
+    r = httpx.post(f"{base}/api/workspaces/{ws}/alerts", headers=auth, json={
+        "name": "OpenAI weekly", "kind": "threshold", "amount": 50, "period": {"kind": "weekly"},
+        "scope": {"dimension": "provider", "value": "openai"},
+        "channels": [{"type": "email"}, {"type": "webhook", "url": outbox + hook_path}]})
+    assert r.status_code == 201, r.text
+
+    def push(cost: str) -> None:
+        event = {"id": uuid.uuid4().hex, "timestamp": (datetime.now(UTC) - timedelta(seconds=2)).isoformat(),
+                 "provider": "openai", "model": "gpt-4o", "input_tokens": 1000, "output_tokens": 100, "cost": cost}
+        reply = httpx.post(f"{base}/api/webhooks/provider-usage", content=json.dumps({"events": [event]}),
+                           headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+        assert reply.status_code == 200 and reply.json()["summary"]["accepted"] == 1, reply.text
+
+    def emails() -> list:
+        return httpx.get(f"{outbox}/messages.json", params={"to": email}).json()
+
+    def hooks() -> list:
+        return [h for h in httpx.get(f"{outbox}/hooks.json").json() if h["path"] == hook_path]
+
+    push("30")
+    time.sleep(2.5)
+    assert emails() == [] and hooks() == []
+    started = time.time()
+    push("25.50")
+    [mail] = _wait(emails, 1, timeout=10)
+    [hook] = _wait(hooks, 1, timeout=5)
+    assert time.time() - started < 10
+    assert "OpenAI spend is $55.50 this week, over your $50.00 threshold" in mail["subject"]
+    assert "Top contributors" in mail["text"] and "gpt-4o" in mail["html"]
+    assert hook["body"]["figure"] == "55.5" and hook["headers"]["costpilot-signature"].startswith("t=")
+
+    push("10")
+    push("10")
+    time.sleep(4)
+    assert len(emails()) == 1 and len(hooks()) == 1
+    history = httpx.get(f"{base}/api/workspaces/{ws}/alerts/history", headers=auth).json()["firings"]
+    assert len(history) == 1 and {d["status"] for d in history[0]["deliveries"]} == {"sent"}
