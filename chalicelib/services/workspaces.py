@@ -96,6 +96,9 @@ def invite(actor: Membership, raw_email: str, role: Role) -> dict:
         user = User.get(email)
     except DoesNotExist:
         raise NotFound("no user with this email; ask them to sign up first", field="email") from None
+    from chalicelib.services import billing
+
+    billing.check_can_add_member(actor.workspace_id, user.user_id)
     member = Membership(actor.workspace_id, user.user_id, role=role.value, email=user.email)
     try:
         with transaction() as t:

@@ -1,0 +1,118 @@
+"""The demo owner upgrades Free -> Pro on the real local stack, through checkout on the fake Stripe's
+hosted page; replaying the events changes nothing; cancelling keeps Pro until the period ends, then
+Free, with every record kept."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def stack():
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "COSTPILOT_"))}
+    log = open(ROOT / ".pytest-devstack.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devstack", "--port", str(port), "--schedule-seconds", "2", "--stripe-port", "0",
+         "--outbox-port", "0"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
+    )
+    banner = []
+    deadline = time.time() + 90
+    for line in proc.stdout:
+        banner.append(line)
+        if line.strip() == "ready" or time.time() > deadline:
+            break
+    assert proc.poll() is None and banner[-1].strip() == "ready", "".join(banner)
+    fake = re.search(r"Fake Stripe:\s+(http://\S+)", "".join(banner)).group(1)
+    yield {"base": f"http://127.0.0.1:{port}", "stripe": fake}
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    log.close()
+
+
+def _cli(stack, *args) -> object:
+    out = subprocess.run([sys.executable, "-m", "devstack.stripe_local", "--url", stack["stripe"], *args],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(out.stdout)
+
+
+def _signup(base: str) -> str:
+    email = f"teammate-{uuid.uuid4().hex[:8]}@example.com"
+    assert httpx.post(f"{base}/api/auth/signup", json={"email": email, "password": "long enough pw"}).status_code == 201
+    return email
+
+
+def test_demo_owner_upgrades_replays_and_cancels(stack):
+    base = stack["base"]
+    token = httpx.post(f"{base}/api/auth/login",
+                       json={"email": "demo@costpilot.local", "password": "demo-password-123"}).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    ws = httpx.get(f"{base}/api/me", headers=auth).json()["workspaces"][0]["workspace_id"]
+    billing, members = f"{base}/api/workspaces/{ws}/billing", f"{base}/api/workspaces/{ws}/members"
+    assert httpx.get(billing, headers=auth).json()["plan"]["name"] == "free"
+
+    # Free: the owner and two more; the fourth member needs Pro.
+    for _ in range(2):
+        assert httpx.post(members, json={"email": _signup(base)}, headers=auth).status_code == 201
+    fourth = _signup(base)
+    r = httpx.post(members, json={"email": fourth}, headers=auth)
+    assert (r.status_code, r.json()["error"]["code"], r.json()["error"]["upgrade_to"]) == (402, "plan_limit", "pro")
+
+    # Checkout opens the fake's hosted page; "Pay" delivers the signed events and redirects back.
+    checkout = httpx.post(f"{billing}/checkout", json={"plan": "pro"}, headers=auth).json()
+    assert checkout["url"].startswith(stack["stripe"])
+    assert "Pay" in httpx.get(checkout["url"]).text
+    paid = httpx.post(checkout["url"] + "/pay")
+    assert paid.status_code == 303 and paid.headers["location"].startswith(base)
+    state = httpx.get(billing, headers=auth).json()
+    assert state["plan"]["name"] == "pro" and state["usage"]["members"]["limit"] == 5
+    assert httpx.post(members, json={"email": fourth}, headers=auth).status_code == 201  # the limit moved at once
+    state = httpx.get(billing, headers=auth).json()
+
+    # Replaying every event changes nothing.
+    events = _cli(stack, "events")
+    assert [e["type"] for e in events] == ["checkout.session.completed", "customer.subscription.created",
+                                           "invoice.paid"]
+    assert all(e["deliveries"] == [200] for e in events)
+    for e in events:
+        assert _cli(stack, "replay", e["id"])["status"] == 200
+    assert _cli(stack, "deliver", "--order", "reversed")[0]["status"] == 200
+    assert httpx.get(billing, headers=auth).json() == state
+
+    # Cancel in the portal: Pro until the period ends, then Free; nothing is deleted.
+    portal = httpx.post(f"{billing}/portal", headers=auth).json()["url"]
+    action = re.search(r'action="(/billing_portal/[^"]+/cancel)"', httpx.get(portal).text).group(1)
+    assert httpx.post(stack["stripe"] + action).status_code == 303
+    state = httpx.get(billing, headers=auth).json()
+    assert state["plan"]["name"] == "pro" and state["subscription"]["cancel_at_period_end"] is True
+    assert state["notice"]["code"] == "cancels_at_period_end"
+
+    sub_id = _cli(stack, "subscriptions")[0]["id"]
+    _cli(stack, "end_period", sub_id)
+    state = httpx.get(billing, headers=auth).json()
+    assert state["plan"]["name"] == "free" and state["subscription"]["status"] == "canceled"
+    assert len(httpx.get(members, headers=auth).json()["members"]) == 4  # every record kept
+    assert httpx.post(members, json={"email": _signup(base)}, headers=auth).status_code == 402

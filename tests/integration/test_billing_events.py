@@ -1,0 +1,120 @@
+"""The webhook's exactly-once and ordering guarantees against moto DynamoDB, with the fake Stripe on
+loopback: concurrent deliveries of one event, concurrent events of one workspace, and the hourly
+pass that catches a plan changing with time alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from devstack.fakes.stripe_api import FakeStripe, serve_in_thread, sign
+
+PRICES = {"price_test_pro": 900, "price_test_team": 2900}
+
+
+class Inbox:
+    def __init__(self):
+        self.received: list[tuple[bytes, dict]] = []
+
+    def __call__(self, url, payload, headers):
+        self.received.append((payload, dict(headers)))
+        return 200
+
+
+@pytest.fixture
+def fake(aws, monkeypatch):
+    inbox = Inbox()
+    fake = FakeStripe(os.environ["COSTPILOT_SECRET_STRIPE_SECRET_KEY"], webhook_url="http://app.invalid/hook",
+                      webhook_secret=os.environ["COSTPILOT_SECRET_STRIPE_WEBHOOK_SECRET"], prices=PRICES,
+                      deliver=inbox)
+    fake.inbox = inbox
+    served = serve_in_thread(fake)
+    monkeypatch.setenv("COSTPILOT_STRIPE_API_BASE", served.base_url)
+    yield fake
+    served.stop()
+
+
+@pytest.fixture
+def workspace_id(aws):
+    from chalicelib.services import accounts
+
+    return accounts.signup(f"billing-{time.time_ns()}@example.com", "long enough pw", "Billing")["workspace_id"]
+
+
+def _paid_checkout(fake, workspace_id):
+    from chalicelib.services import billing
+
+    session = billing.start_checkout(workspace_id, "pro")
+    fake.complete_checkout(session["session_id"])
+    return fake.subscriptions[fake.sessions[session["session_id"]]["subscription"]]["id"]
+
+
+def _deliver(payload: bytes) -> dict:
+    from chalicelib.services import billing_events
+
+    return billing_events.handle(payload, sign(payload, os.environ["COSTPILOT_SECRET_STRIPE_WEBHOOK_SECRET"]))
+
+
+def _version(workspace_id):
+    from chalicelib.store.billing import BillingAccount
+
+    return BillingAccount.get(workspace_id, consistent_read=True).version
+
+
+def test_concurrent_deliveries_of_one_event_apply_it_once(fake, workspace_id):
+    _paid_checkout(fake, workspace_id)
+    payload = fake.inbox.received[1][0]  # customer.subscription.created
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = list(pool.map(lambda _: _deliver(payload)["outcome"], range(6)))
+    assert outcomes.count("applied") == 1 and outcomes.count("duplicate") == 5
+    assert _version(workspace_id) == 1
+
+
+def test_concurrent_events_of_one_workspace_all_apply_in_turn(fake, workspace_id):
+    from chalicelib.services import billing
+
+    _paid_checkout(fake, workspace_id)
+    payloads = [p for p, _ in fake.inbox.received]
+    with ThreadPoolExecutor(3) as pool:
+        outcomes = [r["outcome"] for r in pool.map(_deliver, payloads)]
+    assert outcomes == ["applied"] * 3
+    assert _version(workspace_id) == 3  # each one a version: none overwrote another
+    assert billing.current_plan(workspace_id).name == "pro"
+
+
+def test_every_order_of_a_lifecycle_ends_in_the_same_state(fake, workspace_id):
+    from chalicelib.services import billing
+
+    sub_id = _paid_checkout(fake, workspace_id)
+    fake.fail_payment(sub_id)
+    fake.recover_payment(sub_id)
+    fake.cancel_at_period_end(sub_id)
+    for payload, _ in reversed(fake.inbox.received):
+        assert _deliver(payload)["outcome"] == "applied"
+    state = billing.subscription_state(workspace_id)
+    assert (state.plan, state.status, state.cancel_at_period_end, state.past_due_since) == ("pro", "active", True,
+                                                                                          None)
+    assert [json.loads(p)["type"] for p, _ in fake.inbox.received][-1] == "customer.subscription.updated"
+
+
+def test_the_hourly_pass_pauses_when_the_period_ends_without_an_event(fake, workspace_id):
+    from chalicelib.services import billing
+    from chalicelib.store.connections import Connection
+
+    sub_id = _paid_checkout(fake, workspace_id)
+    for payload, _ in fake.inbox.received:
+        _deliver(payload)
+    for i in range(3):
+        Connection(workspace_id, f"conn_{i}", provider="openai", label=f"c{i}", credentials=b"x").save()
+    fake.cancel_at_period_end(sub_id)
+    _deliver(fake.inbox.received[-1][0])
+    period_end = billing.subscription_state(workspace_id).current_period_end
+    assert billing.reconcile(workspace_id, now=period_end - 1) == {}  # still Pro: nothing to do
+    assert billing.reconcile_all(now=period_end + 1) >= 1
+    statuses = {c.connection_id: c.status for c in Connection.query(workspace_id)}
+    assert statuses == {"conn_0": "active", "conn_1": "active", "conn_2": "paused"}
+    assert billing.reconcile(workspace_id, now=period_end + 2) == {}  # reconciled once
