@@ -12,4 +12,6 @@ Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_max_length=10_000)
+    # defer_build: a model's validator is built on its first use, not when the module is imported
+    # (every route's models would otherwise be built in each Lambda cold start).
+    model_config = ConfigDict(extra="forbid", str_max_length=10_000, defer_build=True)
