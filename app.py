@@ -4,8 +4,18 @@ chalicelib/handlers.py. Queue names come from the stage (read when Chalice impor
 from chalice import Chalice, Rate
 
 from chalicelib import handlers
-from chalicelib.adapters.queues import SYNC, queue_name
-from chalicelib.api import auth_routes, connection_routes, docs_routes, http, usage_routes, workspace_routes
+from chalicelib.adapters.queues import ALERTS, SYNC, queue_name
+from chalicelib.api import (
+    alert_routes,
+    auth_routes,
+    billing_routes,
+    connection_routes,
+    docs_routes,
+    http,
+    insight_routes,
+    usage_routes,
+    workspace_routes,
+)
 from chalicelib.logs import configure_logging
 
 app = Chalice(app_name="costpilot")
@@ -16,7 +26,10 @@ app.register_blueprint(docs_routes.bp)
 app.register_blueprint(auth_routes.bp)
 app.register_blueprint(workspace_routes.bp)
 app.register_blueprint(connection_routes.bp)
+app.register_blueprint(alert_routes.bp)
 app.register_blueprint(usage_routes.bp)
+app.register_blueprint(insight_routes.bp)
+app.register_blueprint(billing_routes.bp)
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="scheduler")
@@ -27,3 +40,23 @@ def scheduler(event):
 @app.on_sqs_message(queue=queue_name(SYNC), batch_size=5, name="sync_worker")
 def sync_worker(event):
     return handlers.sync_worker(event)
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="billing_reconciler")
+def billing_reconciler(event):
+    return handlers.billing_reconciler(event)
+
+
+@app.on_sqs_message(queue=queue_name(ALERTS), batch_size=10, name="alert_evaluator")
+def alert_evaluator(event):
+    return handlers.alert_evaluator(event)
+
+
+@app.on_sqs_message(queue=queue_name("alert-deliveries"), batch_size=10, name="alert_delivery_worker")
+def alert_delivery_worker(event):
+    return handlers.alert_delivery_worker(event)
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="alert_sweep")
+def alert_sweep(event):
+    return handlers.alert_sweep(event)

@@ -103,3 +103,32 @@ def restatement_days() -> int:
 def retention_days() -> int:
     """How old a pushed event may be (and how long usage history is kept)."""
     return int(os.environ.get("COSTPILOT_RETENTION_DAYS", "400"))
+
+
+def stripe_api_base() -> str | None:
+    """Where the Stripe API lives; unset means api.stripe.com. The local stack and the tests point
+    it at the fake Stripe (``COSTPILOT_STRIPE_API_BASE=http://127.0.0.1:...``)."""
+    return os.environ.get("COSTPILOT_STRIPE_API_BASE") or None
+
+
+def stripe_price_ids() -> dict[str, str]:
+    """The stage's Stripe price ids, keyed as domain.plans names them: ``COSTPILOT_STRIPE_PRICE_PRO``
+    gives ``{"STRIPE_PRICE_PRO": "price_..."}``. A paid plan without one cannot be bought here."""
+    prefix = "COSTPILOT_STRIPE_PRICE_"
+    return {name.removeprefix("COSTPILOT_"): value for name, value in os.environ.items()
+            if name.startswith(prefix) and value}
+
+
+def alert_sender() -> str:
+    """The verified SES sender of alert and digest emails (infra parameter SenderEmail)."""
+    return os.environ.get("COSTPILOT_ALERT_SENDER", "alerts@costpilot.local")
+
+
+def alert_coalesce_seconds() -> int:
+    """Usage written within this many seconds of a queued evaluation joins it (SQS DelaySeconds)."""
+    return max(0, min(int(os.environ.get("COSTPILOT_ALERT_COALESCE_SECONDS", "1")), 900))
+
+
+def alert_history_days() -> int:
+    """How long firings and their delivery records are kept (TTL)."""
+    return int(os.environ.get("COSTPILOT_ALERT_HISTORY_DAYS", "400"))

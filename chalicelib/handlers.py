@@ -13,3 +13,28 @@ def sync_worker(event) -> dict:
     from chalicelib.services import sync
 
     return sync.handle_messages(event)
+
+
+def alert_evaluator(event) -> dict:
+    from chalicelib.services import alert_eval
+
+    return alert_eval.handle_messages(event)
+
+
+def alert_delivery_worker(event) -> dict:
+    from chalicelib.services import alert_delivery
+
+    return alert_delivery.handle_retries(event)
+
+
+def alert_sweep(event) -> dict:
+    from chalicelib.services import alert_eval
+
+    return alert_eval.sweep()
+
+
+def billing_reconciler(event) -> dict:
+    """Pauses/resumes what a plan covers when it changes with time alone (period end, grace end)."""
+    from chalicelib.services import billing
+
+    return {"reconciled": billing.reconcile_all()}

@@ -26,13 +26,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--schedule-seconds", type=float, default=60.0,
                    help="how often the runner fires the app's schedules (deployed: every 15 minutes)")
     p.add_argument("--no-demo", action="store_true", help="skip the demo user and data")
+    p.add_argument("--stripe-port", type=int, default=12111,
+                   help="the fake Stripe (default 12111, else a free port); see python -m devstack.stripe_local")
+    p.add_argument("--outbox-port", type=int, default=8025,
+                   help="the outbox page (emails sent) and local webhook receivers (default 8025, else a free port)")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    for noisy in ("werkzeug", "botocore", "boto3", "urllib3"):
+    for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "httpx", "aws_encryption_sdk"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     from moto.server import ThreadedMotoServer
@@ -56,6 +60,19 @@ def main(argv: list[str] | None = None) -> int:
     })
     os.environ.pop("AWS_PROFILE", None)
 
+    from devstack import stripe_local
+
+    fake_stripe, stripe_env = stripe_local.start(f"http://{args.host}:{args.port}", "127.0.0.1", args.stripe_port)
+    os.environ.update(stripe_env)
+
+    from devstack.fakes import FakeAnthropic, FakeOpenAI, serve
+
+    provider_fakes = {"openai": FakeOpenAI(seed=11, history_days=120),
+                      "anthropic": FakeAnthropic(seed=12, history_days=120)}
+    fake_providers = {name: serve(fake) for name, fake in provider_fakes.items()}
+    for provider, served in fake_providers.items():
+        os.environ[f"COSTPILOT_PROVIDER_URL_{provider.upper()}"] = served.base_url
+
     import boto3
 
     from devstack.provision import provision
@@ -71,12 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     from devstack.runner import Runner
     from devstack.seed import seed_demo
 
-    demo = None if args.no_demo else seed_demo()
+    demo = None if args.no_demo else seed_demo(
+        {name: fake.admin_key for name, fake in provider_fakes.items()})
 
     chalice_config = CLIFactory(str(ROOT)).create_config_obj(chalice_stage_name="dev")
     server = create_local_server(app_module.app, chalice_config, args.host, args.port)
     runner = Runner(app_module, session.client("sqs"), lambda q: q, args.schedule_seconds)
     runner.start()
+    from devstack import outbox
+
+    outbox_server, outbox_url = outbox.serve(args.host, args.outbox_port)
     http_thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)
     http_thread.start()
 
@@ -89,12 +110,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  API description:      http://{args.host}:{args.port}/api/openapi.json")
     if demo:
         print(f"  Demo login:           {demo['email']} / {demo['password']}")
+        print(f"  Demo ingest key:      {demo['ingest_key']}")
+    print("  Fake providers:       " + ", ".join(f"{n} {s.base_url}" for n, s in fake_providers.items()))
+    print(f"  Outbox (emails sent): {outbox_url}  (webhook receivers: {outbox_url}/hooks/<name>)")
+    print(f"  Fake Stripe:          {fake_stripe.base_url}  (checkout pays there; replay events with "
+          f"python -m devstack.stripe_local --url {fake_stripe.base_url} --help)")
     print("Press Ctrl-C to stop.\nready", flush=True)
 
     stop.wait()
     print("stopping...", flush=True)
     server.shutdown()
+    outbox_server.shutdown()
     runner.stop()
+    fake_stripe.stop()
+    for served in fake_providers.values():
+        served.stop()
     moto.stop()
     print("stopped", flush=True)
     return 0

@@ -19,6 +19,11 @@ os.environ.update(
         # argon2id stays memory-hard in tests, just cheaper, so the suite stays fast.
         "COSTPILOT_ARGON2_TIME_COST": "1",
         "COSTPILOT_ARGON2_MEMORY_KIB": "1024",
+        # Stripe: the fake's keys and prices (tests/app/test_billing.py serves the fake and sets its base).
+        "COSTPILOT_SECRET_STRIPE_SECRET_KEY": "sk_test_costpilot_tests",
+        "COSTPILOT_SECRET_STRIPE_WEBHOOK_SECRET": "whsec_costpilot_tests",
+        "COSTPILOT_STRIPE_PRICE_PRO": "price_test_pro",
+        "COSTPILOT_STRIPE_PRICE_TEAM": "price_test_team",
     }
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)

@@ -11,6 +11,8 @@ import time
 import uuid
 from pathlib import Path
 
+from decimal import Decimal
+
 import httpx
 import pytest
 
@@ -31,7 +33,8 @@ class Stack:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "COSTPILOT_"))}
         self.log = open(ROOT / ".pytest-devstack.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "devstack", "--port", str(port), "--schedule-seconds", "2"],
+            [sys.executable, "-m", "devstack", "--port", str(port), "--schedule-seconds", "2",
+             "--outbox-port", str(_free_port()), "--stripe-port", str(_free_port())],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True,
         )
         self.banner = []
@@ -46,7 +49,7 @@ class Stack:
 
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGINT)
-        rest, _ = self.proc.communicate(timeout=30)
+        rest, _ = self.proc.communicate(timeout=60)
         self.banner.append(rest)
         self.log.close()
         return self.proc.returncode
@@ -83,6 +86,57 @@ def test_signup_login_workspaces_and_members_over_http(stack):
     assert {m["email"]: m["role"] for m in members} == {alice: "owner", bob: "admin"}
     assert httpx.post(f"{base}/api/auth/logout", headers=auth).status_code == 204
     assert httpx.get(f"{base}/api/me", headers=auth).status_code == 401
+
+
+def _login(base, email="demo@costpilot.local", password="demo-password-123"):
+    token = httpx.post(f"{base}/api/auth/login", json={"email": email, "password": password}).json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _wait_synced(base, auth, ws, count, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        conns = httpx.get(f"{base}/api/workspaces/{ws}/connections", headers=auth).json()["connections"]
+        if len(conns) >= count and all(c["last_success_at"] for c in conns):
+            return conns
+        time.sleep(0.5)
+    raise AssertionError(f"not synced in {timeout}s: {conns}")
+
+
+def test_connections_sync_and_totals_equal_what_the_fake_billed(stack):
+    """Demo connections sync with no user action; a new user's connection syncs on 'sync now'.
+    The fakes are deterministic, so an identically seeded fake here knows what was billed."""
+    from datetime import UTC, datetime, timedelta
+
+    from devstack.fakes import FakeOpenAI
+
+    expected_fake = FakeOpenAI(seed=11, history_days=120)
+    today = datetime.now(UTC).date()
+    start = today - timedelta(days=29)  # the Free plan's history window
+    expected = expected_fake.billed_total(start=start)
+
+    auth = _login(stack.base)
+    ws = httpx.get(f"{stack.base}/api/me", headers=auth).json()["workspaces"][0]["workspace_id"]
+    _wait_synced(stack.base, auth, ws, 2)
+    query = f"from={start}&to={today}&provider=openai"
+    usage = httpx.get(f"{stack.base}/api/workspaces/{ws}/usage?{query}", headers=auth).json()
+    assert Decimal(usage["totals"][0]["billed"]) == expected
+    longer = httpx.get(f"{stack.base}/api/workspaces/{ws}/usage?from={today - timedelta(days=89)}&to={today}",
+                       headers=auth).json()
+    assert longer["notice"]["code"] == "history_clipped" and longer["from"] == str(start)
+
+    email = f"new-{uuid.uuid4().hex[:6]}@example.com"
+    httpx.post(f"{stack.base}/api/auth/signup", json={"email": email, "password": "long enough pw"})
+    mine = _login(stack.base, email, "long enough pw")
+    my_ws = httpx.get(f"{stack.base}/api/me", headers=mine).json()["workspaces"][0]["workspace_id"]
+    r = httpx.post(f"{stack.base}/api/workspaces/{my_ws}/connections", headers=mine, json={
+        "provider": "openai", "label": "prod org", "credentials": {"admin_key": expected_fake.admin_key}})
+    assert r.status_code == 201, r.text
+    conn = r.json()["connection_id"]
+    assert httpx.post(f"{stack.base}/api/workspaces/{my_ws}/connections/{conn}/sync", headers=mine).status_code == 202
+    _wait_synced(stack.base, mine, my_ws, 1)
+    mine_usage = httpx.get(f"{stack.base}/api/workspaces/{my_ws}/usage?{query}", headers=mine).json()
+    assert mine_usage["totals"][0]["billed"] == usage["totals"][0]["billed"]
 
 
 def test_ctrl_c_stops_cleanly_and_starting_again_works(stack):

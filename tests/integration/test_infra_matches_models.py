@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import boto3
 
-from chalicelib.store import connections, identity, ingest_keys
+from chalicelib.store import alerts, billing, connections, identity, ingest_keys
 from devstack.provision import load_template
 
 MODELS = [identity.User, identity.Session, identity.Workspace, identity.Membership, connections.Connection,
-          ingest_keys.IngestKey]
+          ingest_keys.IngestKey, billing.BillingAccount, billing.ProcessedEvent, alerts.AlertRule, alerts.Firing,
+          alerts.Delivery, alerts.AlertMarker]
 
 
 def _declared_tables():
