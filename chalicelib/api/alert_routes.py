@@ -13,7 +13,9 @@ from pydantic import Field, StringConstraints
 from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.schemas import Email, Name, Strict
 from chalicelib.domain.roles import Permission
-from chalicelib.services import alerts
+from chalicelib.lazy import lazy
+
+alerts = lazy("chalicelib.services.alerts")
 
 bp = Blueprint(__name__)
 

@@ -6,7 +6,9 @@ from chalice import Blueprint
 
 from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.schemas import Email, Name, Password, Strict
-from chalicelib.services import accounts
+from chalicelib.lazy import lazy
+
+accounts = lazy("chalicelib.services.accounts")
 
 bp = Blueprint(__name__)
 

@@ -13,7 +13,10 @@ from pydantic import Field, StringConstraints
 from chalicelib.api.http import Ctx, endpoint, error_response
 from chalicelib.api.schemas import Strict
 from chalicelib.domain.roles import Permission
-from chalicelib.services import billing, billing_events
+from chalicelib.lazy import lazy
+
+billing = lazy("chalicelib.services.billing")
+billing_events = lazy("chalicelib.services.billing_events")
 
 bp = Blueprint(__name__)
 

@@ -10,7 +10,9 @@ from pydantic import Field, StringConstraints
 from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.schemas import Name, Strict
 from chalicelib.domain.roles import Permission
-from chalicelib.services import connections
+from chalicelib.lazy import lazy
+
+connections = lazy("chalicelib.services.connections")
 
 bp = Blueprint(__name__)
 

@@ -12,7 +12,9 @@ from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.schemas import Strict
 from chalicelib.domain.roles import Permission
 from chalicelib.errors import ValidationFailed
-from chalicelib.services import forecasting
+from chalicelib.lazy import lazy
+
+forecasting = lazy("chalicelib.services.forecasting")
 
 bp = Blueprint(__name__)
 ScopeValue = Annotated[str, Field(max_length=256)]

@@ -10,7 +10,10 @@ from pydantic import ConfigDict, Field
 from chalicelib.api.http import Ctx, endpoint, json_response
 from chalicelib.api.schemas import Name, Strict
 from chalicelib.domain.roles import Permission
-from chalicelib.services import ingestion, usage_queries
+from chalicelib.lazy import lazy
+
+ingestion = lazy("chalicelib.services.ingestion")
+usage_queries = lazy("chalicelib.services.usage_queries")
 
 bp = Blueprint(__name__)
 

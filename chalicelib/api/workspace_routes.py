@@ -7,7 +7,9 @@ from chalice import Blueprint
 from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.schemas import Email, Name, Strict
 from chalicelib.domain.roles import Permission, Role
-from chalicelib.services import workspaces
+from chalicelib.lazy import lazy
+
+workspaces = lazy("chalicelib.services.workspaces")
 
 bp = Blueprint(__name__)
 
