@@ -70,9 +70,6 @@ class Capacity:
         for entry in _as_list(response.get("ConsumedCapacity")):
             self.read_units += entry.get("ReadCapacityUnits", 0) or 0
             self.write_units += entry.get("WriteCapacityUnits", 0) or 0
-            if not entry.get("ReadCapacityUnits") and not entry.get("WriteCapacityUnits"):
-                self.read_units += 0  # moto reports only CapacityUnits for some calls
-                self.write_units += 0
 
 
 def _as_list(value: Any) -> list:

@@ -6,7 +6,6 @@ import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
 
 from chalicelib.domain.usage import RecordKind, UsageRecord
 from chalicelib.store import usage
