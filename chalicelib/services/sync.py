@@ -92,9 +92,11 @@ def sync_one(workspace_id: str, connection_id: str, *, now: datetime | None = No
         records = client.fetch(workspace_id, connection_id, _midnight(start), _midnight(end))
     except AuthError as e:
         _record_failure(c, now, f"{c.provider} rejected the key: {e.message}", status="error")
+        notify_new_usage(workspace_id, source=f"sync-failure:{connection_id}")  # connection alerts, now
         return SyncOutcome("rejected", detail=e.message)
     except kms_secrets.SecretUnreadable as e:
         _record_failure(c, now, str(e), status="error")
+        notify_new_usage(workspace_id, source=f"sync-failure:{connection_id}")
         return SyncOutcome("rejected", detail=str(e))
     except MalformedResponse as e:
         log.error("sync %s/%s: malformed %s payload, nothing written: %s", workspace_id, connection_id,
@@ -142,7 +144,8 @@ def _record_failure(c: Connection, now: datetime, message: str, status: str | No
 
 
 def notify_new_usage(workspace_id: str, source: str) -> None:
-    """Asks the alert evaluator to look at this workspace. Coalesced: while an evaluation is queued,
+    """Asks the alert evaluator to look at this workspace (after new usage, or a rejected key so
+    connection-failure alerts fire at once; syncs failing for a while are caught by the sweep). Coalesced: while an evaluation is queued,
     more usage joins it (see alert_eval.request_evaluation); workspaces without rules send nothing."""
     from chalicelib.services import alert_eval
 

@@ -4,6 +4,7 @@ moto DynamoDB, and fake provider APIs on loopback speaking the real wire formats
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -108,6 +109,23 @@ def test_rejected_key_marks_the_connection_and_stops_retrying(api, user, fakes):
     r = api.patch(f"/api/workspaces/{user.workspace_id}/connections/{oid}",
                   {"credentials": {"admin_key": openai.admin_key}}, token=user.token)
     assert r.status == 200 and r.json["status"] == "active" and r.json["last_error"] is None
+
+
+def test_a_rejected_key_fires_a_connection_alert_at_once(api, user, fakes):
+    openai, _ = fakes
+    _connect(api, user, "openai", openai.admin_key)
+    r = api.post(f"/api/workspaces/{user.workspace_id}/alerts", {
+        "name": "Sync health", "kind": "connection", "failing_minutes": 60, "channels": [{"type": "email"}]},
+        token=user.token)
+    assert r.status == 201, r.body
+    openai.reject_key()
+    _sync(api)
+    for _ in range(20):  # the evaluation message is delayed by the coalescing window
+        if deliver_queue(api.client, "alert_evaluator", "alerts"):
+            break
+        time.sleep(0.25)
+    firings = api.get(f"/api/workspaces/{user.workspace_id}/alerts/history", token=user.token).json["firings"]
+    assert len(firings) == 1 and "rejected" in str(firings[0]).lower(), firings
 
 
 def test_provider_outage_fails_the_message_for_retry_and_writes_nothing(api, user, fakes):
