@@ -17,7 +17,7 @@ estimated) and attribute spend to project, feature and customer.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -105,9 +105,6 @@ class UsageRecord:
             self.currency,
         )
         return f"{self.kind.value}#" + _digest("\x1f".join(parts))
-
-    def with_workspace(self, workspace_id: str) -> UsageRecord:
-        return replace(self, workspace_id=workspace_id)
 
 
 def _digest(text: str) -> str:

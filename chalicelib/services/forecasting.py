@@ -58,12 +58,13 @@ def forecast(workspace_id: str, horizon: int, filters: dict[str, frozenset], bud
     from chalicelib.engines import forecast as engine
 
     today = usage_queries.today()
-    first_day, history = daily_history(workspace_id, today - timedelta(days=1), filters)
+    # one read through today; today's bucket is still growing, so the history ends yesterday and the
+    # forecast starts today
+    first_day, series = daily_history(workspace_id, today, filters)
+    history, today_so_far = series[:-1], (series[-1] if series else Decimal(0))
     period_start, period_end = period_bounds(today, period)
-    spent = sum((v for d, v in zip(_days(first_day, len(history)), history) if d >= period_start), Decimal(0))
-    # today's bucket is still growing: the forecast starts today and the period total counts from it
-    today_so_far = usage_queries.spend_by_day(usage_queries.daily_spend(workspace_id, today, today, filters)).get(
-        today, Decimal(0))
+    spent = sum((v for d, v in zip(_days(first_day, len(history)), history, strict=True) if d >= period_start),
+                Decimal(0))
     body: dict[str, Any] = {
         "timezone": "UTC", "currency": "USD", "scope": {k: sorted(v, key=str) for k, v in filters.items()},
         "history_days": len(history), "period": {"kind": period, "start": period_start.isoformat(),

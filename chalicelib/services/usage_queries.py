@@ -55,8 +55,8 @@ def clip_to_plan(workspace_id: str, query: UsageQuery) -> tuple[UsageQuery, dict
     return UsageQuery(start, query.end, query.granularity, query.group_by, query.filters), notice
 
 
-def run(workspace_id: str, query: UsageQuery, capacity: usage.Capacity | None = None) -> UsageResult:
-    rows = usage.query_rows(workspace_id, query, capacity)
+def run(workspace_id: str, query: UsageQuery) -> UsageResult:
+    rows = usage.query_rows(workspace_id, query)
     return usage_query.run_query(rows, query)
 
 

@@ -58,26 +58,6 @@ class ConcurrentUpdate(Exception):
     """The day kept changing under us; the caller's message will be retried."""
 
 
-@dataclass
-class Capacity:
-    """Consumed capacity, for benchmarks (read and write units as DynamoDB reports them)."""
-
-    read_units: float = 0.0
-    write_units: float = 0.0
-    items_read: int = 0
-
-    def add(self, response: dict) -> None:
-        for entry in _as_list(response.get("ConsumedCapacity")):
-            self.read_units += entry.get("ReadCapacityUnits", 0) or 0
-            self.write_units += entry.get("WriteCapacityUnits", 0) or 0
-
-
-def _as_list(value: Any) -> list:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
 def records_table() -> str:
     return config.resource_name("usage-records")
 
@@ -156,11 +136,11 @@ def _day_version(workspace_id: str, day: str) -> int | None:
     return int(item["v"]["N"]) if item and "v" in item else None
 
 
-def _transact(items: list[dict], capacity: Capacity | None) -> bool:
+def _transact(items: list[dict]) -> bool:
     """True if committed; False if a condition failed (someone else changed the day)."""
     db = _db()
     try:
-        response = db.transact_write_items(TransactItems=items, ReturnConsumedCapacity="TOTAL")
+        db.transact_write_items(TransactItems=items)
     except db.exceptions.TransactionCanceledException as e:
         reasons = e.response.get("CancellationReasons", [])
         if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
@@ -168,8 +148,6 @@ def _transact(items: list[dict], capacity: Capacity | None) -> bool:
         if any(r.get("Code") == "TransactionConflict" for r in reasons):
             return False
         raise
-    if capacity is not None:
-        capacity.add(response)
     return True
 
 
@@ -188,8 +166,7 @@ def _sync_sk(day: str, connection_id: str) -> str:
     return f"rec#{day}#sync#{connection_id}"
 
 
-def replace_sync_day(workspace_id: str, connection_id: str, day: str, records: list[UsageRecord],
-                     capacity: Capacity | None = None) -> bool:
+def replace_sync_day(workspace_id: str, connection_id: str, day: str, records: list[UsageRecord]) -> bool:
     """Makes ``records`` the whole of what ``connection_id`` reported for ``day``.
 
     Returns True if anything changed. Safe to repeat: the same records change nothing.
@@ -215,7 +192,7 @@ def replace_sync_day(workspace_id: str, connection_id: str, day: str, records: l
             **key, "blob": {"B": blob}, "digest": {"S": digest}, "n": {"N": str(len(records))},
             "updated_at": {"N": str(int(time.time()))}}}}
         fine = _fine_put(workspace_id, day, f"sync#{connection_id}", records)
-        if _transact([put, fine, *_rollup_updates(workspace_id, day, changes, version)], capacity):
+        if _transact([put, fine, *_rollup_updates(workspace_id, day, changes, version)]):
             return True
     raise ConcurrentUpdate(f"{workspace_id} {day}: too many concurrent writers")
 
@@ -261,7 +238,7 @@ class IngestResult:
     duplicates: list[str] = field(default_factory=list)
 
 
-def add_events(workspace_id: str, events: list[UsageRecord], capacity: Capacity | None = None) -> IngestResult:
+def add_events(workspace_id: str, events: list[UsageRecord]) -> IngestResult:
     """Stores pushed events not seen before (by idempotency id within their UTC day)."""
     result = IngestResult()
     by_day: dict[str, list[UsageRecord]] = {}
@@ -287,7 +264,7 @@ def add_events(workspace_id: str, events: list[UsageRecord], capacity: Capacity 
                     "ConditionExpression": "attribute_not_exists(pk)"}})
                 items.append(_fine_put(workspace_id, day, f"push#{batch}", chunk))
             items += _rollup_updates(workspace_id, day, rollup.rebuild(fresh), version)
-            if _transact(items, capacity):
+            if _transact(items):
                 fresh_ids = {e.idempotency_id for e in fresh}
                 result.accepted += [e.idempotency_id for e in day_events if e.idempotency_id in fresh_ids]
                 result.duplicates += [e.idempotency_id for e in day_events if e.idempotency_id not in fresh_ids]
@@ -300,30 +277,24 @@ def add_events(workspace_id: str, events: list[UsageRecord], capacity: Capacity 
 # --- reading ----------------------------------------------------------------------------------
 
 
-def query_rows(workspace_id: str, query: UsageQuery, capacity: Capacity | None = None,
-               ) -> Iterator[tuple[str, RollupKey, RollupValues]]:
+def query_rows(workspace_id: str, query: UsageQuery) -> Iterator[tuple[str, RollupKey, RollupValues]]:
     """The rollup rows a usage query needs: the smallest grain holding its dimensions, month items
     for whole months when the query is monthly. Reads grow with days and dimensions, not events."""
     dims = set(query.group_by) | set(query.filters)
     for low, high in rollup.read_ranges(query.start, query.end, query.granularity, dims):
         if low.startswith("a"):  # the every-dimension grain lives in per-chunk aggregates
             low, high = FINE + low[2:], FINE + high[2:]
-        yield from _read_range(workspace_id, low, high + "#~", capacity)
+        yield from _read_range(workspace_id, low, high + "#~")
 
 
-def _read_range(workspace_id: str, low: str, high: str, capacity: Capacity | None,
-                ) -> Iterator[tuple[str, RollupKey, RollupValues]]:
+def _read_range(workspace_id: str, low: str, high: str) -> Iterator[tuple[str, RollupKey, RollupValues]]:
     kwargs: dict[str, Any] = {
         "TableName": rollups_table(),
         "KeyConditionExpression": "pk = :pk AND sk BETWEEN :a AND :b",
         "ExpressionAttributeValues": {":pk": {"S": workspace_id}, ":a": {"S": low}, ":b": {"S": high}},
-        "ReturnConsumedCapacity": "TOTAL",
     }
     while True:
         page = _db().query(**kwargs)
-        if capacity is not None:
-            capacity.add(page)
-            capacity.items_read += len(page.get("Items", []))
         for item in page.get("Items", []):
             if "rows" in item:
                 rows = _fine_rows(item["sk"]["S"].split("#")[1], item["rows"]["B"])
@@ -358,7 +329,7 @@ def stored_rollups(workspace_id: str, grain: str = "a", period: str = "d") -> di
     """Every stored row of one grain and period (for checks and the rebuild command)."""
     prefix = f"{FINE}#" if (grain, period) == ("a", "d") else f"{grain}{period}#"
     rows: dict[RollupKey, RollupValues] = {}
-    for _, key, values in _read_range(workspace_id, prefix, prefix + "~", None):
+    for _, key, values in _read_range(workspace_id, prefix, prefix + "~"):
         rows[key] = rows[key] + values if key in rows else values
     return rows
 
@@ -412,6 +383,6 @@ def stored_rollups_item(workspace_id: str, grain: str, period: str, day: str) ->
     """The rows of one rollup item (all its shards): e.g. this month's provider totals."""
     sort_key = rollup.sort_key(day, grain, period)
     rows: dict[RollupKey, RollupValues] = {}
-    for _, key, values in _read_range(workspace_id, sort_key, sort_key + "#~", None):
+    for _, key, values in _read_range(workspace_id, sort_key, sort_key + "#~"):
         rows[key] = rows[key] + values if key in rows else values
     return rows

@@ -22,6 +22,26 @@ def test_list_create_rename_delete(api, user):
     assert len(api.get("/api/workspaces", token=user.token).json["workspaces"]) == 1
 
 
+def test_deleting_a_workspace_removes_its_keys_and_usage(api, user):
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from chalicelib.domain.usage import RecordKind, UsageRecord
+    from chalicelib.store import usage
+    from chalicelib.store.connections import Connection
+    from chalicelib.store.ingest_keys import IngestKey
+
+    ws = user.workspace_id
+    assert api.post(f"{_ws(user)}/ingest-keys", {"name": "k"}, token=user.token).status == 201
+    Connection(ws, "conn_gone", provider="openai", label="x", credentials=b"sealed").save()
+    at = datetime.now(UTC)
+    usage.add_events(ws, [UsageRecord(ws, RecordKind.EVENT, "push:k", "openai", at, at + timedelta(seconds=1),
+                                      billed_cost=Decimal("1"), idempotency_id="e1")])
+    assert api.delete(_ws(user), token=user.token).status == 204
+    assert list(Connection.query(ws)) == [] and list(IngestKey.by_workspace.query(ws)) == []
+    assert list(usage.records(ws)) == [] and usage.stored_rollups(ws, "p") == {}
+
+
 def test_invite_existing_user_and_roles_gate_actions(api, user):
     admin, member = api.new_user("admin"), api.new_user("member")
     assert api.post(f"{_ws(user)}/members", {"email": admin.email, "role": "admin"}, token=user.token).status == 201
