@@ -11,21 +11,18 @@ See /work/shared/providers.md section 2.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import httpx
 
 from chalicelib.domain.money import MoneyError, from_cents_string
 from chalicelib.domain.pricing import estimate_cost
 from chalicelib.domain.usage import RecordKind, UsageRecord
-from chalicelib.providers._parse import Reader, merge_duplicates
+from chalicelib.providers._parse import merge_duplicates
 from chalicelib.providers._window import DAY, day_floor, day_window
-from chalicelib.providers.base import Clock, sync_source, utc_now
-from chalicelib.providers.http import ProviderHTTP, RetryPolicy, build_http_client
+from chalicelib.providers.base import HttpProvider, sync_source
 
 BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
@@ -46,34 +43,14 @@ def _rfc3339(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class AnthropicClient:
+class AnthropicClient(HttpProvider):
     provider = "anthropic"
+    base_url = BASE_URL
 
-    def __init__(
-        self,
-        admin_key: str,
-        *,
-        http_client: httpx.Client | None = None,
-        base_url: str = BASE_URL,
-        transport: httpx.BaseTransport | None = None,
-        policy: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        now: Clock = utc_now,
-        page_size: int | None = None,
-    ) -> None:
+    def __init__(self, admin_key: str, **options: Any) -> None:
         if not admin_key:
             raise ValueError("an Anthropic admin key is required")
-        self._http = ProviderHTTP(
-            self.provider,
-            http_client or build_http_client(base_url, transport=transport),
-            headers={"x-api-key": admin_key, "anthropic-version": API_VERSION},
-            secrets=(admin_key,),
-            policy=policy,
-            sleep=sleep,
-        )
-        self._now = now
-        self._limit = min(page_size or PAGE_MAX, PAGE_MAX)
-        self._read = Reader(self.provider)
+        super().__init__(headers={"x-api-key": admin_key, "anthropic-version": API_VERSION}, secrets=(admin_key,), **options)
 
     def __repr__(self) -> str:
         return "AnthropicClient(admin_key=***)"
@@ -101,7 +78,7 @@ class AnthropicClient:
             ("bucket_width", "1d"),
             ("group_by[]", "description"),
             ("group_by[]", "workspace_id"),
-            ("limit", self._limit),
+            ("limit", self.page_limit(PAGE_MAX)),
         ]
         for bucket_start, bucket_end, result in self._buckets(COST_PATH, params):
             try:
@@ -136,7 +113,7 @@ class AnthropicClient:
             ("ending_at", _rfc3339(end)),
             ("bucket_width", "1d"),
             *(("group_by[]", dim) for dim in ("model", "workspace_id", "api_key_id", "service_tier")),
-            ("limit", self._limit),
+            ("limit", self.page_limit(PAGE_MAX)),
         ]
         for bucket_start, bucket_end, result in self._buckets(USAGE_PATH, params):
             yield from self._usage_records(workspace_id, source, bucket_start, bucket_end, result)

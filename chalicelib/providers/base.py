@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Protocol
 
+import httpx
+
 from chalicelib.domain.usage import UsageRecord
+from chalicelib.providers._parse import Reader
+from chalicelib.providers.http import ProviderHTTP, RetryPolicy, build_http_client
 
 Clock = Callable[[], datetime]
 
@@ -27,3 +32,43 @@ class ProviderClient(Protocol):
 
 def sync_source(connection_id: str) -> str:
     return f"sync:{connection_id}"
+
+
+class HttpProvider:
+    """Wiring every HTTP provider client shares: one ``ProviderHTTP`` (auth, secret scrubbing, the
+    retry policy), the clock, the strict payload reader, and a page size capped per endpoint.
+
+    A subclass sets ``provider`` and ``base_url`` and passes its own auth; the options are the same
+    for all: ``http_client`` or ``base_url``/``transport`` (tests and fakes), ``policy``, ``sleep``,
+    ``now`` and ``page_size`` (a smaller page, to exercise pagination).
+    """
+
+    provider = "provider"
+    base_url = ""
+
+    def __init__(
+        self,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+        secrets: tuple[str, ...] = (),
+        http_client: httpx.Client | None = None,
+        base_url: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Clock = utc_now,
+        page_size: int | None = None,
+    ) -> None:
+        self._http = ProviderHTTP(
+            self.provider,
+            http_client or build_http_client(base_url or self.base_url, transport=transport),
+            headers=headers, auth=auth, secrets=secrets, policy=policy, sleep=sleep,
+        )
+        self._now = now
+        self._page_size = page_size
+        self._read = Reader(self.provider)
+
+    def page_limit(self, maximum: int) -> int:
+        """The page size to ask for: the requested one, at most the endpoint's ``maximum``."""
+        return min(self._page_size or maximum, maximum)

@@ -12,20 +12,17 @@ See /work/shared/providers.md section 1.
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import httpx
 
 from chalicelib.domain.pricing import estimate_cost
 from chalicelib.domain.usage import RecordKind, UsageRecord
-from chalicelib.providers._parse import Reader, merge_duplicates
+from chalicelib.providers._parse import merge_duplicates
 from chalicelib.providers._window import day_floor, day_window, to_unix
-from chalicelib.providers.base import Clock, sync_source, utc_now
-from chalicelib.providers.http import ProviderHTTP, RetryPolicy, build_http_client
+from chalicelib.providers.base import HttpProvider, sync_source
 
 BASE_URL = "https://api.openai.com"
 COSTS_PATH = "/v1/organization/costs"
@@ -36,34 +33,14 @@ USAGE_PAGE_MAX = 31  # 1d buckets per page
 _LINE_ITEM_MODEL = re.compile(r"^(?P<model>[^,]+), (?P<kind>[^,]+)$")
 
 
-class OpenAIClient:
+class OpenAIClient(HttpProvider):
     provider = "openai"
+    base_url = BASE_URL
 
-    def __init__(
-        self,
-        admin_key: str,
-        *,
-        http_client: httpx.Client | None = None,
-        base_url: str = BASE_URL,
-        transport: httpx.BaseTransport | None = None,
-        policy: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        now: Clock = utc_now,
-        page_size: int | None = None,
-    ) -> None:
+    def __init__(self, admin_key: str, **options: Any) -> None:
         if not admin_key:
             raise ValueError("an OpenAI admin key is required")
-        self._http = ProviderHTTP(
-            self.provider,
-            http_client or build_http_client(base_url, transport=transport),
-            headers={"Authorization": f"Bearer {admin_key}"},
-            secrets=(admin_key,),
-            policy=policy,
-            sleep=sleep,
-        )
-        self._now = now
-        self._page_size = page_size
-        self._read = Reader(self.provider)
+        super().__init__(headers={"Authorization": f"Bearer {admin_key}"}, secrets=(admin_key,), **options)
 
     def __repr__(self) -> str:
         return "OpenAIClient(admin_key=***)"
@@ -89,7 +66,7 @@ class OpenAIClient:
             ("bucket_width", "1d"),
             ("group_by[]", "line_item"),
             ("group_by[]", "project_id"),
-            ("limit", min(self._page_size or COSTS_PAGE_MAX, COSTS_PAGE_MAX)),
+            ("limit", self.page_limit(COSTS_PAGE_MAX)),
         ]
         for bucket_start, bucket_end, result in self._buckets(COSTS_PATH, params):
             yield self._cost_record(common, bucket_start, bucket_end, result)
@@ -124,7 +101,7 @@ class OpenAIClient:
             *self._time_params(start, end),
             ("bucket_width", "1d"),
             *(("group_by[]", dim) for dim in ("model", "project_id", "api_key_id", "batch")),
-            ("limit", min(self._page_size or USAGE_PAGE_MAX, USAGE_PAGE_MAX)),
+            ("limit", self.page_limit(USAGE_PAGE_MAX)),
         ]
         for bucket_start, bucket_end, result in self._buckets(COMPLETIONS_PATH, params):
             yield from self._usage_records(common, bucket_start, bucket_end, result)

@@ -10,21 +10,17 @@ See /work/shared/providers.md section 4a.
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-import httpx
 
 from chalicelib.domain.money import MoneyError, add, from_minor_units
 from chalicelib.domain.usage import RecordKind, UsageRecord
-from chalicelib.providers._parse import Reader
 from chalicelib.providers._window import DAY, day_window, midnight, to_unix
-from chalicelib.providers.base import Clock, sync_source, utc_now
-from chalicelib.providers.http import ProviderHTTP, RetryPolicy, build_http_client
+from chalicelib.providers.base import HttpProvider, sync_source
 
 BASE_URL = "https://api.stripe.com"
 PATH = "/v1/balance_transactions"
@@ -34,34 +30,14 @@ FEE_TYPES = frozenset({"stripe_fee", "stripe_fx_fee", "tax_fee"})
 LINE_ITEM = "stripe_fees"
 
 
-class StripeFeesClient:
+class StripeFeesClient(HttpProvider):
     provider = "stripe"
+    base_url = BASE_URL
 
-    def __init__(
-        self,
-        api_key: str,
-        *,
-        http_client: httpx.Client | None = None,
-        base_url: str = BASE_URL,
-        transport: httpx.BaseTransport | None = None,
-        policy: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        now: Clock = utc_now,
-        page_size: int | None = None,
-    ) -> None:
+    def __init__(self, api_key: str, **options: Any) -> None:
         if not api_key:
             raise ValueError("a Stripe (restricted) API key is required")
-        self._http = ProviderHTTP(
-            self.provider,
-            http_client or build_http_client(base_url, transport=transport),
-            headers={"Authorization": f"Bearer {api_key}"},
-            secrets=(api_key,),
-            policy=policy,
-            sleep=sleep,
-        )
-        self._now = now
-        self._limit = min(page_size or PAGE_MAX, PAGE_MAX)
-        self._read = Reader(self.provider)
+        super().__init__(headers={"Authorization": f"Bearer {api_key}"}, secrets=(api_key,), **options)
 
     def __repr__(self) -> str:
         return "StripeFeesClient(api_key=***)"
@@ -118,7 +94,7 @@ class StripeFeesClient:
         params: dict[str, Any] = {
             "created[gte]": to_unix(start),
             "created[lt]": to_unix(end),
-            "limit": self._limit,
+            "limit": self.page_limit(PAGE_MAX),
         }
         seen: set[str] = set()
         while True:

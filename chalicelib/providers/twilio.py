@@ -9,8 +9,7 @@ See /work/shared/providers.md section 3.
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,10 +17,9 @@ from typing import Any
 import httpx
 
 from chalicelib.domain.usage import RecordKind, UsageRecord
-from chalicelib.providers._parse import Reader, merge_duplicates
+from chalicelib.providers._parse import merge_duplicates
 from chalicelib.providers._window import DAY, day_window, midnight
-from chalicelib.providers.base import Clock, sync_source, utc_now
-from chalicelib.providers.http import ProviderHTTP, RetryPolicy, build_http_client
+from chalicelib.providers.base import HttpProvider, sync_source
 
 BASE_URL = "https://api.twilio.com"
 API_PREFIX = "/2010-04-01"
@@ -30,24 +28,12 @@ PAGE_MAX = 1000
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 
 
-class TwilioClient:
+class TwilioClient(HttpProvider):
     provider = "twilio"
+    base_url = BASE_URL
 
-    def __init__(
-        self,
-        account_sid: str,
-        auth_token: str | None = None,
-        *,
-        api_key_sid: str | None = None,
-        api_key_secret: str | None = None,
-        http_client: httpx.Client | None = None,
-        base_url: str = BASE_URL,
-        transport: httpx.BaseTransport | None = None,
-        policy: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        now: Clock = utc_now,
-        page_size: int | None = None,
-    ) -> None:
+    def __init__(self, account_sid: str, auth_token: str | None = None, *,
+                 api_key_sid: str | None = None, api_key_secret: str | None = None, **options: Any) -> None:
         if not _ACCOUNT_SID.match(account_sid or ""):
             raise ValueError("a Twilio Account SID looks like AC followed by 32 hex digits")
         if api_key_sid and api_key_secret:
@@ -57,17 +43,7 @@ class TwilioClient:
         else:
             raise ValueError("Twilio needs an auth token, or an API key SID and secret")
         self.account_sid = account_sid
-        self._http = ProviderHTTP(
-            self.provider,
-            http_client or build_http_client(base_url, transport=transport),
-            auth=httpx.BasicAuth(username, password),
-            secrets=(password,),
-            policy=policy,
-            sleep=sleep,
-        )
-        self._now = now
-        self._page_size = min(page_size or PAGE_MAX, PAGE_MAX)
-        self._read = Reader(self.provider)
+        super().__init__(auth=httpx.BasicAuth(username, password), secrets=(password,), **options)
 
     def __repr__(self) -> str:
         return f"TwilioClient(account_sid={self.account_sid!r}, secret=***)"
@@ -99,7 +75,7 @@ class TwilioClient:
             "Category": CATEGORY,
             "StartDate": first.isoformat(),
             "EndDate": last.isoformat(),
-            "PageSize": self._page_size,
+            "PageSize": self.page_limit(PAGE_MAX),
         }
         seen: set[str] = set()
         while url:
