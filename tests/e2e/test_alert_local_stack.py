@@ -13,14 +13,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.e2e.test_local_stack import Stack, _free_port
+from tests.e2e.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def stack():
-    s = Stack(_free_port())
+    s = Stack()
     yield s
     if s.proc.poll() is None:
         s.stop()

@@ -5,52 +5,24 @@ Free, with every record kept."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
-import time
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.stack import ROOT, Stack
+
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def stack():
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "COSTPILOT_"))}
-    log = open(ROOT / ".pytest-devstack.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "--port", str(port), "--schedule-seconds", "2", "--stripe-port", "0",
-         "--outbox-port", "0"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
-    )
-    banner = []
-    deadline = time.time() + 90
-    for line in proc.stdout:
-        banner.append(line)
-        if line.strip() == "ready" or time.time() > deadline:
-            break
-    assert proc.poll() is None and banner[-1].strip() == "ready", "".join(banner)
-    fake = re.search(r"Fake Stripe:\s+(http://\S+)", "".join(banner)).group(1)
-    yield {"base": f"http://127.0.0.1:{port}", "stripe": fake}
-    proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=30)
-    log.close()
+    s = Stack()
+    yield {"base": s.base, "stripe": s.banner_url("Fake Stripe:")}
+    s.stop()
 
 
 def _cli(stack, *args) -> object:

@@ -2,62 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
-
 from decimal import Decimal
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.stack import Stack, free_port
+
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Stack:
-    def __init__(self, port: int):
-        self.port = port
-        self.base = f"http://127.0.0.1:{port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "COSTPILOT_"))}
-        self.log = open(ROOT / ".pytest-devstack.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "devstack", "--port", str(port), "--schedule-seconds", "2",
-             "--outbox-port", str(_free_port()), "--stripe-port", str(_free_port())],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True,
-        )
-        self.banner = []
-        deadline = time.time() + 60
-        for line in self.proc.stdout:
-            self.banner.append(line)
-            if line.strip() == "ready":
-                break
-            if time.time() > deadline:
-                raise TimeoutError("".join(self.banner))
-        assert self.proc.poll() is None, "".join(self.banner)
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGINT)
-        rest, _ = self.proc.communicate(timeout=60)
-        self.banner.append(rest)
-        self.log.close()
-        return self.proc.returncode
 
 
 @pytest.fixture(scope="module")
 def stack():
-    s = Stack(_free_port())
+    s = Stack(free_port())
     yield s
     if s.proc.poll() is None:
         s.stop()
