@@ -1,5 +1,5 @@
 # Sourced by scripts/dev and scripts/test: makes .venv with Python 3.12 (the Lambda runtime) and
-# installs the pinned requirements when they changed since the last install.
+# installs the pinned requirements and sdk/python when they changed since the last install.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -18,10 +18,13 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$(find_python)" -m venv "$VENV"
 fi
 stamp="$VENV/.requirements.sha256"
-want="$(cat "$ROOT"/requirements*.txt | sha256sum | cut -d' ' -f1)"
+sdk_files() { find "$ROOT/sdk/python" -type f \( -name '*.py' -o -name '*.toml' -o -name '*.md' -o -name py.typed \) -not -path '*/build/*' | sort; }
+want="$( (cat "$ROOT"/requirements*.txt; sdk_files | xargs cat) | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/requirements-dev.txt"
+  # the SDK as a user gets it (not editable): tests and scripts/dev use the installed package
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$ROOT/sdk/python"
   echo "$want" > "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"
