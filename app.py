@@ -13,6 +13,7 @@ from chalicelib.api import (
     docs_routes,
     http,
     insight_routes,
+    otlp_routes,
     usage_routes,
     workspace_routes,
 )
@@ -30,6 +31,8 @@ app.register_blueprint(alert_routes.bp)
 app.register_blueprint(usage_routes.bp)
 app.register_blueprint(insight_routes.bp)
 app.register_blueprint(billing_routes.bp)
+app.register_blueprint(otlp_routes.bp)
+app.api.binary_types.append("application/x-protobuf")  # OTLP exports and their answers
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="scheduler")
