@@ -14,6 +14,7 @@ from chalicelib.api import (
     http,
     insight_routes,
     otlp_routes,
+    token_routes,
     usage_routes,
     workspace_routes,
 )
@@ -32,6 +33,7 @@ app.register_blueprint(usage_routes.bp)
 app.register_blueprint(insight_routes.bp)
 app.register_blueprint(billing_routes.bp)
 app.register_blueprint(otlp_routes.bp)
+app.register_blueprint(token_routes.bp)
 app.api.binary_types.append("application/x-protobuf")  # OTLP exports and their answers
 
 

@@ -148,9 +148,10 @@ def endpoint(
             try:
                 ctx = Ctx(request)
                 if auth:
-                    from chalicelib.services import accounts
+                    from chalicelib.services import api_tokens
 
-                    ctx.principal = accounts.authenticate(request.headers.get("authorization"))
+                    # a personal API token (its scope checked against the method), else a session
+                    ctx.principal = api_tokens.authenticate(request.headers.get("authorization"), method)
                 if permission is not None and "workspace_id" in params:
                     from chalicelib.services import workspaces
 
