@@ -195,3 +195,18 @@ def test_retry_after_forms(value):
 
     result = _retry_after(value)
     assert result is None or result >= 0
+
+
+def test_a_forked_child_gets_its_own_sender():
+    from costpilot.client import _after_fork
+
+    fake = FakeIngest()
+    c = client(fake)
+    c.record("openai", "m", input_tokens=1, timestamp=T0)
+    parent_worker = c._worker
+    _after_fork()  # what os.register_at_fork runs in the child
+    assert c._worker is None
+    c.record("openai", "m", input_tokens=2, timestamp=T0)
+    assert c._worker is not None and c._worker is not parent_worker
+    c.close()
+    assert len(fake.events) == 2

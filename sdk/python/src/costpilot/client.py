@@ -327,6 +327,19 @@ def _encode(event: dict[str, Any]) -> str:
     return json.dumps(wire, separators=(",", ":"))
 
 
+def _after_fork() -> None:
+    """A forked child (gunicorn, multiprocessing) has no sender thread: start one on next record."""
+    for client in list(_clients):
+        client._lock = threading.Lock()
+        client._send_lock = threading.Lock()
+        client._wake = threading.Event()
+        client._worker = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 @atexit.register
 def _close_all() -> None:
     for client in list(_clients):
