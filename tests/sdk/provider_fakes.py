@@ -55,6 +55,22 @@ def openai_chat_stream(model: str = "gpt-4o-mini-2024-07-18") -> bytes:
     return _sse([*chunks, "[DONE]"])
 
 
+def openai_response(model: str = "gpt-4o-mini-2024-07-18") -> dict:
+    """A Responses API answer (POST /v1/responses)."""
+    return {
+        "id": "resp_67ccd2bed1ec8190b14f964abc054267", "object": "response", "created_at": 1764504000,
+        "status": "completed", "error": None, "incomplete_details": None, "instructions": None,
+        "max_output_tokens": None, "model": model,
+        "output": [{"type": "message", "id": "msg_67ccd2bf17f0", "status": "completed", "role": "assistant",
+                    "content": [{"type": "output_text", "text": ANSWER, "annotations": []}]}],
+        "parallel_tool_calls": True, "previous_response_id": None, "reasoning": {"effort": None, "summary": None},
+        "store": True, "temperature": 1.0, "text": {"format": {"type": "text"}}, "tool_choice": "auto", "tools": [],
+        "top_p": 1.0, "truncation": "disabled", "user": None, "metadata": {},
+        "usage": {"input_tokens": 500, "input_tokens_details": {"cached_tokens": 100}, "output_tokens": 80,
+                  "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 580},
+    }
+
+
 def anthropic_message(model: str = "claude-haiku-4-5-20251001") -> dict:
     return {
         "id": "msg_01XFDUDYJgAACzvnptvVoYEL", "type": "message", "role": "assistant", "model": model,
@@ -96,6 +112,8 @@ class ProviderFake:
             if body.get("stream"):
                 return httpx2.Response(200, headers=sse, content=openai_chat_stream())
             return httpx2.Response(200, json=openai_chat())
+        if path.endswith("/responses"):
+            return httpx2.Response(200, json=openai_response())
         if path.endswith("/messages"):
             if body.get("stream"):
                 return httpx2.Response(200, headers=sse, content=anthropic_stream())

@@ -86,6 +86,21 @@ def test_openai_async_stream_and_plain(ingest):
     no_text_left(fake)
 
 
+def test_openai_responses_api(ingest):
+    fake, cp = ingest
+    client = costpilot.instrument_openai(openai.OpenAI(
+        api_key="sk-test", base_url="http://openai.test/v1",
+        http_client=httpx2.Client(transport=ProviderFake().transport())), costpilot_client=cp)
+    reply = client.responses.create(model="gpt-4o-mini", input=PROMPT, instructions=SYSTEM)
+    assert reply.output_text == ANSWER
+    cp.flush()
+    [event] = fake.events
+    assert event["metadata"]["integration"] == "openai.responses" and event["model"] == "gpt-4o-mini-2024-07-18"
+    assert tokens(event) == {"input_tokens": 400, "output_tokens": 80, "cached_input_tokens": 100,
+                             "cache_write_tokens": 0}
+    no_text_left(fake)
+
+
 def test_instrumenting_twice_records_once(ingest):
     fake, cp = ingest
     client = openai.OpenAI(api_key="sk-test", base_url="http://openai.test/v1",
