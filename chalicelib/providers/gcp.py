@@ -109,6 +109,7 @@ class GcpBillingClient(HttpProvider):
         self._auth = ServiceAccountAuth(key, token_http, token_url, clock=lambda: self._now().timestamp())
         super().__init__(auth=self._auth, secrets=(key.private_key_id,), **options)
         self._key = key
+        self._tables: list[str] | None = None
 
     def __repr__(self) -> str:
         return f"GcpBillingClient(project={self.project!r}, dataset={self.dataset!r}, key={self._key!r})"
@@ -136,7 +137,13 @@ class GcpBillingClient(HttpProvider):
     # -- tables --------------------------------------------------------------------------------
 
     def export_tables(self) -> list[str]:
-        """``project.dataset.table`` of each billing account's export, the detailed one preferred."""
+        """``project.dataset.table`` of each billing account's export, the detailed one preferred
+        (listed once per client: a client lives for one connect or one sync)."""
+        if self._tables is None:
+            self._tables = self._list_export_tables()
+        return self._tables
+
+    def _list_export_tables(self) -> list[str]:
         r = self._read
         by_account: dict[str, tuple[bool, str]] = {}
         path = f"{API}/projects/{self.project}/datasets/{self.dataset}/tables"
