@@ -12,7 +12,12 @@ import pytest
 
 from chalicelib.domain.usage import RecordKind
 from chalicelib.providers import registry
-from chalicelib.providers.errors import AuthError, MalformedResponse, MissingResource, TransientError
+from chalicelib.providers.errors import (
+    AuthError,
+    MalformedResponse,
+    MissingResource,
+    TransientError,
+)
 from chalicelib.providers.gcp import MAX_POLLS, GcpBillingClient, model_name
 from devstack.fakes import FakeBigQuery
 from devstack.fakes.bigquery import BILLING_ACCOUNT, service_account_key_json
