@@ -113,7 +113,7 @@ def test_gemini_batch_uses_the_catalogue_variant_or_the_documented_half_price():
     batch = estimate_cost("gemini", "gemini-2.0-flash", input_tokens=1_000_000, output_tokens=1_000_000,
                           batch=True, at=GEMINI_AT)
     assert standard == Decimal("0.5") and batch == Decimal("0.25")  # no batch variant: the documented 50%
-    assert estimate_cost("google", "gemini-2.5-pro", output_tokens=1_000_000, batch=True, at=GEMINI_AT) == Decimal("5")
+    assert estimate_cost("google", "gemini-2.5-pro", output_tokens=1_000_000, batch=True, at=GEMINI_AT) == Decimal(5)
 
 
 def test_unknown_gemini_model_has_no_estimate():
