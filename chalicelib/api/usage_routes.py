@@ -86,8 +86,8 @@ def push_usage(ctx: Ctx) -> Response:
           description="Series and totals as exact decimal strings with currency. `spend` follows the "
           "attribution rule: a connected provider's bill is the spend and pushed events attribute it "
           "(the rest shows as `(unattributed)`); without a connection, pushed events are the spend. "
-          "`format=csv` downloads the same as CSV; `format=focus` as a FinOps FOCUS 1.2 CSV (grouped by at "
-          "least provider, model and project).")
+          "`format=csv` downloads the same as CSV; `format=focus` as a FinOps FOCUS 1.2 CSV (always grouped by "
+          "provider and model).")
 def usage(ctx: Ctx, workspace_id: str) -> Response | dict:
     params = ctx.query.model_dump(by_alias=True, exclude_none=True)
     fmt = params.pop("format", "json")

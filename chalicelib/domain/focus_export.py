@@ -1,10 +1,11 @@
 """A usage query result as a FinOps FOCUS 1.2 cost and usage dataset (CSV), for finance tools.
 
 One row per point of the result: a period (the charge period, clipped to the query's range) and a
-(provider, model, project, ...) group in one currency. The route asks for at least the provider,
-model and project grouping (``group_by``) so rows name a service; other dimensions the user groups
-by go to ``Tags`` (``feature``, ``customer``), ``ResourceId`` (``api_key``) and the pricing unit
-(``unit_type``).
+(provider, model, ...) group in one currency. The route always groups by provider and model so
+rows name a service; other dimensions the user groups by go to ``SubAccountId`` (``project``),
+``Tags`` (``feature``, ``customer``), ``ResourceId`` (``api_key``) and the pricing unit
+(``unit_type``). Grouping by a pushed tag (project, feature, customer) attributes the bills, and
+what the events do not explain is one row per provider (``ChargeDescription`` says so).
 
 Mapping (FOCUS 1.2, https://focus.finops.org/focus-specification/v1-2/):
 - ``BilledCost`` = ``EffectiveCost`` = the point's spend: the provider's bill where a connection
@@ -15,7 +16,8 @@ Mapping (FOCUS 1.2, https://focus.finops.org/focus-specification/v1-2/):
 - ``BillingAccountId``/``Name``: the CostPilot workspace, which gathers the providers' accounts;
   ``SubAccountId``: the provider's project (OpenAI project, Anthropic workspace, GCP project).
 - ``BillingPeriodStart``/``End``: the calendar month (UTC) of the charge period's start.
-- ``ChargeCategory`` ``Usage`` (``Credit`` for a negative figure), ``ChargeClass`` empty (not a
+- ``ChargeCategory`` ``Usage`` (``Credit`` for a negative billed line, e.g. credits exceeding the
+  cost of a Google Cloud SKU), ``ChargeClass`` empty (not a
   correction of an invoiced period), ``ChargeFrequency`` ``Usage-Based``.
 - ``ProviderName`` / ``PublisherName`` / ``InvoiceIssuerName``: the vendor that bills it.
 - ``PricingQuantity``/``PricingUnit`` and ``ConsumedQuantity``/``ConsumedUnit`` only when grouped
@@ -35,7 +37,7 @@ from chalicelib.domain.money import to_str
 from chalicelib.domain.usage_query import UNATTRIBUTED, Point, UsageResult
 
 FOCUS_VERSION = "1.2"
-REQUIRED_GROUP_BY = ("provider", "model", "project")
+REQUIRED_GROUP_BY = ("provider", "model")
 COLUMNS = (
     "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodEnd",
     "BillingPeriodStart", "ChargeCategory", "ChargeClass", "ChargeDescription", "ChargeFrequency",
@@ -112,7 +114,7 @@ def _row(point: Point, result: UsageResult, workspace_id: str, workspace_name: s
     service = model if model and model != UNATTRIBUTED else vendor
     spend = to_str(point.spend)
     by_unit = "unit_type" in group and group["unit_type"] is not None
-    tags = {d: group[d] for d in _TAG_DIMENSIONS if d in group and group[d] is not None}
+    tags = {d: group[d] for d in _TAG_DIMENSIONS if group.get(d) not in (None, UNATTRIBUTED)}
     return {
         "BilledCost": spend,
         "BillingAccountId": _text(workspace_id),
@@ -120,9 +122,9 @@ def _row(point: Point, result: UsageResult, workspace_id: str, workspace_name: s
         "BillingCurrency": point.currency,
         "BillingPeriodEnd": _timestamp(_next_month(month)),
         "BillingPeriodStart": _timestamp(month),
-        "ChargeCategory": "Credit" if point.spend < 0 else "Usage",
+        "ChargeCategory": "Credit" if point.spend < 0 and not point.unattributed else "Usage",
         "ChargeClass": "",
-        "ChargeDescription": _text(_description(vendor, model, group)),
+        "ChargeDescription": _text(_description(vendor, model, point.unattributed)),
         "ChargeFrequency": "Usage-Based",
         "ChargePeriodEnd": _timestamp(end),
         "ChargePeriodStart": _timestamp(start),
@@ -139,8 +141,8 @@ def _row(point: Point, result: UsageResult, workspace_id: str, workspace_name: s
         "ResourceId": _text(group.get("api_key")),
         "ServiceCategory": service_category(provider, service),
         "ServiceName": _text(service),
-        "SkuId": _text(model if model != UNATTRIBUTED else None),
-        "SubAccountId": _text(group.get("project") if group.get("project") != UNATTRIBUTED else None),
+        "SkuId": _text(None if model == UNATTRIBUTED else model),
+        "SubAccountId": _text(None if group.get("project") == UNATTRIBUTED else group.get("project")),
         "Tags": json.dumps(tags, sort_keys=True, separators=(",", ":")) if tags else "",
         "x_CostBasis": _basis(point),
         "x_Events": str(point.events),
@@ -167,17 +169,15 @@ def _timestamp(day: date) -> str:
     return datetime.combine(day, time(0)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _description(vendor: str, model: str | None, group: dict[str, str | None]) -> str:
-    if model == UNATTRIBUTED or group.get("project") == UNATTRIBUTED:
+def _description(vendor: str, model: str | None, unattributed: bool) -> str:
+    if unattributed:
         return f"{vendor} spend not attributed by pushed events"
     return f"{model} ({vendor})" if model else f"{vendor} usage"
 
 
 def _basis(point: Point) -> str:
     """Where the figure comes from: the provider's bill, or pushed events (their cost or estimate)."""
-    if point.billed:
-        return "bill"
-    return "events" if point.events else ""
+    return "events" if point.events and not point.billed else "bill"
 
 
 def _text(value: str | None) -> str:

@@ -137,6 +137,11 @@ class FakeBigQuery(FakeProvider):
         for day in self.ledger_days():
             self._seed_day(day)
 
+    def credentials(self) -> dict[str, str]:
+        """What a user pastes to connect this fake: the key file, the project and the dataset."""
+        return {"service_account_key": service_account_key_json(self.project), "project": self.project,
+                "dataset": self.dataset}
+
     # -- the ledger ----------------------------------------------------------------------------
 
     def _seed_day(self, day: date) -> None:

@@ -4,6 +4,8 @@ BigQuery and its token endpoint run on loopback."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -79,9 +81,23 @@ def test_sync_stores_the_exports_net_cost_and_a_lost_permission_stops_it(api, us
     today = datetime.now(UTC).date()
     expected = bigquery.net_total(today - timedelta(days=90), today + timedelta(days=1))
     assert expected > 0 and _billed(user.workspace_id) == expected
+    _focus_rows_name_each_service(api, user, bigquery, today)
     bigquery.deny("bigquery.jobs.create")
     api.post(f"/api/workspaces/{user.workspace_id}/connections/{cid}/sync", token=user.token)
     deliver_queue(api.client, "sync_worker", "sync")
     c = api.get(f"/api/workspaces/{user.workspace_id}/connections/{cid}", token=user.token).json
     assert c["status"] == "error" and "bigquery.jobs.create" in c["last_error"]
     assert _billed(user.workspace_id) == expected
+
+
+def _focus_rows_name_each_service(api, user, fake, today):
+    start = today - timedelta(days=29)  # the Free plan's history
+    r = api.get(f"/api/workspaces/{user.workspace_id}/usage?from={start}&to={today}&format=focus", token=user.token)
+    assert r.status == 200
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert sum(Decimal(row["BilledCost"]) for row in rows) == fake.net_total(start, today + timedelta(days=1))
+    services = {row["ServiceName"]: row for row in rows}
+    assert {"Compute Engine", "gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.0-flash"} <= set(services)
+    assert services["gemini-2.5-flash"]["ServiceCategory"] == "AI and Machine Learning"
+    assert services["Compute Engine"]["ServiceCategory"] == "Compute"
+    assert {row["ProviderName"] for row in rows} == {"Google Cloud"} and {row["x_CostBasis"] for row in rows} == {"bill"}

@@ -40,9 +40,9 @@ SERVICE_CATEGORIES = {
 CHARGE_CATEGORIES = {"Usage", "Purchase", "Tax", "Credit", "Adjustment"}
 
 
-def point(period, group, spend, billed="0", estimated="0", units="0", events=0, currency="USD"):
+def point(period, group, spend, billed="0", estimated="0", units="0", events=0, currency="USD", unattributed=False):
     return Point(date.fromisoformat(period), tuple(group.items()), currency, Decimal(spend), Decimal(billed),
-                 Decimal(estimated), Decimal(units), events)
+                 Decimal(estimated), Decimal(units), events, unattributed)
 
 
 def result(points, start="2026-10-15", end="2026-11-20", granularity="day", group_by=("provider", "model", "project")):
@@ -110,15 +110,18 @@ def test_without_a_unit_grouping_quantities_stay_empty_and_formulas_are_defused(
 
 
 def test_unattributed_remainders_are_described_not_named_as_a_model():
-    res = result([point("2026-11-19", {"provider": "openai", "model": UNATTRIBUTED, "project": UNATTRIBUTED}, "3")])
+    group = {"provider": "openai", "model": None, "feature": UNATTRIBUTED}
+    res = result([point("2026-11-19", group, "-3", billed="4", unattributed=True)],
+                 group_by=("provider", "model", "feature"))
     (row,) = rows(res)
     assert row["ServiceName"] == "OpenAI" and row["SkuId"] == "" and "not attributed" in row["ChargeDescription"]
+    assert row["ChargeCategory"] == "Usage" and row["Tags"] == "" and row["x_CostBasis"] == "bill"
 
 
 @pytest.mark.parametrize(("requested", "expected"), [
-    (None, "provider,model,project"),
-    ("feature", "provider,model,project,feature"),
-    ("model, customer,provider", "provider,model,project,customer"),
+    (None, "provider,model"),
+    ("feature", "provider,model,feature"),
+    ("model, customer,provider", "provider,model,customer"),
 ])
 def test_focus_grouping_always_names_the_service(requested, expected):
     assert focus_export.group_by(requested) == expected
