@@ -65,10 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     fake_stripe, stripe_env = stripe_local.start(f"http://{args.host}:{args.port}", "127.0.0.1", args.stripe_port)
     os.environ.update(stripe_env)
 
-    from devstack.fakes import FakeAnthropic, FakeOpenAI, serve
+    from devstack.fakes import FakeAnthropic, FakeBigQuery, FakeOpenAI, serve
 
     provider_fakes = {"openai": FakeOpenAI(seed=11, history_days=120),
-                      "anthropic": FakeAnthropic(seed=12, history_days=120)}
+                      "anthropic": FakeAnthropic(seed=12, history_days=120),
+                      "gcp": FakeBigQuery(seed=13, history_days=120)}
     fake_providers = {name: serve(fake) for name, fake in provider_fakes.items()}
     for provider, served in fake_providers.items():
         os.environ[f"COSTPILOT_PROVIDER_URL_{provider.upper()}"] = served.base_url
@@ -89,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     from devstack.seed import seed_demo
 
     demo = None if args.no_demo else seed_demo(
-        {name: fake.admin_key for name, fake in provider_fakes.items()})
+        {name: fake.admin_key for name, fake in provider_fakes.items() if name != "gcp"},
+        provider_credentials={"gcp": provider_fakes["gcp"].credentials()})
 
     chalice_config = CLIFactory(str(ROOT)).create_config_obj(chalice_stage_name="dev")
     server = create_local_server(app_module.app, chalice_config, args.host, args.port)

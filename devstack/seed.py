@@ -16,8 +16,11 @@ FEATURES = ["search", "chat", "summarise", "support-bot"]
 CUSTOMERS = ["acme", "globex", "initech", "umbrella", "hooli"]
 
 
-def seed_demo(provider_keys: dict[str, str] | None = None, days: int = 90) -> dict:
-    """Creates the demo account and data; returns what the banner prints."""
+def seed_demo(provider_keys: dict[str, str] | None = None, days: int = 90,
+              provider_credentials: dict[str, dict[str, str]] | None = None) -> dict:
+    """Creates the demo account and data; returns what the banner prints. ``provider_credentials``
+    (Google Cloud's service account key, project, dataset) connect in a second demo workspace: the
+    Free plan's two connections are the first one's OpenAI and Anthropic."""
     from chalicelib.services import accounts, connections, ingestion
     from chalicelib.store.identity import Membership
 
@@ -25,9 +28,22 @@ def seed_demo(provider_keys: dict[str, str] | None = None, days: int = 90) -> di
     owner = Membership.get(created["workspace_id"], created["user_id"])
     for provider, key in (provider_keys or {}).items():
         connections.create(owner, provider, f"{provider.title()} (demo org)", {"admin_key": key})
+    if provider_credentials:
+        _connect_in_second_workspace(owner, provider_credentials)
     key = ingestion.create_key(owner, "demo backend")
     _push_history(key["key"], days)
     return {"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "ingest_key": key["key"], **created}
+
+
+def _connect_in_second_workspace(owner, provider_credentials: dict[str, dict[str, str]]) -> None:
+    from chalicelib.services import connections, workspaces
+    from chalicelib.services.accounts import Principal
+    from chalicelib.store.identity import Membership
+
+    ws = workspaces.create(Principal(owner.user_id, DEMO_EMAIL, ""), "Demo: Google Cloud")
+    member = Membership.get(ws["workspace_id"], owner.user_id)
+    for provider, credentials in provider_credentials.items():
+        connections.create(member, provider, "Google Cloud billing export (demo)", credentials)
 
 
 def _push_history(ingest_key: str, days: int) -> None:

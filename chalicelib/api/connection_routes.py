@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from chalice import Blueprint
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
 from chalicelib.api.http import Ctx, endpoint
-from chalicelib.api.schemas import Name, Strict
+from chalicelib.api.schemas import Credentials, Name, Strict
 from chalicelib.domain.roles import Permission
 from chalicelib.lazy import lazy
 
@@ -16,25 +16,25 @@ connections = lazy("chalicelib.services.connections")
 
 bp = Blueprint(__name__)
 
-Provider = Literal["openai", "anthropic", "twilio", "stripe", "aws"]
-Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
+Provider = Literal["openai", "anthropic", "twilio", "stripe", "aws", "gcp"]
 Interval = Annotated[int, Field(ge=1, le=1440)]
 
 
 class NewConnection(Strict):
     provider: Provider
     label: Name
-    credentials: dict[Annotated[str, StringConstraints(max_length=64)], Secret] = Field(
+    credentials: Credentials = Field(
         description="openai/anthropic: admin_key; twilio: account_sid + auth_token (or api_key_sid + "
         "api_key_secret); stripe: api_key (restricted, read balance); aws: access_key_id + "
-        "secret_access_key, or role_arn + external_id", max_length=4)
+        "secret_access_key, or role_arn + external_id; gcp: service_account_key (the key file's JSON) + "
+        "project + dataset (of the Cloud Billing export)", max_length=4)
     sync_interval_minutes: Interval | None = None
 
 
 class ConnectionUpdate(Strict):
     label: Name | None = None
     status: Literal["active", "paused"] | None = None
-    credentials: dict[Annotated[str, StringConstraints(max_length=64)], Secret] | None = Field(None, max_length=4)
+    credentials: Credentials | None = Field(None, max_length=4)
     sync_interval_minutes: Interval | None = None
 
 

@@ -38,7 +38,7 @@ class UsageParams(Strict):
     customer: str | None = None
     api_key: str | None = None
     unit_type: str | None = None
-    format: Literal["json", "csv"] = "json"
+    format: Literal["json", "csv", "focus"] = "json"
 
 
 KEYS = "/api/workspaces/{workspace_id}/ingest-keys"
@@ -86,10 +86,15 @@ def push_usage(ctx: Ctx) -> Response:
           description="Series and totals as exact decimal strings with currency. `spend` follows the "
           "attribution rule: a connected provider's bill is the spend and pushed events attribute it "
           "(the rest shows as `(unattributed)`); without a connection, pushed events are the spend. "
-          "`format=csv` downloads the same as CSV.")
+          "`format=csv` downloads the same as CSV; `format=focus` as a FinOps FOCUS 1.2 CSV (always grouped by "
+          "provider and model).")
 def usage(ctx: Ctx, workspace_id: str) -> Response | dict:
     params = ctx.query.model_dump(by_alias=True, exclude_none=True)
     fmt = params.pop("format", "json")
+    if fmt == "focus":
+        from chalicelib.domain import focus_export
+
+        params["group_by"] = focus_export.group_by(params.get("group_by"))
     query = usage_queries.parse(params)
     query, notice = usage_queries.clip_to_plan(workspace_id, query)
     result = usage_queries.run(workspace_id, query)
@@ -99,6 +104,10 @@ def usage(ctx: Ctx, workspace_id: str) -> Response | dict:
         return Response(body=csv_export.usage_csv(result), status_code=200, headers={
             "Content-Type": "text/csv; charset=utf-8", "Cache-Control": "no-store",
             "Content-Disposition": f'attachment; filename="{csv_export.filename(result, workspace_id)}"'})
+    if fmt == "focus":
+        return Response(body=focus_export.focus_csv(result, workspace_id), status_code=200, headers={
+            "Content-Type": "text/csv; charset=utf-8", "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="{focus_export.filename(result, workspace_id)}"'})
     body = {"timezone": "UTC", **result.to_json()}
     if notice:
         body["notice"] = notice

@@ -17,6 +17,12 @@ Conventions (read these before calling):
   (``DOCUMENTED_BATCH_MULTIPLIER``) is applied to the standard price.
 - An unknown provider or model gives ``None`` (never an exception): the caller keeps the record
   with no estimate.
+- Google: ``google``, ``gemini``, ``google-vertex`` and ``gcp`` (Vertex AI from code) all price
+  Gemini models; the Gemini API's resource names (``models/gemini-2.5-flash``, Vertex's
+  ``publishers/google/models/...``) are reduced to the model id. From Gemini's ``usageMetadata``:
+  ``input_tokens`` = ``promptTokenCount`` - ``cachedContentTokenCount`` (+ ``toolUsePromptTokenCount``),
+  ``cached_input_tokens`` = ``cachedContentTokenCount``, ``output_tokens`` = ``candidatesTokenCount``
+  + ``thoughtsTokenCount`` (thinking is billed as output).
 
 ``genai_prices`` is imported inside functions: its price table is large and Lambda cold starts
 pay for every import.
@@ -34,10 +40,16 @@ from chalicelib.domain.money import add, multiply
 # model: OpenAI Batch API and Anthropic Message Batches are both 50% of standard rates, cache
 # reads/writes included. Sources: platform.openai.com/docs/guides/batch (pricing);
 # platform.claude.com/docs/en/build-with-claude/batch-processing#pricing.
+# Gemini Batch Mode is likewise 50% of the interactive price (ai.google.dev/gemini-api/docs/batch-mode).
 DOCUMENTED_BATCH_MULTIPLIER: dict[str, Decimal] = {
     "openai": Decimal("0.5"),
     "anthropic": Decimal("0.5"),
+    "google": Decimal("0.5"),
 }
+# A provider name a client may push that the catalogue knows under another id.
+_CATALOGUE_PROVIDER = {"gcp": "google-vertex"}
+# Names of Google's Gemini offerings, for the documented batch discount.
+_GOOGLE = frozenset({"google", "gemini", "google-vertex", "vertex", "vertex_ai", "google-gla", "gcp"})
 
 _BATCH_CONTEXT = {"processing": "batch"}
 _PER_MILLION = -6  # prices are per million tokens: scale by 10**-6, exact
@@ -47,6 +59,9 @@ def _find_model(provider: str, model: str) -> Any | None:
     """The catalogue's model entry, or ``None`` if the provider or model is unknown."""
     if not provider or not model:
         return None
+    provider = _CATALOGUE_PROVIDER.get(provider.lower(), provider)
+    if "models/" in model:  # "models/gemini-2.5-flash", "publishers/google/models/gemini-2.5-flash"
+        model = model.rsplit("models/", 1)[1]
     from genai_prices import data_snapshot
 
     try:
@@ -92,7 +107,8 @@ def _resolve(provider: str, model: str, *, batch: bool, at: datetime) -> tuple[A
         return info.get_prices(at), Decimal(1)
     if _has_batch_variant(info, at):
         return info.get_prices(at, _BATCH_CONTEXT), Decimal(1)
-    multiplier = DOCUMENTED_BATCH_MULTIPLIER.get(provider.lower())
+    name = provider.lower()
+    multiplier = DOCUMENTED_BATCH_MULTIPLIER.get("google" if name in _GOOGLE else name)
     if multiplier is None:
         return None  # no known batch price for this provider: do not guess
     return info.get_prices(at), multiplier

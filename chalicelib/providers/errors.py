@@ -1,6 +1,7 @@
 """What can go wrong talking to a provider, grouped by what the caller can do about it.
 
 - ``AuthError``: the key was rejected (401/403). Stop retrying; mark the connection "reconnect".
+  ``MissingResource`` is one: what the connection names (a BigQuery dataset) does not exist.
 - ``RateLimited``: 429; retry later, after ``retry_after`` seconds when the provider says.
 - ``TransientError``: 5xx, timeouts, connection errors; retry with backoff.
 - ``MalformedResponse``: the payload does not have the documented shape; fail the sync loudly and
@@ -53,6 +54,11 @@ class ProviderError(Exception):
 
 class AuthError(ProviderError):
     """The credential was rejected or lacks permission: the connection must be reconnected."""
+
+
+class MissingResource(AuthError):
+    """What the connection points at (a dataset, a table) does not exist (404): like a rejected
+    key, only the user can fix it, so the connection stops until its settings are replaced."""
 
 
 class RateLimited(ProviderError):

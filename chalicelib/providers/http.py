@@ -112,15 +112,33 @@ class ProviderHTTP:
 
     def get_json(self, url: str, params: Params = None) -> dict[str, Any]:
         """The decoded JSON object at ``url``; retries per the policy, then raises a ``ProviderError``."""
+        return self.request_json("GET", url, params=params)
+
+    def post_json(self, url: str, body: Mapping[str, Any], params: Params = None) -> dict[str, Any]:
+        """POSTs a JSON body; only for reads that are safe to repeat (the retry policy applies)."""
+        return self.request_json("POST", url, params=params, body=body)
+
+    def post_form(self, url: str, form: Mapping[str, str]) -> dict[str, Any]:
+        """POSTs a form (an OAuth token exchange); safe to repeat."""
+        return self.request_json("POST", url, form=form)
+
+    def request_json(
+        self, method: str, url: str, *, params: Params = None, body: Mapping[str, Any] | None = None,
+        form: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
         attempt = 0
         while True:
             attempt += 1
             headers: Mapping[str, str] | None = None
             try:
                 kwargs: dict[str, Any] = {"params": params, "headers": self._headers}
+                if body is not None:
+                    kwargs["json"] = body
+                if form is not None:
+                    kwargs["data"] = form
                 if self._auth is not None:
                     kwargs["auth"] = self._auth
-                response = self._client.get(url, **kwargs)
+                response = self._client.request(method, url, **kwargs)
             except httpx.TimeoutException as exc:
                 error: ProviderError = TransientError(self.provider, f"timeout ({type(exc).__name__})")
             except httpx.TransportError as exc:
@@ -177,7 +195,7 @@ def _request_id(response: httpx.Response) -> str | None:
 
 
 def _error_message(response: httpx.Response) -> str:
-    """The provider's own reason: OpenAI/Anthropic/Stripe ``error.message``, Twilio ``message``."""
+    """The provider's own reason: OpenAI/Anthropic/Stripe/BigQuery ``error.message``, Twilio ``message``."""
     try:
         body = response.json()
     except ValueError:
@@ -186,7 +204,7 @@ def _error_message(response: httpx.Response) -> str:
         error = body.get("error")
         if isinstance(error, dict) and isinstance(error.get("message"), str):
             return error["message"]
-        for key in ("message", "detail", "title"):
+        for key in ("message", "detail", "title", "error_description"):  # the last: OAuth token errors
             if isinstance(body.get(key), str):
                 return body[key]
     return response.reason_phrase or f"HTTP {response.status_code}"

@@ -7,7 +7,7 @@ error messages: only field names do.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,8 @@ import httpx
 from chalicelib.providers.anthropic import AnthropicClient
 from chalicelib.providers.aws_ce import AwsCostExplorerClient
 from chalicelib.providers.base import ProviderClient
+from chalicelib.providers.gcp import DATASET, PROJECT, GcpBillingClient
+from chalicelib.providers.gcp_auth import InvalidKey, parse_key
 from chalicelib.providers.openai import OpenAIClient
 from chalicelib.providers.stripe_fees import StripeFeesClient
 from chalicelib.providers.twilio import TwilioClient
@@ -28,6 +30,19 @@ class ProviderSpec:
     # Each alternative is a complete set of fields; exactly one must be supplied.
     credential_sets: tuple[frozenset[str], ...]
     http: bool = True  # False: not an httpx client (AWS uses boto3)
+    # Checks the values' shape (raises ``InvalidCredentials`` naming the field, never the value).
+    check_shape: Callable[[Mapping[str, str]], None] | None = None
+
+
+def _check_gcp(credentials: Mapping[str, str]) -> None:
+    if not PROJECT.match(credentials["project"].strip()):
+        raise InvalidCredentials("gcp project must be the id of the project holding the billing export dataset")
+    if not DATASET.match(credentials["dataset"].strip()):
+        raise InvalidCredentials("gcp dataset must be a BigQuery dataset id (letters, digits, underscores)")
+    try:
+        parse_key(credentials["service_account_key"].strip())
+    except InvalidKey as e:
+        raise InvalidCredentials(f"gcp {e}") from None
 
 
 PROVIDERS: dict[str, ProviderSpec] = {
@@ -47,6 +62,8 @@ PROVIDERS: dict[str, ProviderSpec] = {
             (frozenset({"access_key_id", "secret_access_key"}), frozenset({"role_arn", "external_id"})),
             http=False,
         ),
+        ProviderSpec("gcp", GcpBillingClient, (frozenset({"service_account_key", "project", "dataset"}),),
+                     check_shape=_check_gcp),
     )
 }
 
@@ -75,6 +92,8 @@ def check_credentials(provider: str, credentials: Mapping[str, str]) -> frozense
     given = frozenset(k for k, v in credentials.items() if isinstance(v, str) and v.strip())
     for fields in spec.credential_sets:
         if given == fields:
+            if spec.check_shape is not None:
+                spec.check_shape(credentials)
             return fields
     expected = " or ".join("{" + ", ".join(sorted(s)) + "}" for s in spec.credential_sets)
     raise InvalidCredentials(f"{provider} credentials must be exactly {expected}; got fields {sorted(given)}")
@@ -108,6 +127,11 @@ def build_client(
 
 def key_hint(credentials: Mapping[str, str]) -> str:
     """The last 4 characters of the main secret, for showing which key is connected."""
+    if isinstance(key_json := credentials.get("service_account_key"), str):
+        try:  # the key id, as the Google Cloud console lists it
+            return parse_key(key_json.strip()).private_key_id[-4:]
+        except InvalidKey:
+            return ""
     for name in _HINT_FIELDS:
         value = credentials.get(name)
         if isinstance(value, str) and value.strip():

@@ -43,7 +43,7 @@ def make_client(provider: str, credentials: dict[str, str], **options):
 def _check_key(provider: str, credentials: dict[str, str]) -> str:
     """Validates fields and makes the provider's cheapest read; returns the key hint."""
     from chalicelib.providers import registry
-    from chalicelib.providers.errors import AuthError, ProviderError
+    from chalicelib.providers.errors import AuthError, MissingResource, ProviderError
 
     try:
         registry.check_credentials(provider, credentials)
@@ -53,6 +53,8 @@ def _check_key(provider: str, credentials: dict[str, str]) -> str:
         raise ValidationFailed(str(e), field="credentials") from None
     try:
         make_client(provider, credentials).verify()
+    except MissingResource as e:
+        raise UpstreamRejected(f"{provider}: {e.message}", field="credentials") from None
     except AuthError as e:
         raise UpstreamRejected(f"{provider} rejected the key: {e.message}", field="credentials") from None
     except ProviderError as e:

@@ -10,7 +10,8 @@ to the cent. Use in-process with ``httpx.WSGITransport(app=fake)`` or on a loopb
 from devstack.fakes.anthropic import FakeAnthropic
 from devstack.fakes.balance_transactions import FakeStripeBalance
 from devstack.fakes.base import FakeProvider, ServedFake, serve
+from devstack.fakes.bigquery import FakeBigQuery
 from devstack.fakes.openai import FakeOpenAI
 from devstack.fakes.twilio import FakeTwilio
 
-__all__ = ["FakeAnthropic", "FakeOpenAI", "FakeProvider", "FakeStripeBalance", "FakeTwilio", "ServedFake", "serve"]
+__all__ = ["FakeAnthropic", "FakeBigQuery", "FakeOpenAI", "FakeProvider", "FakeStripeBalance", "FakeTwilio", "ServedFake", "serve"]

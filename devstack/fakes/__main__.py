@@ -12,6 +12,7 @@ import threading
 
 from devstack.fakes import (
     FakeAnthropic,
+    FakeBigQuery,
     FakeOpenAI,
     FakeStripeBalance,
     FakeTwilio,
@@ -30,6 +31,8 @@ def main() -> None:
         "twilio": (FakeTwilio(seed=args.seed),
                    lambda f: {"account_sid": f.account_sid, "auth_token": twilio_fake.AUTH_TOKEN}),
         "stripe": (FakeStripeBalance(seed=args.seed), lambda f: {"api_key": f.api_key}),
+        "gcp": (FakeBigQuery(seed=args.seed), lambda f: {"project": f.project, "dataset": f.dataset,
+                                                         "service_account_key": "<FakeBigQuery().credentials()>"}),
     }
     served = []
     for name, (fake, credentials) in fakes.items():

@@ -27,8 +27,14 @@ def test_demo_credentials_are_printed_and_work(stack):
     assert "demo@costpilot.local" in banner and f"http://127.0.0.1:{stack.port}" in banner
     r = httpx.post(f"{stack.base}/api/auth/login", json={"email": "demo@costpilot.local", "password": "demo-password-123"})
     assert r.status_code == 200
-    me = httpx.get(f"{stack.base}/api/me", headers={"Authorization": f"Bearer {r.json()['token']}"}).json()
-    assert [w["name"] for w in me["workspaces"]] == ["Demo workspace"]
+    auth = {"Authorization": f"Bearer {r.json()['token']}"}
+    me = httpx.get(f"{stack.base}/api/me", headers=auth).json()
+    assert [w["name"] for w in me["workspaces"]] == ["Demo workspace", "Demo: Google Cloud"]
+    gcp_ws = me["workspaces"][1]["workspace_id"]  # the fake BigQuery billing export, synced by the runner
+    assert [c["provider"] for c in _wait_synced(stack.base, auth, gcp_ws, 1)] == ["gcp"]
+    usage = httpx.get(f"{stack.base}/api/workspaces/{gcp_ws}/usage?group_by=model", headers=auth).json()
+    assert Decimal(usage["totals"][0]["billed"]) > 0 and "gemini-2.5-flash" in {
+        p["group"]["model"] for p in usage["series"]}
 
 
 def test_signup_login_workspaces_and_members_over_http(stack):

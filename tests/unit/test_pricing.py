@@ -76,3 +76,45 @@ def test_catalogue_is_not_imported_at_module_import():
     code = "import sys, chalicelib.domain.pricing; print('genai_prices' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# -- Gemini (Google AI Studio / Vertex AI) ---------------------------------------------------
+
+GEMINI_AT = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("provider", ["google", "gemini", "google-vertex", "gcp", "GOOGLE"])
+@pytest.mark.parametrize("model", ["gemini-2.5-flash", "models/gemini-2.5-flash",
+                                   "publishers/google/models/gemini-2.5-flash"])
+def test_gemini_models_are_priced_under_every_google_name(provider, model):
+    # gemini-2.5-flash: $0.30 input, $0.03 cached input, $2.50 output per million
+    assert price_per_million(provider, model, at=GEMINI_AT) == (Decimal("0.3"), Decimal("2.5"))
+    assert estimate_cost(provider, model, input_tokens=1_000_000, cached_input_tokens=1_000_000,
+                         output_tokens=1_000_000, at=GEMINI_AT) == Decimal("2.83")
+
+
+def test_gemini_usage_metadata_priced_as_documented():
+    # usageMetadata of one generateContent call (thinking model, with a cached prefix)
+    meta = {"promptTokenCount": 12_480, "cachedContentTokenCount": 8_192, "candidatesTokenCount": 911,
+            "thoughtsTokenCount": 1_304, "totalTokenCount": 14_695}
+    cost = estimate_cost(
+        "google", "gemini-2.5-flash", at=GEMINI_AT,
+        input_tokens=meta["promptTokenCount"] - meta["cachedContentTokenCount"],
+        cached_input_tokens=meta["cachedContentTokenCount"],
+        output_tokens=meta["candidatesTokenCount"] + meta["thoughtsTokenCount"],
+    )
+    # (4288 x 0.30 + 8192 x 0.03 + 2215 x 2.50) / 1e6
+    assert cost == Decimal("0.0012864") + Decimal("0.00024576") + Decimal("0.0055375")
+
+
+def test_gemini_batch_uses_the_catalogue_variant_or_the_documented_half_price():
+    standard = estimate_cost("google", "gemini-2.0-flash", input_tokens=1_000_000, output_tokens=1_000_000,
+                             at=GEMINI_AT)
+    batch = estimate_cost("gemini", "gemini-2.0-flash", input_tokens=1_000_000, output_tokens=1_000_000,
+                          batch=True, at=GEMINI_AT)
+    assert standard == Decimal("0.5") and batch == Decimal("0.25")  # no batch variant: the documented 50%
+    assert estimate_cost("google", "gemini-2.5-pro", output_tokens=1_000_000, batch=True, at=GEMINI_AT) == Decimal(5)
+
+
+def test_unknown_gemini_model_has_no_estimate():
+    assert estimate_cost("google", "gemini-99-ultra-max", input_tokens=10, at=GEMINI_AT) is None

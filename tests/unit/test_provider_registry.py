@@ -53,6 +53,8 @@ def test_wrong_credential_fields_are_refused_without_values():
         registry.build_client("twilio", {"account_sid": "AC1", "password": "hunter2secret"})
     assert "hunter2secret" not in str(info.value) and "auth_token" in str(info.value)
     with pytest.raises(registry.UnknownProvider):
+        registry.build_client("azure", {})
+    with pytest.raises(registry.InvalidCredentials, match="service_account_key"):
         registry.build_client("gcp", {})
     assert registry.check_credentials("aws", {"role_arn": "arn", "external_id": "x"}) == {"role_arn", "external_id"}
 
