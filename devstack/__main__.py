@@ -16,7 +16,7 @@ import secrets
 import signal
 import sys
 import threading
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +34,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="where the stack's data is kept between starts (default: .devstack/ in the checkout)")
     p.add_argument("--fresh", action="store_true",
                    help="start from scratch: ignore the saved data (it is replaced at the first save)")
+    p.add_argument("--provider-history-days", type=int, default=120,
+                   help="how far back the fake providers' ledgers go (on a fresh start; default 120)")
     p.add_argument("--save-seconds", type=float, default=5.0,
                    help="after a change, save the data within this many seconds (and always on Ctrl-C)")
     p.add_argument("--stripe-port", type=int, default=12111,
@@ -54,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     from devstack import moto_fixes, state
 
     try:
+        held = state.hold(args.state_dir)  # noqa: F841 - the lock lasts as long as this reference
+    except state.StateError as e:
+        print(e, file=sys.stderr)
+        return 2
+    try:
         saved = None if args.fresh else state.load(args.state_dir)
     except state.StateError as e:
         print(f"cannot restore the local data: {e}\nstart with --fresh to discard it", file=sys.stderr)
@@ -61,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = saved["stack"] if saved else {
         "token_signing_key": secrets.token_urlsafe(32),
         "stripe_webhook_secret": None,
-        "ledger_start": datetime.now(UTC).date().isoformat(),
+        "ledger_from": (datetime.now(UTC).date() - timedelta(days=args.provider_history_days)).isoformat(),
         "demo": None,
     }
 
@@ -96,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # The fakes' ledgers are seeded day by day from their first day: starting from the same day on
     # every restart, each day keeps the figures the connections already synced.
-    history_days = 120 + (datetime.now(UTC).date() - date.fromisoformat(meta["ledger_start"])).days
+    history_days = (datetime.now(UTC).date() - date.fromisoformat(meta["ledger_from"])).days
     provider_fakes = {"openai": FakeOpenAI(seed=11, history_days=history_days),
                       "anthropic": FakeAnthropic(seed=12, history_days=history_days)}
     fake_providers = {name: serve(fake) for name, fake in provider_fakes.items()}
@@ -134,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     if saved:
         state.restore_hooks(hooks, saved.get("hooks", []))
     keeper = state.Keeper(args.state_dir, {
-        "stack": lambda: meta,
+        "stack": lambda: dict(meta),
         "stripe": lambda: state.capture_stripe(stripe_fake),
         "hooks": lambda: state.capture_hooks(hooks),
     }, interval=args.save_seconds)

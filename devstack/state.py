@@ -29,6 +29,7 @@ seconds, and once more on a clean stop.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import logging
 import os
@@ -56,6 +57,25 @@ class StateError(Exception):
 
 
 # ---- the file --------------------------------------------------------------------------------
+
+def hold(folder: Path) -> Any:
+    """Takes the folder for this process (an exclusive lock, released when the process ends): two
+    stacks saving to one folder would overwrite each other's data. Keep the answer referenced."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(folder / "lock", "a+")  # noqa: SIM115 - held for the life of the process
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        owner = handle.read().strip() or "?"
+        handle.close()
+        raise StateError(f"another local stack (pid {owner}) keeps its data in {folder}; stop it, "
+                         "or give this one another --state-dir") from None
+    handle.truncate(0)
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
 
 def load(folder: Path) -> dict[str, Any] | None:
     """The saved state, or None when the folder holds none."""
@@ -144,9 +164,17 @@ def _restore_dynamodb(tables: dict[str, list[dict]], account: str, region: str) 
             log.warning("table %s is no longer in infra/resources.json: its %d saved items are dropped",
                         name, len(items))
             continue
+        refused = 0
         for attrs in items:
-            backend.put_item(name, {k: _from_json(v) for k, v in attrs.items()})
-            count += 1
+            try:
+                backend.put_item(name, {k: _from_json(v) for k, v in attrs.items()})
+                count += 1
+            except Exception as e:  # noqa: BLE001 - e.g. the table's key schema changed in infra/
+                refused += 1
+                last = e
+        if refused:
+            log.warning("table %s refused %d of its %d saved items (%s: %s)", name, refused, len(items),
+                        type(last).__name__, last)
     return count
 
 
@@ -249,9 +277,12 @@ def _restore_sqs(queues: dict[str, list[dict]], account: str, region: str) -> in
                         name, len(messages))
             continue
         for m in messages:
-            backend.send_message(name, m["body"], message_attributes=m["attributes"] or None,
-                                 deduplication_id=m["deduplication_id"], group_id=m["group_id"])
-            count += 1
+            try:
+                backend.send_message(name, m["body"], message_attributes=m["attributes"] or None,
+                                     deduplication_id=m["deduplication_id"], group_id=m["group_id"])
+                count += 1
+            except Exception as e:  # noqa: BLE001 - e.g. the queue became FIFO in infra/
+                log.warning("queue %s refused a saved message (%s: %s)", name, type(e).__name__, e)
     return count
 
 
@@ -379,11 +410,15 @@ class Keeper:
             parts = {name: read() for name, read in self.parts.items()}
             if writes == self._saved_writes and parts == self._parts:
                 return False
+            started = time.monotonic()
             if writes != self._saved_writes or self._aws is None:
                 self._aws = self.capture()
-            write(self.folder, {"saved_at": time.time(), **self._aws, **parts})
+            captured = time.monotonic()
+            path = write(self.folder, {"saved_at": time.time(), **self._aws, **parts})
             self._saved_writes, self._parts = writes, parts
             self.saves += 1
+            log.debug("state saved: capture %.3f s, write %.3f s, %d KB", captured - started,
+                      time.monotonic() - captured, path.stat().st_size // 1024)
             return True
 
     def _loop(self) -> None:

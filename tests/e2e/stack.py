@@ -63,7 +63,7 @@ class Stack:
 
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGINT)
-        rest, _ = self.proc.communicate(timeout=60)
+        rest, _ = self.proc.communicate(timeout=120)
         self.banner.append(rest)
         self.log.close()
         if self._own_state:

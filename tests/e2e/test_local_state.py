@@ -9,6 +9,7 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import httpx
 import pytest
@@ -18,6 +19,8 @@ from tests.e2e.stack import Stack
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "long enough pw"
+get = partial(httpx.get, timeout=30)  # a shared laptop or CI runner can be slow; correctness is what is tested
+post = partial(httpx.post, timeout=30)
 
 
 def _wait(fetch, done, timeout: float = 30):
@@ -36,10 +39,10 @@ class User:
         self.ws = ""
 
     def get(self, path: str) -> httpx.Response:
-        return httpx.get(f"{self.stack.base}/api/workspaces/{self.ws}{path}", headers=self.auth)
+        return get(f"{self.stack.base}/api/workspaces/{self.ws}{path}", headers=self.auth)
 
     def post(self, path: str, body: dict | None = None) -> httpx.Response:
-        return httpx.post(f"{self.stack.base}/api/workspaces/{self.ws}{path}", headers=self.auth, json=body)
+        return post(f"{self.stack.base}/api/workspaces/{self.ws}{path}", headers=self.auth, json=body)
 
     def connection(self, connection_id: str) -> dict:
         [c] = [c for c in self.get("/connections").json()["connections"] if c["connection_id"] == connection_id]
@@ -49,17 +52,17 @@ class User:
         return self.get("/alerts/history").json()["firings"]
 
     def emails(self) -> list[dict]:
-        return httpx.get(f"{self.stack.outbox}/messages.json", params={"to": self.email}).json()
+        return get(f"{self.stack.outbox}/messages.json", params={"to": self.email}).json()
 
     def hooks(self, path: str) -> list[dict]:
-        return [h for h in httpx.get(f"{self.stack.outbox}/hooks.json").json() if h["path"] == path]
+        return [h for h in get(f"{self.stack.outbox}/hooks.json").json() if h["path"] == path]
 
 
 def _push(stack: Stack, ingest_key: str, cost: str) -> None:
     """Spend pushed for a provider the workspace has no connection to, so the alert sees just this."""
     event = {"id": uuid.uuid4().hex, "timestamp": (datetime.now(UTC) - timedelta(seconds=2)).isoformat(),
              "provider": "anthropic", "model": "claude-3-5-haiku", "input_tokens": 1000, "output_tokens": 100, "cost": cost}
-    reply = httpx.post(f"{stack.base}/api/webhooks/provider-usage", content=json.dumps({"events": [event]}),
+    reply = post(f"{stack.base}/api/webhooks/provider-usage", content=json.dumps({"events": [event]}),
                        headers={"Authorization": f"Bearer {ingest_key}", "Content-Type": "application/json"})
     assert reply.status_code == 200 and reply.json()["summary"]["accepted"] == 1, reply.text
 
@@ -72,13 +75,13 @@ def _synced_after(user: User, connection_id: str, after: str) -> dict:
 
 def test_stop_and_start_again_keeps_everything_and_fresh_starts_empty(tmp_path):
     state = tmp_path / "state"
-    first = Stack(state_dir=state, args=("--no-demo",))
+    first = Stack(state_dir=state, args=("--no-demo", "--provider-history-days", "7"))  # short syncs
     try:
         email = f"keeper-{uuid.uuid4().hex[:6]}@example.com"
-        assert httpx.post(f"{first.base}/api/auth/signup", json={"email": email, "password": PASSWORD}).status_code == 201
-        token = httpx.post(f"{first.base}/api/auth/login", json={"email": email, "password": PASSWORD}).json()["token"]
+        assert post(f"{first.base}/api/auth/signup", json={"email": email, "password": PASSWORD}).status_code == 201
+        token = post(f"{first.base}/api/auth/login", json={"email": email, "password": PASSWORD}).json()["token"]
         user = User(first, email, token)
-        user.ws = httpx.get(f"{first.base}/api/me", headers=user.auth).json()["workspaces"][0]["workspace_id"]
+        user.ws = get(f"{first.base}/api/me", headers=user.auth).json()["workspaces"][0]["workspace_id"]
         r = user.post("/connections", {"provider": "openai", "label": "prod org", "credentials": {"admin_key": ADMIN_KEY}})
         assert r.status_code == 201, r.text
         conn = r.json()["connection_id"]  # its admin key is sealed under the stack's KMS key
@@ -100,7 +103,7 @@ def test_stop_and_start_again_keeps_everything_and_fresh_starts_empty(tmp_path):
     try:
         assert "Data restored from" in "".join(second.banner)
         user.stack = second
-        assert httpx.get(f"{second.base}/api/me", headers=user.auth).status_code == 200  # signing key kept
+        assert get(f"{second.base}/api/me", headers=user.auth).status_code == 200  # signing key kept
         # the sealed provider key still opens: a sync after the restart succeeds
         restarted_at = datetime.now(UTC).isoformat()
         synced = _synced_after(user, conn, restarted_at)
@@ -117,11 +120,11 @@ def test_stop_and_start_again_keeps_everything_and_fresh_starts_empty(tmp_path):
     finally:
         assert second.stop() == 0
 
-    fresh = first.restarted(("--fresh", "--no-demo"))
+    fresh = first.restarted(("--fresh", "--no-demo", "--provider-history-days", "7"))
     try:
         assert "Data restored from" not in "".join(fresh.banner)
-        assert httpx.post(f"{fresh.base}/api/auth/login", json={"email": email, "password": PASSWORD}).status_code == 401
-        assert httpx.get(f"{fresh.base}/api/me", headers=user.auth).status_code == 401
-        assert httpx.get(f"{fresh.outbox}/hooks.json").json() == []
+        assert post(f"{fresh.base}/api/auth/login", json={"email": email, "password": PASSWORD}).status_code == 401
+        assert get(f"{fresh.base}/api/me", headers=user.auth).status_code == 401
+        assert get(f"{fresh.outbox}/hooks.json").json() == []
     finally:
         assert fresh.stop() == 0

@@ -5,6 +5,7 @@ ciphertext sealed before opens after. Uses its own region, so the session's reso
 from __future__ import annotations
 
 import json
+import os
 
 import boto3
 import pytest
@@ -147,3 +148,11 @@ def test_the_fake_stripe_comes_back_with_its_subscriptions_events_and_clock():
     assert again.deliveries == fake.deliveries and again.now() == fake.now()
     got = Client(again).get(f"/v1/subscriptions/{sub}", headers=auth)
     assert got.status_code == 200 and got.get_json()["customer"] == customer
+
+
+def test_one_stack_per_folder(tmp_path):
+    held = state.hold(tmp_path)
+    with pytest.raises(state.StateError, match=f"pid {os.getpid()}"):
+        state.hold(tmp_path)
+    held.close()
+    state.hold(tmp_path).close()  # free again once the first let go
