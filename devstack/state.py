@@ -123,12 +123,13 @@ def capture_aws(account: str = ACCOUNT_ID, region: str = REGION) -> dict[str, An
     from devstack import moto_fixes
 
     with moto_fixes.transaction_lock():  # no half-applied transaction in the snapshot
-        return {
-            "dynamodb": _retry(lambda: _capture_dynamodb(account, region)),
-            "kms": _retry(lambda: _capture_kms(account, region)),
-            "sqs": _retry(lambda: _capture_sqs(account, region)),
-            "ses": _retry(lambda: _capture_ses(account, region)),
-        }
+        dynamodb = _retry(lambda: _capture_dynamodb(account, region))
+    return {
+        "dynamodb": dynamodb,
+        "kms": _retry(lambda: _capture_kms(account, region)),
+        "sqs": _retry(lambda: _capture_sqs(account, region)),
+        "ses": _retry(lambda: _capture_ses(account, region)),
+    }
 
 
 def restore_aws(data: dict[str, Any], account: str = ACCOUNT_ID, region: str = REGION) -> dict[str, int]:
