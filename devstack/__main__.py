@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
 
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.aws_port, verbose=False)
     moto.start()
+    keeper = state.Keeper(args.state_dir, interval=args.save_seconds)
+    moto._server.app = keeper.track(moto._server.app)  # every write is counted (saved within seconds)
     aws_host, aws_port = moto.get_host_and_port()
     endpoint = f"http://{aws_host}:{aws_port}"
     os.environ.update({
@@ -94,7 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     stripe_fake = stripe_local.make_fake(f"http://{args.host}:{args.port}", meta["stripe_webhook_secret"])
     meta["stripe_webhook_secret"] = stripe_fake.webhook_secret
     if saved:
-        state.restore_stripe(stripe_fake, saved.get("stripe", {}))
+        try:
+            state.restore_stripe(stripe_fake, saved.get("stripe", {}))
+        except (KeyError, TypeError, ValueError) as e:  # the fake's shapes changed since the save
+            logging.getLogger("costpilot.devstack").warning("the fake Stripe starts empty: its saved state "
+                                                            "no longer fits (%s: %s)", type(e).__name__, e)
+            stripe_fake = stripe_local.make_fake(f"http://{args.host}:{args.port}", meta["stripe_webhook_secret"])
     fake_stripe, stripe_env = stripe_local.start(f"http://{args.host}:{args.port}", "127.0.0.1", args.stripe_port,
                                                  fake=stripe_fake)
     os.environ.update(stripe_env)
@@ -140,12 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     hooks = outbox_server.app.hooks
     if saved:
         state.restore_hooks(hooks, saved.get("hooks", []))
-    keeper = state.Keeper(args.state_dir, {
+    keeper.parts.update({
         "stack": lambda: dict(meta),
         "stripe": lambda: state.capture_stripe(stripe_fake),
         "hooks": lambda: state.capture_hooks(hooks),
-    }, interval=args.save_seconds)
-    moto._server.app = keeper.track(moto._server.app)  # from here on, writes are counted
+    })
     keeper.save()
     keeper.start()
     http_thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)

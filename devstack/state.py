@@ -366,10 +366,10 @@ class Keeper:
     they are captured on every tick and compared with what was saved. AWS is captured only when a
     request that changes it went through ``track`` since the last save."""
 
-    def __init__(self, folder: Path, parts: dict[str, Callable[[], Any]], interval: float = 5.0,
+    def __init__(self, folder: Path, parts: dict[str, Callable[[], Any]] | None = None, interval: float = 5.0,
                  capture: Callable[[], dict[str, Any]] = capture_aws):
         self.folder = folder
-        self.parts = parts
+        self.parts = dict(parts or {})
         self.interval = interval
         self.capture = capture
         self.writes = 0
