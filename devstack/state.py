@@ -74,6 +74,8 @@ def hold(folder: Path) -> Any:
     handle.truncate(0)
     handle.write(str(os.getpid()))
     handle.flush()
+    for stale in folder.glob(f".{FILE_NAME}.*.tmp"):  # a write cut short by a crash
+        stale.unlink(missing_ok=True)
     return handle
 
 

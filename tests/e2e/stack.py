@@ -70,6 +70,14 @@ class Stack:
             shutil.rmtree(self.state_dir, ignore_errors=True)
         return self.proc.returncode
 
+    def kill(self) -> int:
+        """SIGKILL: a crash, nothing runs on the way out."""
+        self.proc.kill()
+        rest, _ = self.proc.communicate(timeout=60)
+        self.banner.append(rest)
+        self.log.close()
+        return self.proc.returncode
+
     def restarted(self, args: tuple[str, ...] = ()) -> Stack:
         """The stack started again (after ``stop``) on the same ports, with the same data folder."""
         return Stack(self.port, state_dir=self.state_dir, args=args, outbox_port=self.outbox_port,

@@ -1,7 +1,8 @@
 """The local stack keeps its data: stopped with Ctrl-C (SIGINT) and started again with the same data
 folder, a user's session, connection (its KMS-sealed key), ingest key, alert (its sealed webhook
 URL and firing state) and alert history, the outbox and the webhook receivers' requests are all
-still there, and keep working; ``--fresh`` starts empty."""
+still there, and keep working; after a crash (SIGKILL) what was saved seconds before is back;
+``--fresh`` starts empty."""
 
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ def _synced_after(user: User, connection_id: str, after: str) -> dict:
                  lambda c: (c["last_success_at"] or "") > after or c["last_error"] is not None, timeout=90)
 
 
-def test_stop_and_start_again_keeps_everything_and_fresh_starts_empty(tmp_path):
+def test_stop_crash_and_start_again_keep_everything_and_fresh_starts_empty(tmp_path):
     state = tmp_path / "state"
     first = Stack(state_dir=state, args=("--no-demo", "--provider-history-days", "7"))  # short syncs
     try:
@@ -117,8 +118,18 @@ def test_stop_and_start_again_keeps_everything_and_fresh_starts_empty(tmp_path):
         assert len(_wait(lambda: user.hooks(hook), lambda got: len(got) >= 2)) == 2
         assert len(_wait(user.emails, lambda got: len(got) >= 2)) == 2
         assert all(d["status"] == "sent" for f in user.firings() for d in f["deliveries"])
+        # saved within seconds of the change, so a crash keeps it
+        latest = user.firings()[0]["firing_id"]
+        assert latest in _wait(lambda: (state / "state.json").read_text(), lambda text: latest in text)
     finally:
-        assert second.stop() == 0
+        second.kill()
+
+    third = first.restarted(("--no-demo",))
+    try:
+        user.stack = third
+        assert [f["level"] for f in user.firings()] == ["100", "50"]
+    finally:
+        assert third.stop() == 0
 
     fresh = first.restarted(("--fresh", "--no-demo", "--provider-history-days", "7"))
     try:
