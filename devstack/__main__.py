@@ -1,5 +1,8 @@
 """`python -m devstack` (via scripts/dev): the whole of CostPilot on a laptop, no AWS account.
 
+What the stack holds (tables, keys, queued messages, sent mail, the fakes' Stripe objects) is kept
+in a git-ignored folder (``.devstack/``) and restored on the next start; ``--fresh`` starts empty.
+
 Order matters: the environment (endpoint, credentials, stage, secrets) is set before the app is
 imported, because the app reads its settings at first use and must never reach real AWS.
 """
@@ -13,6 +16,7 @@ import secrets
 import signal
 import sys
 import threading
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +29,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--aws-port", type=int, default=0, help="the AWS emulation (default: a free port)")
     p.add_argument("--schedule-seconds", type=float, default=60.0,
                    help="how often the runner fires the app's schedules (deployed: every 15 minutes)")
-    p.add_argument("--no-demo", action="store_true", help="skip the demo user and data")
+    p.add_argument("--no-demo", action="store_true", help="skip the demo user and data (on a fresh start)")
+    p.add_argument("--state-dir", type=Path, default=ROOT / ".devstack",
+                   help="where the stack's data is kept between starts (default: .devstack/ in the checkout)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start from scratch: ignore the saved data (it is replaced at the first save)")
+    p.add_argument("--provider-history-days", type=int, default=120,
+                   help="how far back the fake providers' ledgers go (on a fresh start; default 120)")
+    p.add_argument("--save-seconds", type=float, default=5.0,
+                   help="after a change, save the data within this many seconds (and always on Ctrl-C)")
     p.add_argument("--stripe-port", type=int, default=12111,
                    help="the fake Stripe (default 12111, else a free port); see python -m devstack.stripe_local")
     p.add_argument("--outbox-port", type=int, default=8025,
@@ -41,12 +53,31 @@ def main(argv: list[str] | None = None) -> int:
 
     from moto.server import ThreadedMotoServer
 
-    from devstack import moto_fixes
+    from devstack import moto_fixes, state
+
+    try:
+        held = state.hold(args.state_dir)  # noqa: F841 - the lock lasts as long as this reference
+    except state.StateError as e:
+        print(e, file=sys.stderr)
+        return 2
+    try:
+        saved = None if args.fresh else state.load(args.state_dir)
+    except state.StateError as e:
+        print(f"cannot restore the local data: {e}\nstart with --fresh to discard it", file=sys.stderr)
+        return 2
+    meta = saved["stack"] if saved else {
+        "token_signing_key": secrets.token_urlsafe(32),
+        "stripe_webhook_secret": None,
+        "ledger_from": (datetime.now(UTC).date() - timedelta(days=args.provider_history_days)).isoformat(),
+        "demo": None,
+    }
 
     moto_fixes.install()
 
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.aws_port, verbose=False)
     moto.start()
+    keeper = state.Keeper(args.state_dir, interval=args.save_seconds)
+    moto._server.app = keeper.track(moto._server.app)  # every write is counted (saved within seconds)
     aws_host, aws_port = moto.get_host_and_port()
     endpoint = f"http://{aws_host}:{aws_port}"
     os.environ.update({
@@ -56,20 +87,36 @@ def main(argv: list[str] | None = None) -> int:
         "AWS_DEFAULT_REGION": "us-east-1",
         "COSTPILOT_STAGE": "dev",
         "COSTPILOT_PUBLIC_URL": f"http://{args.host}:{args.port}",
-        "COSTPILOT_SECRET_TOKEN_SIGNING_KEY": secrets.token_urlsafe(32),
+        "COSTPILOT_SECRET_TOKEN_SIGNING_KEY": meta["token_signing_key"],
     })
     os.environ.pop("AWS_PROFILE", None)
 
     from devstack import stripe_local
 
-    fake_stripe, stripe_env = stripe_local.start(f"http://{args.host}:{args.port}", "127.0.0.1", args.stripe_port)
+    stripe_fake = stripe_local.make_fake(f"http://{args.host}:{args.port}", meta["stripe_webhook_secret"])
+    meta["stripe_webhook_secret"] = stripe_fake.webhook_secret
+    if saved:
+        try:
+            state.restore_stripe(stripe_fake, saved.get("stripe", {}))
+        except (KeyError, TypeError, ValueError) as e:  # the fake's shapes changed since the save
+            logging.getLogger("costpilot.devstack").warning("the fake Stripe starts empty: its saved state "
+                                                            "no longer fits (%s: %s)", type(e).__name__, e)
+            stripe_fake = stripe_local.make_fake(f"http://{args.host}:{args.port}", meta["stripe_webhook_secret"])
+    fake_stripe, stripe_env = stripe_local.start(f"http://{args.host}:{args.port}", "127.0.0.1", args.stripe_port,
+                                                 fake=stripe_fake)
     os.environ.update(stripe_env)
 
     from devstack.fakes import FakeAnthropic, FakeBigQuery, FakeOpenAI, serve
 
-    provider_fakes = {"openai": FakeOpenAI(seed=11, history_days=120),
-                      "anthropic": FakeAnthropic(seed=12, history_days=120),
-                      "gcp": FakeBigQuery(seed=13, history_days=120)}
+    # The fakes' ledgers are seeded day by day from their first day: starting from the same day on
+    # every restart, each day keeps the figures the connections already synced. The fake BigQuery's
+    # service-account key is kept too, so the sealed key file of the demo's connection still signs.
+    history_days = (datetime.now(UTC).date() - date.fromisoformat(meta["ledger_from"])).days
+    bigquery = FakeBigQuery(seed=13, history_days=history_days, private_key_pem=meta.get("gcp_private_key_pem"))
+    meta["gcp_private_key_pem"] = bigquery.private_key_pem()
+    provider_fakes = {"openai": FakeOpenAI(seed=11, history_days=history_days),
+                      "anthropic": FakeAnthropic(seed=12, history_days=history_days),
+                      "gcp": bigquery}
     fake_providers = {name: serve(fake) for name, fake in provider_fakes.items()}
     for provider, served in fake_providers.items():
         os.environ[f"COSTPILOT_PROVIDER_URL_{provider.upper()}"] = served.base_url
@@ -80,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
     session = boto3.session.Session(region_name="us-east-1")
     created = provision(session, {"Stage": "dev"})
+    restored = state.restore_aws(saved) if saved else None
 
     sys.path.insert(0, str(ROOT))
     import app as app_module
@@ -89,9 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     from devstack.runner import Runner
     from devstack.seed import seed_demo
 
-    demo = None if args.no_demo else seed_demo(
-        {name: fake.admin_key for name, fake in provider_fakes.items() if name != "gcp"},
-        provider_credentials={"gcp": provider_fakes["gcp"].credentials()})
+    if saved is None and not args.no_demo:
+        meta["demo"] = seed_demo(
+            {name: fake.admin_key for name, fake in provider_fakes.items() if name != "gcp"},
+            provider_credentials={"gcp": bigquery.credentials()})
+    demo = meta["demo"]
 
     chalice_config = CLIFactory(str(ROOT)).create_config_obj(chalice_stage_name="dev")
     server = create_local_server(app_module.app, chalice_config, args.host, args.port)
@@ -100,6 +150,16 @@ def main(argv: list[str] | None = None) -> int:
     from devstack import outbox
 
     outbox_server, outbox_url = outbox.serve(args.host, args.outbox_port)
+    hooks = outbox_server.app.hooks
+    if saved:
+        state.restore_hooks(hooks, saved.get("hooks", []))
+    keeper.parts.update({
+        "stack": lambda: dict(meta),
+        "stripe": lambda: state.capture_stripe(stripe_fake),
+        "hooks": lambda: state.capture_hooks(hooks),
+    })
+    keeper.save()
+    keeper.start()
     http_thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)
     http_thread.start()
 
@@ -109,6 +169,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\nCostPilot is running on http://{args.host}:{args.port}", flush=True)
     print(f"  AWS emulation (moto): {endpoint}  ({len(created)} resources from infra/resources.json)")
+    if restored:
+        print(f"  Data restored from:   {args.state_dir}  ({restored['items']} items, {restored['keys']} KMS keys, "
+              f"{restored['messages']} queued messages, {restored['emails']} emails; --fresh starts empty)")
+    else:
+        print(f"  Data kept in:         {args.state_dir}  (restored on the next start; --fresh starts empty)")
     print(f"  API description:      http://{args.host}:{args.port}/api/openapi.json")
     if demo:
         print(f"  Demo login:           {demo['email']} / {demo['password']}")
@@ -127,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     fake_stripe.stop()
     for served in fake_providers.values():
         served.stop()
+    keeper.stop()
+    print(f"data saved to {args.state_dir}", flush=True)
     moto.stop()
     print("stopped", flush=True)
     return 0

@@ -32,6 +32,11 @@ class _NoTableSnapshot:
         return _copy.deepcopy(value, memo)
 
 
+def transaction_lock() -> Any:
+    """Held while a transaction runs: whoever reads the backends under it sees none half-applied."""
+    return _LOCK
+
+
 def install() -> None:
     global _installed
     if _installed:

@@ -111,12 +111,17 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def start(app_url: str, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> tuple[RunningFake, dict[str, str]]:
-    """Serve the fake (on ``port``, or any free port if that one is taken) and answer the app's
-    environment for it."""
-    webhook_secret = "whsec_local_" + secrets.token_hex(16)
-    fake = FakeStripe(LOCAL_SECRET_KEY, webhook_url=f"{app_url.rstrip('/')}/api/stripe/webhook",
-                      webhook_secret=webhook_secret, prices=LOCAL_PRICES)
+def make_fake(app_url: str, webhook_secret: str | None = None) -> FakeStripe:
+    """The fake, its webhooks pointed at the local app (a new webhook secret unless given)."""
+    return FakeStripe(LOCAL_SECRET_KEY, webhook_url=f"{app_url.rstrip('/')}/api/stripe/webhook",
+                      webhook_secret=webhook_secret or "whsec_local_" + secrets.token_hex(16), prices=LOCAL_PRICES)
+
+
+def start(app_url: str, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
+          fake: FakeStripe | None = None) -> tuple[RunningFake, dict[str, str]]:
+    """Serve the fake (``make_fake``'s unless given; on ``port``, or any free port if that one is
+    taken) and answer the app's environment for it."""
+    fake = fake or make_fake(app_url)
     if port and not _port_free(host, port):
         port = 0
     try:
@@ -128,7 +133,7 @@ def start(app_url: str, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> tu
     env = {
         "COSTPILOT_STRIPE_API_BASE": served.base_url,
         "COSTPILOT_SECRET_STRIPE_SECRET_KEY": LOCAL_SECRET_KEY,
-        "COSTPILOT_SECRET_STRIPE_WEBHOOK_SECRET": webhook_secret,
+        "COSTPILOT_SECRET_STRIPE_WEBHOOK_SECRET": fake.webhook_secret,
         "COSTPILOT_STRIPE_PRICE_PRO": "price_local_pro",
         "COSTPILOT_STRIPE_PRICE_TEAM": "price_local_team",
     }

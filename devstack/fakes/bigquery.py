@@ -99,6 +99,12 @@ def _private_key() -> Any:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+def _load_private_key(pem: str) -> Any:
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_pem_private_key(pem.encode(), password=None)
+
+
 def service_account_key_json(project: str = PROJECT, *, key_id: str = PRIVATE_KEY_ID, email: str = CLIENT_EMAIL,
                              private_key: Any = None) -> str:
     """A service account key file as the console downloads it (this fake's own RSA key)."""
@@ -122,8 +128,10 @@ class FakeBigQuery(FakeProvider):
     request_id_header = "x-goog-request-id"
 
     def __init__(self, *, seed: int = 0, now: Callable[[], datetime] | None = None, history_days: int = 45,
-                 project: str = PROJECT, dataset: str = DATASET, detailed: bool = True, currency: str = "USD") -> None:
+                 project: str = PROJECT, dataset: str = DATASET, detailed: bool = True, currency: str = "USD",
+                 private_key_pem: str | None = None) -> None:
         super().__init__(seed=seed, now=now, history_days=history_days)
+        self.private_key = _load_private_key(private_key_pem) if private_key_pem else _private_key()
         self.project, self.dataset, self.currency = project, dataset, currency
         self.tables = [f"gcp_billing_export_v1_{BILLING_ACCOUNT}"]
         if detailed:
@@ -139,8 +147,16 @@ class FakeBigQuery(FakeProvider):
 
     def credentials(self) -> dict[str, str]:
         """What a user pastes to connect this fake: the key file, the project and the dataset."""
-        return {"service_account_key": service_account_key_json(self.project), "project": self.project,
+        return {"service_account_key": service_account_key_json(self.project, private_key=self.private_key),
+                "project": self.project,
                 "dataset": self.dataset}
+
+    def private_key_pem(self) -> str:
+        """This fake's signing key, for a local stack that restarts with the key files it sealed."""
+        from cryptography.hazmat.primitives import serialization
+
+        return self.private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
 
     # -- the ledger ----------------------------------------------------------------------------
 
@@ -231,7 +247,7 @@ class FakeBigQuery(FakeProvider):
             return self.json({"error": "unsupported_grant_type", "error_description": "Invalid grant_type"}, 400)
         try:
             header = jwt.get_unverified_header(form.get("assertion", ""))
-            claims = jwt.decode(form["assertion"], _private_key().public_key(), algorithms=["RS256"],
+            claims = jwt.decode(form["assertion"], self.private_key.public_key(), algorithms=["RS256"],
                                 audience=TOKEN_URL, options={"require": ["iss", "aud", "iat", "exp", "scope"],
                                                              "verify_exp": False, "verify_iat": False})
         except (KeyError, jwt.PyJWTError):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,16 +23,28 @@ def free_port() -> int:
 
 
 class Stack:
-    """Starts ``python -m devstack`` with a clean environment and waits for its ``ready`` line."""
+    """Starts ``python -m devstack`` with a clean environment and waits for its ``ready`` line.
 
-    def __init__(self, port: int | None = None, startup_seconds: float = 90):
+    Its data is kept in ``state_dir``; without one, in a temporary folder removed on ``stop`` (so
+    the stack starts empty and never touches the checkout's ``.devstack/``). ``args`` are passed on
+    (e.g. ``--fresh``, ``--no-demo``); ``restarted`` starts it again on the same ports and folder."""
+
+    def __init__(self, port: int | None = None, startup_seconds: float = 90, state_dir: Path | None = None,
+                 args: tuple[str, ...] = (), outbox_port: int | None = None, stripe_port: int | None = None):
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.outbox_port = outbox_port or free_port()
+        self.stripe_port = stripe_port or free_port()
+        self.outbox = f"http://127.0.0.1:{self.outbox_port}"
+        self._own_state = state_dir is None
+        self.state_dir = Path(tempfile.mkdtemp(prefix="costpilot-stack-")) if state_dir is None else state_dir
+        self.args = tuple(args)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "COSTPILOT_"))}
         self.log = open(ROOT / ".pytest-devstack.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "devstack", "--port", str(self.port), "--schedule-seconds", "2",
-             "--outbox-port", str(free_port()), "--stripe-port", str(free_port())],
+             "--outbox-port", str(self.outbox_port), "--stripe-port", str(self.stripe_port),
+             "--state-dir", str(self.state_dir), *self.args],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True,
         )
         self.banner: list[str] = []
@@ -49,7 +63,22 @@ class Stack:
 
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGINT)
+        rest, _ = self.proc.communicate(timeout=120)
+        self.banner.append(rest)
+        self.log.close()
+        if self._own_state:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+        return self.proc.returncode
+
+    def kill(self) -> int:
+        """SIGKILL: a crash, nothing runs on the way out."""
+        self.proc.kill()
         rest, _ = self.proc.communicate(timeout=60)
         self.banner.append(rest)
         self.log.close()
         return self.proc.returncode
+
+    def restarted(self, args: tuple[str, ...] = ()) -> Stack:
+        """The stack started again (after ``stop``) on the same ports, with the same data folder."""
+        return Stack(self.port, state_dir=self.state_dir, args=args, outbox_port=self.outbox_port,
+                     stripe_port=self.stripe_port)
