@@ -13,6 +13,8 @@ import secrets
 import signal
 import sys
 import threading
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,8 +69,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from devstack.fakes import FakeAnthropic, FakeOpenAI, serve
 
-    provider_fakes = {"openai": FakeOpenAI(seed=11, history_days=120),
-                      "anthropic": FakeAnthropic(seed=12, history_days=120)}
+    # bills fill in with a lag and grow with steady traffic nothing pushes (seed.py bills the demo's calls)
+    provider_fakes = {"openai": FakeOpenAI(seed=11, history_days=120, billing_lag=timedelta(minutes=30),
+                                           background_per_second=Decimal("0.0001")),
+                      "anthropic": FakeAnthropic(seed=12, history_days=120, billing_lag=timedelta(minutes=5),
+                                                 background_per_second=Decimal("0.00005"))}
     fake_providers = {name: serve(fake) for name, fake in provider_fakes.items()}
     for provider, served in fake_providers.items():
         os.environ[f"COSTPILOT_PROVIDER_URL_{provider.upper()}"] = served.base_url
@@ -89,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     from devstack.seed import seed_demo
 
     demo = None if args.no_demo else seed_demo(
-        {name: fake.admin_key for name, fake in provider_fakes.items()})
+        {name: fake.admin_key for name, fake in provider_fakes.items()}, bill_to=provider_fakes)
 
     chalice_config = CLIFactory(str(ROOT)).create_config_obj(chalice_stage_name="dev")
     server = create_local_server(app_module.app, chalice_config, args.host, args.port)
