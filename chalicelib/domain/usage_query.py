@@ -479,7 +479,7 @@ def run_query(
             if key.kind is RecordKind.COST:
                 check = check_for(pkey)
                 check.billed = add(check.billed, v.billed)
-            elif pkey in checks or (day, provider) in billed_days:
+            else:  # the provider's own count of units: evidence when events exceed its bill
                 check = check_for(pkey)
                 check.provider_units = add(check.provider_units or ZERO, v.units)
         if attribution:
