@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,8 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     history_days = (datetime.now(UTC).date() - date.fromisoformat(meta["ledger_from"])).days
     bigquery = FakeBigQuery(seed=13, history_days=history_days, private_key_pem=meta.get("gcp_private_key_pem"))
     meta["gcp_private_key_pem"] = bigquery.private_key_pem()
-    provider_fakes = {"openai": FakeOpenAI(seed=11, history_days=history_days),
-                      "anthropic": FakeAnthropic(seed=12, history_days=history_days),
+    # Bills fill in with a lag and grow with steady traffic nothing pushes (seed.py bills the demo's calls).
+    provider_fakes = {"openai": FakeOpenAI(seed=11, history_days=history_days, billing_lag=timedelta(minutes=30),
+                                           background_per_second=Decimal("0.0001")),
+                      "anthropic": FakeAnthropic(seed=12, history_days=history_days, billing_lag=timedelta(minutes=5),
+                                                 background_per_second=Decimal("0.00005")),
                       "gcp": bigquery}
     fake_providers = {name: serve(fake) for name, fake in provider_fakes.items()}
     for provider, served in fake_providers.items():
@@ -140,7 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     if saved is None and not args.no_demo:
         meta["demo"] = seed_demo(
             {name: fake.admin_key for name, fake in provider_fakes.items() if name != "gcp"},
-            provider_credentials={"gcp": bigquery.credentials()})
+            provider_credentials={"gcp": bigquery.credentials()},
+            bill_to={name: fake for name, fake in provider_fakes.items() if name != "gcp"})
+        meta["billed_calls"] = {name: state.dump_billed_calls(fake.calls)
+                                for name, fake in provider_fakes.items() if name != "gcp"}
+    elif saved is not None:  # the fakes bill the demo's calls again, so restored days keep their figures
+        for name, calls in meta.get("billed_calls", {}).items():
+            provider_fakes[name].bill_calls(state.load_billed_calls(calls))
     demo = meta["demo"]
 
     chalice_config = CLIFactory(str(ROOT)).create_config_obj(chalice_stage_name="dev")

@@ -37,6 +37,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -343,6 +345,17 @@ def restore_stripe(fake: Any, data: dict[str, Any]) -> None:
             if name in data and hasattr(fake, name):
                 setattr(fake, name, data[name])
         fake.deliveries = [Delivery(**d) for d in data.get("deliveries", [])]
+
+
+def dump_billed_calls(calls: Iterable[Any]) -> list[list[str]]:
+    """The demo's calls a fake provider bills (``BilledCall``), as JSON rows."""
+    return [[c.at.isoformat(), c.model, str(c.input_cost), str(c.output_cost)] for c in calls]
+
+
+def load_billed_calls(rows: Iterable[list[str]]) -> list[Any]:
+    from devstack.fakes.base import BilledCall
+
+    return [BilledCall(datetime.fromisoformat(at), model, Decimal(i), Decimal(o)) for at, model, i, o in rows]
 
 
 def capture_hooks(recorder: Any) -> list[dict]:

@@ -57,6 +57,12 @@ def _operation(route: RouteDoc, components: dict) -> dict:
         op["security"] = []
     ok = "204" if route.status == 200 and route.method == "DELETE" else str(route.status)
     op["responses"] = {ok: {"description": "success"}}
+    if route.response is not None:
+        schema = route.response.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(schema.pop("$defs", {}))
+        components[route.response.__name__] = schema
+        op["responses"][ok]["content"] = {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{route.response.__name__}"}}}
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     for status, text in (("400", "invalid input"), ("401", "missing, expired or revoked token"),
                          ("403", "role does not allow this"), ("404", "not found (or not a member)")):

@@ -52,6 +52,7 @@ class RouteDoc:
     tag: str
     description: str = ""
     raw_body: bool = False
+    response: type | None = None  # a pydantic model documenting the success body
 
 
 ROUTES: list[RouteDoc] = []
@@ -136,6 +137,7 @@ def endpoint(
     description: str = "",
     raw_body: bool = False,
     content_types: list[str] | None = None,
+    response: type | None = None,
 ) -> Callable:
     """Registers ``fn(ctx, **path_params)`` on ``bp`` behind auth, the role check and validation."""
     if "{workspace_id}" in path and permission is None:
@@ -175,7 +177,8 @@ def endpoint(
             return json_response(result, status)
 
         bp.route(path, methods=[method], content_types=content_types or ["application/json"])(view)
-        ROUTES.append(RouteDoc(path, method, summary, auth, permission, body, query, status, tag, description, raw_body))
+        ROUTES.append(RouteDoc(path, method, summary, auth, permission, body, query, status, tag, description, raw_body,
+                               response))
         return view
 
     return decorator

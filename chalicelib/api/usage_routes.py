@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field
 
 from chalicelib.api.http import Ctx, endpoint, json_response
 from chalicelib.api.schemas import Name, Strict
+from chalicelib.api.usage_schemas import UsageResponse
 from chalicelib.domain.roles import Permission
 from chalicelib.lazy import lazy
 
@@ -82,12 +83,16 @@ def push_usage(ctx: Ctx) -> Response:
 
 
 @endpoint(bp, "/api/workspaces/{workspace_id}/usage", "GET", tag="usage", permission=Permission.READ,
-          query=UsageParams, summary="Spend and usage by day/week/month, grouped and filtered (UTC days)",
+          query=UsageParams, response=UsageResponse,
+          summary="Spend and usage by day/week/month, grouped and filtered (UTC days)",
           description="Series and totals as exact decimal strings with currency. `spend` follows the "
           "attribution rule: a connected provider's bill is the spend and pushed events attribute it "
           "(the rest shows as `(unattributed)`); without a connection, pushed events are the spend. "
-          "`format=csv` downloads the same as CSV; `format=focus` as a FinOps FOCUS 1.2 CSV (always grouped by "
-          "provider and model).")
+          "While a provider has not finished billing a day (its `final_at` in `provisional`), spend is "
+          "the larger of the bill so far and the pushed events, per model where both name it, and the "
+          "figure's `state` is `provisional` (else `final`); `provisional_spend` is its provisional part. "
+          "`format=csv` downloads the same as CSV, with `state` and `provisional_spend` columns; `format=focus` "
+          "as a FinOps FOCUS 1.2 CSV (always grouped by provider and model).")
 def usage(ctx: Ctx, workspace_id: str) -> Response | dict:
     params = ctx.query.model_dump(by_alias=True, exclude_none=True)
     fmt = params.pop("format", "json")

@@ -1,7 +1,9 @@
 """A usage query result as CSV: the same numbers as the JSON, exact decimal strings.
 
 Columns: ``period`` (first day of the period, UTC), one column per ``group_by`` dimension in
-order, ``currency``, ``spend``, ``billed``, ``estimated``, ``units``, ``events``. An unset
+order, ``currency``, ``spend``, ``billed``, ``estimated``, ``units``, ``events``, then ``state``
+(``final`` or ``provisional``: the provider may still change a provisional figure) and
+``provisional_spend`` (the part of ``spend`` from provisional provider-days). An unset
 dimension is an empty cell; the attribution remainder reads ``(unattributed)``. Dimension cells
 that a spreadsheet would run as a formula (leading ``= + - @``, tab or CR) are prefixed with
 ``'`` because tags come from clients; numeric cells are never altered.
@@ -16,6 +18,7 @@ from chalicelib.domain.money import to_str
 from chalicelib.domain.usage_query import UsageResult
 
 MONEY_COLUMNS = ("spend", "billed", "estimated", "units", "events")
+STATE_COLUMNS = ("state", "provisional_spend")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -26,7 +29,7 @@ def _cell(value: str | None) -> str:
 
 
 def header(result: UsageResult) -> list[str]:
-    return ["period", *result.query.group_by, "currency", *MONEY_COLUMNS]
+    return ["period", *result.query.group_by, "currency", *MONEY_COLUMNS, *STATE_COLUMNS]
 
 
 def usage_csv(result: UsageResult) -> str:
@@ -45,6 +48,8 @@ def usage_csv(result: UsageResult) -> str:
                 to_str(point.estimated),
                 to_str(point.units),
                 str(point.events),
+                point.state,
+                to_str(point.provisional_spend),
             ]
         )
     return out.getvalue()

@@ -17,9 +17,21 @@ currency):
 Attribution (no double counting). A provider is *billed* on a day when it has ``cost`` rows that
 day (its connection has delivered its bill) or it is listed in ``connected_providers``.
 
-* Billed provider-days: spend is the bill. Pushed events only attribute it.
+* Final provider-days (``finality``: the provider has finished billing the day) that are billed:
+  spend is the bill. Pushed events only attribute it.
+* Provisional provider-days (the bill may still grow): spend is the larger of the bill so far and
+  the pushed events' cost, per model where both name it and over the provider's other rows
+  otherwise (``reconcile``). When the bill is larger the events attribute it; when the events are
+  larger they are the spend and the bill rows add no spend (their ``billed`` still shows). So a
+  partial bill never lowers spend, and a runaway reported by code shows before the bill does.
 * Other provider-days: pushed events' cost (reported or estimated) is the spend.
 * ``usage`` rows are never spend.
+
+Every point and total says ``state``: ``provisional`` if any provider-day in it is provisional,
+else ``final``; ``provisional_spend`` is the part of ``spend`` from provisional provider-days (so
+``spend - provisional_spend`` is final), and ``UsageResult.provisional`` lists the provisional
+provider-days with the moment each becomes final. ``run_query`` without ``now`` treats every day
+as final.
 
 Attribution applies when the query groups or filters by ``project``, ``feature`` or
 ``customer`` (the pushed tags). Then each event is its own group's spend, and for a billed
@@ -27,11 +39,13 @@ provider the rest of the bill, ``remainder = billed - attributed`` per provider,
 currency, is the ``(unattributed)`` group, which also carries the provider-side ``billed``,
 ``estimated`` and ``units`` (synced records have no tags; the ``project`` of a synced record is
 the provider's project id, a different namespace, so it is not used to attribute). The remainder
-is broken down by provider only: its other dimensions are ``None``. When events exceed the bill
-(a partial bill for today, a missing sync, different model names...) the remainder is reported
-as is, negative, never clamped, so totals still equal the bill; the point is flagged
-``over_attributed`` and listed in ``UsageResult.over_attributed``. Filtering a tag hides the
-remainder unless ``(unattributed)`` is one of the filter's values.
+is broken down by provider only: its other dimensions are ``None``. When events exceed a final
+bill (catalogue prices above the bill, events pushed twice, a key outside the connection, a
+missing sync...) the remainder is reported as is, negative, never clamped, so totals still equal
+the bill; the point is flagged ``over_attributed`` and listed in ``UsageResult.over_attributed``
+with its likely causes. A provisional day is never over-attributed (events above the bill so far
+are the spend). Filtering a tag hides the remainder unless ``(unattributed)`` is one of the
+filter's values.
 
 Days are UTC dates; weeks are ISO weeks (Monday start), months calendar months; a period is
 labelled by its first day, and the first and last periods are clipped to the range.
@@ -47,7 +61,9 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+from chalicelib.domain import finality, reconcile
 from chalicelib.domain.money import CONTEXT, ZERO, to_str
+from chalicelib.domain.reconcile import Cause
 from chalicelib.domain.rollup import RollupKey, RollupValues
 from chalicelib.domain.usage import DIMENSIONS, RecordKind
 
@@ -216,6 +232,12 @@ class Point:
     events: int
     unattributed: bool = False
     over_attributed: bool = False
+    provisional: bool = False
+    provisional_spend: Decimal = ZERO
+
+    @property
+    def state(self) -> str:
+        return finality.PROVISIONAL if self.provisional else finality.FINAL
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -236,6 +258,12 @@ class Totals:
     estimated: Decimal
     units: Decimal
     events: int
+    provisional: bool = False
+    provisional_spend: Decimal = ZERO
+
+    @property
+    def state(self) -> str:
+        return finality.PROVISIONAL if self.provisional else finality.FINAL
 
     def to_json(self) -> dict[str, Any]:
         return {"currency": self.currency, **_money_json(self)}
@@ -250,6 +278,7 @@ class OverAttribution:
     currency: str
     billed: Decimal
     attributed: Decimal
+    causes: tuple[Cause, ...] = ()  # likely causes, most likely first (reconcile.likely_causes)
 
     @property
     def remainder(self) -> Decimal:
@@ -263,12 +292,27 @@ class OverAttribution:
             "billed": to_str(self.billed),
             "attributed": to_str(self.attributed),
             "remainder": to_str(self.remainder),
+            "likely_causes": [c.to_json() for c in self.causes],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionalDay:
+    """A provider-day in the range whose bill may still change, and when it becomes final."""
+
+    day: date
+    provider: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"day": self.day.isoformat(), "provider": self.provider,
+                "final_at": finality.final_at(self.provider, self.day).isoformat()}
 
 
 def _money_json(v: Point | Totals) -> dict[str, Any]:
     return {
         "spend": to_str(v.spend),
+        "state": v.state,
+        "provisional_spend": to_str(v.provisional_spend),
         "billed": to_str(v.billed),
         "estimated": to_str(v.estimated),
         "units": to_str(v.units),
@@ -283,6 +327,7 @@ class UsageResult:
     series: tuple[Point, ...]
     totals: tuple[Totals, ...]  # one per currency, sorted
     over_attributed: tuple[OverAttribution, ...] = ()
+    provisional: tuple[ProvisionalDay, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         q = self.query
@@ -296,6 +341,7 @@ class UsageResult:
             "series": [p.to_json() for p in self.series],
             "totals": [t.to_json() for t in self.totals],
             "over_attributed": [o.to_json() for o in self.over_attributed],
+            "provisional": [p.to_json() for p in self.provisional],
         }
 
 
@@ -311,12 +357,29 @@ def _sort_value(value: str | None) -> tuple[int, str]:
 
 
 class _Acc:
-    __slots__ = ("billed", "estimated", "events", "providers", "spend", "units")
+    __slots__ = ("billed", "estimated", "events", "providers", "provisional", "provisional_spend", "spend", "units")
 
     def __init__(self) -> None:
-        self.spend = self.billed = self.estimated = self.units = ZERO
+        self.spend = self.billed = self.estimated = self.units = self.provisional_spend = ZERO
         self.events = 0
+        self.provisional = False
         self.providers: set[str] = set()
+
+    def add_spend(self, amount: Decimal, provisional: bool) -> None:
+        self.spend = CONTEXT.add(self.spend, amount)
+        if provisional:
+            self.provisional = True
+            self.provisional_spend = CONTEXT.add(self.provisional_spend, amount)
+
+
+class _Check:
+    """A final billed provider-period: the bill, what events attribute to it, and the evidence."""
+
+    __slots__ = ("attributed", "billed", "estimated", "event_units", "provider_units")
+
+    def __init__(self) -> None:
+        self.billed = self.attributed = self.estimated = self.event_units = ZERO
+        self.provider_units: Decimal | None = None
 
 
 def _as_date(day: object) -> date:
@@ -327,12 +390,15 @@ def run_query(
     rows: Iterable[tuple[str | date, RollupKey, RollupValues]],
     query: UsageQuery,
     connected_providers: Collection[str] = (),
+    now: datetime | None = None,
 ) -> UsageResult:
     """Series and totals for ``query`` from the rollup rows of its range (rows outside are ignored).
 
-    ``connected_providers``: providers whose bill is the spend on every day of the range even
-    before their sync has delivered that day (otherwise a provider is billed on the days it has
-    ``cost`` rows).
+    ``connected_providers``: providers whose bill is the spend on every final day of the range
+    even before their sync has delivered that day (otherwise a provider is billed on the days it
+    has ``cost`` rows). ``now``: decides which provider-days are provisional (``finality``);
+    ``None`` treats every day as final. Rows of provisional days must carry the ``model``
+    dimension (read at a grain that has it) so bill and events compare per model.
     """
     add = CONTEXT.add
     in_range: list[tuple[date, RollupKey, RollupValues]] = []
@@ -345,6 +411,7 @@ def run_query(
         if key.kind is RecordKind.COST:
             billed_days.add((d, key.provider))  # decided before filters: a property of the data
     connected = frozenset(connected_providers)
+    sides = reconcile.decide(in_range, now)  # also before filters
 
     attribution = query.attribution
     group_by = query.group_by
@@ -370,8 +437,13 @@ def run_query(
             acc = accs[k] = _Acc()
         return acc
 
-    bills: dict[tuple[date, str, str], Decimal] = {}
-    attributed: dict[tuple[date, str, str], Decimal] = {}
+    checks: dict[tuple[date, str, str], _Check] = {}  # final billed provider-days, per period
+
+    def check_for(pkey: tuple[date, str, str]) -> _Check:
+        check = checks.get(pkey)
+        if check is None:
+            check = checks[pkey] = _Check()
+        return check
 
     for day, key, v in in_range:
         if any(key.dimension(d) not in allowed for d, allowed in other_filters):
@@ -379,26 +451,37 @@ def run_query(
         period = period_start(day, query.granularity)
         provider, currency = key.provider, key.currency
         pkey = (period, provider, currency)
+        provisional = sides.is_provisional(day, provider)
         if key.kind is RecordKind.EVENT:
             cost = add(v.billed, v.estimated)
-            billed_day = (day, provider) in billed_days or provider in connected
-            if billed_day:
-                attributed[pkey] = add(attributed.get(pkey, ZERO), cost)
-                if attribution and show_unattributed:
-                    acc = acc_for(period, currency, unattributed_group(provider), True)
-                    acc.spend = add(acc.spend, -cost)
-                    acc.providers.add(provider)
+            if provisional:
+                billed_day = sides.bill_is_spend(day, key)
+            else:
+                billed_day = (day, provider) in billed_days or provider in connected
+                if billed_day:
+                    check = check_for(pkey)
+                    check.attributed = add(check.attributed, cost)
+                    check.estimated = add(check.estimated, v.estimated)
+                    check.event_units = add(check.event_units, v.units)
+            if billed_day and attribution and show_unattributed:
+                acc = acc_for(period, currency, unattributed_group(provider), True)
+                acc.add_spend(-cost, provisional)
+                acc.providers.add(provider)
             if any(key.dimension(d) not in allowed for d, allowed in tag_filters):
                 continue
             acc = acc_for(period, currency, group_of(key), False)
-            if attribution or not billed_day:
-                acc.spend = add(acc.spend, cost)
+            acc.add_spend(cost if attribution or not billed_day else ZERO, provisional)
             acc.units = add(acc.units, v.units)
             acc.events += v.count
             continue
         # synced rows: cost (the bill) and usage (analytics)
-        if key.kind is RecordKind.COST:
-            bills[pkey] = add(bills.get(pkey, ZERO), v.billed)
+        if not provisional:
+            if key.kind is RecordKind.COST:
+                check = check_for(pkey)
+                check.billed = add(check.billed, v.billed)
+            else:  # the provider's own count of units: evidence when events exceed its bill
+                check = check_for(pkey)
+                check.provider_units = add(check.provider_units or ZERO, v.units)
         if attribution:
             if not show_unattributed:
                 continue
@@ -407,12 +490,14 @@ def run_query(
         else:
             acc = acc_for(period, currency, group_of(key), False)
         if key.kind is RecordKind.COST:
-            acc.spend = add(acc.spend, v.billed)
+            spend = v.billed if not provisional or sides.bill_is_spend(day, key) else ZERO
+            acc.add_spend(spend, provisional)
             acc.billed = add(acc.billed, v.billed)
             acc.estimated = add(acc.estimated, v.estimated)
         else:
             acc.estimated = add(acc.estimated, v.estimated)
             acc.units = add(acc.units, v.units)
+            acc.provisional = acc.provisional or provisional
 
     over = tuple(
         sorted(
@@ -421,11 +506,13 @@ def run_query(
                     period,
                     provider,
                     currency,
-                    bills.get((period, provider, currency), ZERO),
-                    amount,
+                    c.billed,
+                    c.attributed,
+                    reconcile.likely_causes(provider, c.billed, c.attributed, c.estimated, c.event_units,
+                                            c.provider_units),
                 )
-                for (period, provider, currency), amount in attributed.items()
-                if amount > bills.get((period, provider, currency), ZERO)
+                for (period, provider, currency), c in checks.items()
+                if c.attributed > c.billed
             ),
             key=lambda o: (o.period, o.currency, o.provider),
         )
@@ -446,6 +533,8 @@ def run_query(
                 acc.events,
                 unattributed,
                 unattributed and any((period, p, currency) in over_keys for p in acc.providers),
+                acc.provisional,
+                acc.provisional_spend,
             )
         )
     series.sort(
@@ -459,7 +548,7 @@ def run_query(
 
     totals: dict[str, list] = {}
     for p in series:
-        t = totals.setdefault(p.currency, [ZERO, ZERO, ZERO, ZERO, 0])
+        t = totals.setdefault(p.currency, [ZERO, ZERO, ZERO, ZERO, 0, False, ZERO])
         t[0], t[1], t[2], t[3] = (
             add(t[0], p.spend),
             add(t[1], p.billed),
@@ -467,10 +556,13 @@ def run_query(
             add(t[3], p.units),
         )
         t[4] += p.events
+        t[5] = t[5] or p.provisional
+        t[6] = add(t[6], p.provisional_spend)
     return UsageResult(
         query,
         tuple(periods(query)),
         tuple(series),
         tuple(Totals(c, *totals[c]) for c in sorted(totals)),
         over,
+        tuple(ProvisionalDay(d, p) for d, p in sorted(sides.provisional)),
     )

@@ -123,10 +123,13 @@ def sweep(now: datetime | None = None) -> dict:
 
 
 class _Spend:
-    """Spend queries of one evaluation, cached (rules often share a period and scope)."""
+    """Spend queries of one evaluation, cached (rules often share a period and scope), all at the
+    evaluation's ``now``: days the providers have not finished billing read the provisional spend
+    (the larger of the bill so far and pushed events), so usage pushed from code counts at once."""
 
-    def __init__(self, workspace_id: str):
+    def __init__(self, workspace_id: str, now: datetime | None = None):
         self.workspace_id = workspace_id
+        self.now = now
         self._cache: dict = {}
 
     def result(self, start: date, end: date, scope: alerts.Scope, group_by: tuple[str, ...] = ()):
@@ -134,7 +137,8 @@ class _Spend:
 
         key = (start, end, scope, group_by)
         if key not in self._cache:
-            self._cache[key] = usage_queries.daily_spend(self.workspace_id, start, end, scope.filters(), group_by)
+            self._cache[key] = usage_queries.daily_spend(self.workspace_id, start, end, scope.filters(), group_by,
+                                                         now=self.now)
         return self._cache[key]
 
     def by_day(self, start: date, end: date, scope: alerts.Scope, currency: str) -> dict[date, Decimal]:
@@ -355,7 +359,7 @@ def breaches(rule: Rule, spend: _Spend, now: datetime, test: bool = False) -> li
 
 def describe(rule: Rule, now: datetime, key: str, *, test: bool = False) -> Notification:
     """The notification the rule would send now (for "send a test": today's real figures)."""
-    found = breaches(rule, _Spend(rule.workspace_id), now, test=test)
+    found = breaches(rule, _Spend(rule.workspace_id, now), now, test=test)
     if not found:
         return _notification(rule, key, now, headline=f"Test of '{rule.name}': nothing to report right now",
                              test=test)
@@ -409,7 +413,7 @@ def evaluate_workspace(workspace_id: str, now: datetime | None = None, *, recove
     from chalicelib.services.alerts import rules
 
     now = now or datetime.now(UTC)
-    spend = _Spend(workspace_id)
+    spend = _Spend(workspace_id, now)
     fired = []
     for r in rules(workspace_id, active_only=True):
         if r.snoozed_until and r.snoozed_until > now.timestamp():

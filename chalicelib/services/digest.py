@@ -58,7 +58,7 @@ def send_if_due(r: AlertRule, now: datetime) -> bool:
         r.delete()
         return False
 
-    spend = _Spend(r.workspace_id)
+    spend = _Spend(r.workspace_id, now)
     everything, currency = Scope(), rule.currency
     length = (end - start).days + 1
     prev_start, prev_end = start - timedelta(days=length), start - timedelta(days=1)

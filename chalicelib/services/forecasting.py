@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -22,11 +22,12 @@ def _cents(x: float) -> str:
 
 
 def daily_history(workspace_id: str, end: date, filters: dict[str, frozenset], currency: str = "USD",
-                  days: int = HISTORY_DAYS) -> tuple[date, list[Decimal]]:
+                  days: int = HISTORY_DAYS, now: datetime | None = None) -> tuple[date, list[Decimal]]:
     """Spend per UTC day up to ``end`` (inclusive), from the first day with spend. Days without
-    spend are real zeros, not gaps."""
+    spend are real zeros, not gaps. Days the providers have not finished billing read the
+    provisional spend (the larger of the bill so far and pushed events), as alerts do."""
     start = end - timedelta(days=days - 1)
-    result = usage_queries.daily_spend(workspace_id, start, end, filters=filters)
+    result = usage_queries.daily_spend(workspace_id, start, end, filters=filters, now=now)
     by_day = usage_queries.spend_by_day(result, currency)
     series = [by_day.get(start + timedelta(days=i), Decimal(0)) for i in range(days)]
     first = next((i for i, v in enumerate(series) if v), len(series))
@@ -57,10 +58,11 @@ def forecast(workspace_id: str, horizon: int, filters: dict[str, frozenset], bud
 
     from chalicelib.engines import forecast as engine
 
-    today = usage_queries.today()
+    now = datetime.now(UTC)
+    today = now.date()
     # one read through today; today's bucket is still growing, so the history ends yesterday and the
     # forecast starts today
-    first_day, series = daily_history(workspace_id, today, filters)
+    first_day, series = daily_history(workspace_id, today, filters, now=now)
     history, today_so_far = series[:-1], (series[-1] if series else Decimal(0))
     period_start, period_end = period_bounds(today, period)
     spent = sum((v for d, v in zip(_days(first_day, len(history)), history, strict=True) if d >= period_start),

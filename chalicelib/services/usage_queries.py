@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.domain import usage_query
+from chalicelib.domain import finality, usage_query
 from chalicelib.domain.usage_query import QueryError, UsageQuery, UsageResult
 from chalicelib.errors import ValidationFailed
 from chalicelib.store import usage
@@ -55,15 +55,18 @@ def clip_to_plan(workspace_id: str, query: UsageQuery) -> tuple[UsageQuery, dict
     return UsageQuery(start, query.end, query.granularity, query.group_by, query.filters), notice
 
 
-def run(workspace_id: str, query: UsageQuery) -> UsageResult:
-    rows = usage.query_rows(workspace_id, query)
-    return usage_query.run_query(rows, query)
+def run(workspace_id: str, query: UsageQuery, now: datetime | None = None) -> UsageResult:
+    """The query's result at ``now`` (default: the clock), which decides the provisional days."""
+    now = now or datetime.now(UTC)
+    rows = usage.query_rows(workspace_id, query, provisional_from=finality.first_provisional_day(now))
+    return usage_query.run_query(rows, query, now=now)
 
 
 def daily_spend(workspace_id: str, start: date, end: date, filters: Mapping[str, frozenset] | None = None,
-                group_by: tuple[str, ...] = ()) -> UsageResult:
-    """Spend per UTC day over ``start..end`` (inclusive), optionally filtered and grouped."""
-    return run(workspace_id, UsageQuery(start, end, "day", group_by, dict(filters or {})))
+                group_by: tuple[str, ...] = (), now: datetime | None = None) -> UsageResult:
+    """Spend per UTC day over ``start..end`` (inclusive), optionally filtered and grouped; days the
+    providers have not finished billing read the provisional spend (``usage_query``)."""
+    return run(workspace_id, UsageQuery(start, end, "day", group_by, dict(filters or {})), now)
 
 
 def spend_by_day(result: UsageResult, currency: str = "USD") -> dict[date, Decimal]:

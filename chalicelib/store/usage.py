@@ -36,6 +36,7 @@ import time
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -277,11 +278,24 @@ def add_events(workspace_id: str, events: list[UsageRecord]) -> IngestResult:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def query_rows(workspace_id: str, query: UsageQuery) -> Iterator[tuple[str, RollupKey, RollupValues]]:
+def query_rows(workspace_id: str, query: UsageQuery, provisional_from: date | None = None,
+               ) -> Iterator[tuple[str, RollupKey, RollupValues]]:
     """The rollup rows a usage query needs: the smallest grain holding its dimensions, month items
-    for whole months when the query is monthly. Reads grow with days and dimensions, not events."""
+    for whole months when the query is monthly. Reads grow with days and dimensions, not events.
+
+    Days from ``provisional_from`` on (those a provider may still be billing) are read as day
+    items with the ``model`` dimension, which the provisional rule compares bill and events by."""
     dims = set(query.group_by) | set(query.filters)
-    for low, high in rollup.read_ranges(query.start, query.end, query.granularity, dims):
+    ranges: list[tuple[str, str]] = []
+    start = query.start
+    if provisional_from is not None and provisional_from <= query.end:
+        cut = max(start, provisional_from)
+        if cut > start:
+            ranges += rollup.read_ranges(start, cut - timedelta(days=1), query.granularity, dims)
+        ranges += rollup.read_ranges(cut, query.end, "day", dims | {"model"})
+    else:
+        ranges = rollup.read_ranges(start, query.end, query.granularity, dims)
+    for low, high in ranges:
         if low.startswith("a"):  # the every-dimension grain lives in per-chunk aggregates
             low, high = FINE + low[2:], FINE + high[2:]
         yield from _read_range(workspace_id, low, high + "#~")

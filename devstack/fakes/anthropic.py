@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -35,7 +35,8 @@ PRICES_CENTS = {
     "claude-sonnet-4-20250514": ("Claude Sonnet 4", (300, 30, 375, 600, 1500)),
     "claude-3-5-haiku-20241022": ("Claude Haiku 3.5", (80, 8, 100, 160, 400)),
 }
-WEB_SEARCH_CENTS = Decimal(1)  # $10 per 1,000 searches
+WEB_SEARCH_CENTS = Decimal(1)
+BACKGROUND_MODEL = "claude-3-5-haiku-20241022"  # the steady unpushed traffic's cost rows  # $10 per 1,000 searches
 WORKSPACES = (None, "wrkspc_01JwQvzr7rXLA5AGx3HKfFUJ")  # None is the default workspace
 API_KEYS = ("apikey_01Rj2N8SVvo6BePZj99NhmiT", "apikey_01Hk3M9TWwp7CfQAk00OinjU")
 TOKEN_FIELDS = (
@@ -80,8 +81,11 @@ class FakeAnthropic(FakeProvider):
         now: Callable[[], datetime] | None = None,
         history_days: int = 45,
         admin_key: str = ADMIN_KEY,
+        billing_lag: timedelta = timedelta(0),
+        background_per_second: Decimal = Decimal(0),
     ) -> None:
-        super().__init__(seed=seed, now=now, history_days=history_days)
+        super().__init__(seed=seed, now=now, history_days=history_days, billing_lag=billing_lag,
+                         background_per_second=background_per_second)
         self.admin_key = admin_key
         self.usage: list[MessagesRow] = []
         self.cost_overrides: dict[tuple[date, str | None, str], Decimal] = {}  # cents
@@ -122,6 +126,16 @@ class FakeAnthropic(FakeProvider):
                 self._add(rows, u.workspace_id, "Web Search Usage", u.web_search_requests * WEB_SEARCH_CENTS,
                           cost_type="web_search", model=None, token_type=None, service_tier=None,
                           context_window=None, inference_geo=None)
+        extra = [(call.model, 0, call.input_cost) for call in self.billed_calls(day)]
+        extra += [(call.model, 4, call.output_cost) for call in self.billed_calls(day)]
+        if background := self.background_cost(day):
+            extra.append((BACKGROUND_MODEL, 0, background))
+        for model, index, usd in extra:
+            if usd:
+                token_type, label, _ = TOKEN_FIELDS[index]
+                self._add(rows, WORKSPACES[1], f"{PRICES_CENTS[model][0]} Usage - {label}", usd * 100,
+                          cost_type="tokens", model=model, token_type=token_type, service_tier="standard",
+                          context_window="0-200k", inference_geo="global")
         for (workspace, description), row in rows.items():
             row["amount"] = self.cost_overrides.get((day, workspace, description), row["amount"])
         return [rows[k] for k in sorted(rows, key=lambda k: (k[0] or "", k[1]))]

@@ -19,6 +19,17 @@ from werkzeug.wrappers import Request, Response
 DAY = timedelta(days=1)
 
 
+@dataclass(frozen=True)
+class BilledCall:
+    """One API call the fake provider bills, priced by whoever made it (the demo passes what its
+    pushed events cost, so its bill covers them). ``model`` as the provider names it on the bill."""
+
+    at: datetime
+    model: str
+    input_cost: Decimal  # USD
+    output_cost: Decimal  # USD
+
+
 @dataclass
 class RecordedRequest:
     method: str
@@ -41,11 +52,19 @@ class FakeProvider:
     provider = "fake"
     request_id_header = "x-request-id"
 
-    def __init__(self, *, seed: int = 0, now: Callable[[], datetime] | None = None, history_days: int = 45) -> None:
+    def __init__(self, *, seed: int = 0, now: Callable[[], datetime] | None = None, history_days: int = 45,
+                 billing_lag: timedelta = timedelta(0), background_per_second: Decimal = Decimal(0)) -> None:
+        """``billing_lag``: how long after a call (or a second of background traffic) the bill shows
+        it, so today's bill is partial and grows. ``background_per_second``: USD of steady traffic
+        the provider bills that nothing pushes (another service on the same key), accrued per
+        second of each day, today's up to now."""
         self.seed = seed
         self.rng = random.Random(seed)
         self._now = now or (lambda: datetime.now(UTC))
         self.history_days = history_days
+        self.billing_lag = billing_lag
+        self.background_per_second = Decimal(background_per_second)
+        self.calls: list[BilledCall] = []
         self.requests: list[RecordedRequest] = []
         self._faults: deque[_Fault] = deque()
         self._rejection: tuple[int, str | None] | None = None
@@ -64,6 +83,24 @@ class FakeProvider:
         """The days the seeded ledger covers: ``history_days`` before today, and today."""
         today = self.today()
         return [today - timedelta(days=n) for n in range(self.history_days, -1, -1)]
+
+    # -- billed traffic besides the seeded ledger ------------------------------------------------
+
+    def bill_calls(self, calls: Iterable[BilledCall]) -> None:
+        with self._lock:
+            self.calls.extend(calls)
+
+    def billed_calls(self, day: date) -> list[BilledCall]:
+        """The calls of ``day`` that the bill shows by now."""
+        shown = self.now() - self.billing_lag
+        return [c for c in self.calls if c.at.astimezone(UTC).date() == day and c.at <= shown]
+
+    def background_cost(self, day: date) -> Decimal:
+        """The steady background traffic of ``day`` billed by now (USD)."""
+        if not self.background_per_second:
+            return Decimal(0)
+        elapsed = (self.now() - self.billing_lag - midnight(day)).total_seconds()
+        return self.background_per_second * int(min(max(elapsed, 0), 86400))
 
     # -- faults --------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +28,7 @@ PRICES = {
     "gpt-4.1-2025-04-14": (Decimal("2.00"), Decimal("0.50"), Decimal("8.00")),
 }
 BATCH_FACTOR = Decimal("0.5")
+BACKGROUND_MODEL = "gpt-4o-mini-2024-07-18"  # the steady unpushed traffic's line item
 PROJECTS = ("proj_Wq8sJ2kLx0aBcD3eF4gH5iJ6", "proj_Zt4uV7wXy8zAbC1dE2fG3hI4")
 API_KEYS = ("key_AbCdEf0123456789", "key_GhIjKl9876543210")
 USAGE_DIMS = ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier")
@@ -61,8 +62,11 @@ class FakeOpenAI(FakeProvider):
         now: Callable[[], datetime] | None = None,
         history_days: int = 45,
         admin_key: str = ADMIN_KEY,
+        billing_lag: timedelta = timedelta(0),
+        background_per_second: Decimal = Decimal(0),
     ) -> None:
-        super().__init__(seed=seed, now=now, history_days=history_days)
+        super().__init__(seed=seed, now=now, history_days=history_days, billing_lag=billing_lag,
+                         background_per_second=background_per_second)
         self.admin_key = admin_key
         self.usage: list[CompletionsRow] = []
         self.cost_overrides: dict[tuple[date, str, str, str], Decimal] = {}
@@ -108,6 +112,15 @@ class FakeOpenAI(FakeProvider):
                     key = (prefix + kind, row.project_id, row.api_key_id)
                     amount, quantity = amounts.get(key, (Decimal(0), 0))
                     amounts[key] = (amount + Decimal(tokens) * price * factor / 1_000_000, quantity + tokens)
+        extra = [(call.model, "input", call.input_cost) for call in self.billed_calls(day)]
+        extra += [(call.model, "output", call.output_cost) for call in self.billed_calls(day)]
+        if background := self.background_cost(day):
+            extra.append((BACKGROUND_MODEL, "input", background))
+        for model, kind, cost in extra:
+            if cost:
+                key = (f"{model}, {kind}", PROJECTS[1], API_KEYS[1])
+                amount, quantity = amounts.get(key, (Decimal(0), 0))
+                amounts[key] = (amount + cost, quantity)
         rows = []
         for (line_item, project, key), (amount, quantity) in sorted(amounts.items()):
             amount = self.cost_overrides.get((day, line_item, project, key), amount)

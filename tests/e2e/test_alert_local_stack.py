@@ -9,6 +9,7 @@ import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -37,6 +38,16 @@ def _wait(fetch, count: int, timeout: float) -> list:
         if len(got) >= count or time.time() > deadline:
             return got
         time.sleep(0.1)
+
+
+class _Patient:
+    """httpx's get/post with a longer read timeout."""
+
+    def get(self, *args, **kwargs):
+        return httpx.get(*args, timeout=30, **kwargs)
+
+    def post(self, *args, **kwargs):
+        return httpx.post(*args, timeout=30, **kwargs)
 
 
 def test_openai_weekly_threshold_notifies_once_within_seconds(stack):
@@ -85,3 +96,73 @@ def test_openai_weekly_threshold_notifies_once_within_seconds(stack):
     assert len(emails()) == 1 and len(hooks()) == 1
     history = httpx.get(f"{base}/api/workspaces/{ws}/alerts/history", headers=auth).json()["firings"]
     assert len(history) == 1 and {d["status"] for d in history[0]["deliveries"]} == {"sent"}
+
+
+def test_threshold_on_a_connected_provider_fires_from_pushed_events_before_the_bill(stack):
+    """OpenAI is connected and its partial bill for today is stored; code pushes a runaway: the
+    daily threshold fires within seconds, from the events, although the bill is below it; the
+    next sync stores a larger but still lower partial bill, and nothing fires again."""
+    from devstack.fakes.openai import ADMIN_KEY
+
+    base, outbox = stack.base, _outbox(stack)
+    httpx = _Patient()  # the stack may still be backfilling the demo's connections
+    email = f"bob-{uuid.uuid4().hex[:6]}@example.com"
+    httpx.post(f"{base}/api/auth/signup", json={"email": email, "password": "long enough pw"}).raise_for_status()
+    login = httpx.post(f"{base}/api/auth/login", json={"email": email, "password": "long enough pw"}).json()
+    auth = {"Authorization": f"Bearer {login['token']}"}
+    ws = httpx.get(f"{base}/api/me", headers=auth).json()["workspaces"][0]["workspace_id"]
+    key = httpx.post(f"{base}/api/workspaces/{ws}/ingest-keys", json={"name": "app"}, headers=auth).json()["key"]
+    r = httpx.post(f"{base}/api/workspaces/{ws}/connections", headers=auth, json={
+        "provider": "openai", "label": "prod org", "credentials": {"admin_key": ADMIN_KEY}})
+    assert r.status_code == 201, r.text
+    conn = r.json()["connection_id"]
+
+    def connection() -> dict:
+        listed = httpx.get(f"{base}/api/workspaces/{ws}/connections", headers=auth).json()["connections"]
+        return next(c for c in listed if c["connection_id"] == conn)
+
+    def today_usage() -> dict:
+        today = datetime.now(UTC).date()
+        return httpx.get(f"{base}/api/workspaces/{ws}/usage?from={today}&to={today}&provider=openai",
+                         headers=auth).json()["totals"][0]
+
+    assert _wait(lambda: [1] if connection()["last_success_at"] else [], 1, timeout=240), "no first sync"
+    partial = Decimal(today_usage()["billed"])
+    assert partial > 0
+    threshold = int(partial) + 20
+    r = httpx.post(f"{base}/api/workspaces/{ws}/alerts", headers=auth, json={
+        "name": "OpenAI today", "kind": "threshold", "amount": threshold, "period": {"kind": "daily"},
+        "scope": {"dimension": "provider", "value": "openai"}, "channels": [{"type": "email"}]})
+    assert r.status_code == 201, r.text
+
+    def emails() -> list:
+        return httpx.get(f"{outbox}/messages.json", params={"to": email}).json()
+
+    time.sleep(2.5)
+    assert emails() == []
+    runaway = Decimal(threshold + 5)
+    event = {"id": uuid.uuid4().hex, "timestamp": (datetime.now(UTC) - timedelta(seconds=2)).isoformat(),
+             "provider": "openai", "model": "gpt-4o", "input_tokens": 1000, "output_tokens": 100,
+             "cost": str(runaway)}
+    started = time.time()
+    reply = httpx.post(f"{base}/api/webhooks/provider-usage", content=json.dumps({"events": [event]}),
+                       headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    assert reply.status_code == 200 and reply.json()["summary"]["accepted"] == 1, reply.text
+    [mail] = _wait(emails, 1, timeout=10)
+    assert time.time() - started < 10
+    assert f"over your ${threshold}.00 threshold" in mail["subject"]
+    now = today_usage()  # gpt-4o: the events (above the bill so far); other models: their bill so far
+    assert Decimal(now["billed"]) < threshold <= runaway <= Decimal(now["spend"]) <= runaway + Decimal(now["billed"])
+    assert now["state"] == "provisional"
+
+    # the next sync stores a larger partial bill, still below the events: nothing fires again
+    synced = connection()["last_success_at"]
+    assert httpx.post(f"{base}/api/workspaces/{ws}/connections/{conn}/sync", headers=auth).status_code == 202
+    assert _wait(lambda: [1] if connection()["last_success_at"] != synced else [], 1, timeout=120), "no sync"
+    later = today_usage()
+    assert partial < Decimal(later["billed"]) < runaway
+    assert Decimal(later["spend"]) >= Decimal(now["spend"])  # a partial bill never lowers spend
+    time.sleep(4)
+    assert len(emails()) == 1
+    history = httpx.get(f"{base}/api/workspaces/{ws}/alerts/history", headers=auth).json()["firings"]
+    assert len(history) == 1 and Decimal(history[0]["figure"]) == Decimal(now["spend"])

@@ -253,6 +253,8 @@ def test_money_is_exact_decimal_strings_with_currency():
         {
             "currency": "EUR",
             "spend": "5",
+            "state": "final",
+            "provisional_spend": "0",
             "billed": "0",
             "estimated": "0",
             "units": "0",
@@ -261,6 +263,8 @@ def test_money_is_exact_decimal_strings_with_currency():
         {
             "currency": "USD",
             "spend": "0.3",
+            "state": "final",
+            "provisional_spend": "0",
             "billed": "0",
             "estimated": "0",
             "units": "0",

@@ -49,6 +49,8 @@ def test_csv_header_rows_and_exact_decimals():
         "estimated",
         "units",
         "events",
+        "state",
+        "provisional_spend",
     ]
     body = {(r[2], r[3]): r for r in table[1:]}
     assert body[("checkout", "USD")] == [
@@ -61,6 +63,8 @@ def test_csv_header_rows_and_exact_decimals():
         "0",
         "12",
         "2",
+        "final",
+        "0",
     ]
     assert body[('\'=HYPERLINK("x")', "USD")][4] == "0.0000137"  # formula neutralised, amount exact
     assert body[(UNATTRIBUTED, "USD")][4:6] == ["9.899986301", "10.000000001"]
@@ -83,8 +87,8 @@ def test_csv_without_groups_and_negative_numbers_untouched():
     assert table[2][3] == "-2"
     table = parse(usage_csv(run_query(rows, UsageQuery(D1, D1))))
     assert table == [
-        ["period", "currency", "spend", "billed", "estimated", "units", "events"],
-        [D1, "USD", "1", "1", "0", "0", "1"],
+        ["period", "currency", "spend", "billed", "estimated", "units", "events", "state", "provisional_spend"],
+        [D1, "USD", "1", "1", "0", "0", "1", "final", "0"],
     ]
 
 
