@@ -109,16 +109,22 @@ def _parse_model(model: type, data: Any, where: str) -> Any:
         raise errors.ValidationFailed(f"{loc}: {message}", field=loc) from None
 
 
+def _check_size(raw: bytes) -> None:
+    if len(raw) > config.max_body_bytes():
+        raise errors.PayloadTooLarge(f"request body over {config.max_body_bytes()} bytes", field="body")
+
+
 def read_json_body(request: Any) -> Any:
     raw = request.raw_body or b""
-    if len(raw) > config.max_body_bytes():
-        raise errors.PayloadTooLarge(f"request body over {config.max_body_bytes()} bytes")
+    _check_size(raw)
     if not raw.strip():
         raise errors.ValidationFailed("a JSON body is required", field="body")
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise errors.ValidationFailed("body is not valid JSON", field="body") from None
+    except RecursionError:  # [[[[... ten thousand deep: refused, not a 500 with a traceback
+        raise errors.ValidationFailed("body is nested too deeply", field="body") from None
 
 
 def endpoint(
@@ -147,6 +153,8 @@ def endpoint(
             request = bp.current_request
             try:
                 ctx = Ctx(request)
+                if raw_body:  # signed webhooks read the body themselves: refuse a large one first
+                    _check_size(request.raw_body or b"")
                 if auth:
                     from chalicelib.services import accounts
 
