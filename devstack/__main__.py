@@ -41,9 +41,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from moto.server import ThreadedMotoServer
 
-    from devstack import moto_fixes
+    from devstack import local_gateway, moto_fixes
 
     moto_fixes.install()
+    local_gateway.install()  # unknown routes: the deployed gateway responses, not chalice's 403
 
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.aws_port, verbose=False)
     moto.start()
