@@ -47,10 +47,17 @@ def max_body_bytes() -> int:
 
 
 def login_max_failures() -> int:
+    """Failed logins one client may make against one account per throttle window."""
     return int(os.environ.get("COSTPILOT_LOGIN_MAX_FAILURES", "5"))
 
 
+def login_max_client_failures() -> int:
+    """Failed logins one client may make against all accounts together per throttle window."""
+    return int(os.environ.get("COSTPILOT_LOGIN_MAX_CLIENT_FAILURES", "30"))
+
+
 def login_lockout_seconds() -> int:
+    """The login throttle's window: counters start afresh after it."""
     return int(os.environ.get("COSTPILOT_LOGIN_LOCKOUT_SECONDS", "900"))
 
 

@@ -32,9 +32,11 @@ def signup(ctx: Ctx) -> dict:
 
 @endpoint(bp, "/api/auth/login", "POST", summary="Exchange email and password for a bearer token",
           tag="auth", auth=False, body=LoginBody,
-          description="Repeated failures lock the account for a while (429 with Retry-After).")
+          description="Failed attempts are throttled per client and account together (429 with Retry-After): "
+          "a client that keeps guessing one account is paused, the account's owner elsewhere is not.")
 def login(ctx: Ctx) -> dict:
-    return accounts.login(ctx.body.email, ctx.body.password)
+    client = ((ctx.request.context or {}).get("identity") or {}).get("sourceIp")
+    return accounts.login(ctx.body.email, ctx.body.password, client=client)
 
 
 @endpoint(bp, "/api/auth/logout", "POST", summary="Revoke the token used for this call", tag="auth")
