@@ -33,9 +33,11 @@ def public_url() -> str:
     return os.environ.get("COSTPILOT_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 
-def is_deployed() -> bool:
-    """True on AWS stages: stricter checks (https-only channels, no loopback targets)."""
-    return os.environ.get("COSTPILOT_DEPLOYED", "false").lower() == "true"
+def local_channels_allowed() -> bool:
+    """Alert channels may post to plain http and to loopback/private addresses. Only the local stack
+    sets ``COSTPILOT_ALLOW_LOCAL_CHANNELS=true`` (its receivers listen on 127.0.0.1); every other
+    stage, deployed or not, gets the strict rules (https, public addresses, checked at connect)."""
+    return os.environ.get("COSTPILOT_ALLOW_LOCAL_CHANNELS", "false").lower() == "true"
 
 
 def token_ttl_seconds() -> int:

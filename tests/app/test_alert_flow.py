@@ -31,6 +31,7 @@ def receiver():
 @pytest.fixture(autouse=True)
 def clean_queues(aws, monkeypatch):
     monkeypatch.setenv("COSTPILOT_ALERT_COALESCE_SECONDS", "0")  # deliver_queue does not wait for delays
+    monkeypatch.setenv("COSTPILOT_ALLOW_LOCAL_CHANNELS", "true")  # as the local stack: receivers on 127.0.0.1
     for q in ("alerts", "alert-deliveries"):
         purge_queue(q)
     yield
@@ -208,7 +209,8 @@ def test_crash_between_record_and_send_is_delivered_once_later(api, user, receiv
     monkeypatch.setattr(alert_delivery, "deliver_now_or_later", crash)
     with pytest.raises(RuntimeError):
         alert_eval.evaluate_workspace(user.workspace_id)
-    monkeypatch.undo()
+    monkeypatch.undo()  # undoes the fixture's settings too: the local receiver needs its opt-out back
+    monkeypatch.setenv("COSTPILOT_ALLOW_LOCAL_CHANNELS", "true")
     assert receiver.requests == []
     [firing] = history(api, user)
     assert [d["status"] for d in firing["deliveries"]] == ["pending"]
