@@ -72,6 +72,11 @@ def password_hash_params() -> dict[str, int]:
     }
 
 
+def password_hash_concurrency() -> int:
+    """argon2id hashes run at once in one process (each holds ``memory_cost`` KiB while it runs)."""
+    return max(1, int(os.environ.get("COSTPILOT_ARGON2_CONCURRENCY", "2")))
+
+
 def secret(name: str) -> str:
     """A secret by name: the environment on the local stack and in tests (``COSTPILOT_SECRET_<NAME>``),
     else SSM Parameter Store ``/costpilot/<stage>/<name>`` (SecureString), cached per cold start."""
