@@ -106,6 +106,8 @@ def verify_webhook(payload: bytes, signature_header: str | None, secret: str,
         stripe.WebhookSignature.verify_header(payload, signature_header, secret, None)
     except stripe.SignatureVerificationError as e:
         raise InvalidWebhook(str(e).split(". ")[0]) from None
+    except (UnicodeDecodeError, ValueError, TypeError):  # a body that is not UTF-8 text, or a mangled header
+        raise InvalidWebhook("the body or the Stripe-Signature header is malformed") from None
     signed_at = _signed_at(signature_header or "")
     now = time.time() if now is None else now
     if signed_at is None or abs(now - signed_at) > tolerance:

@@ -52,6 +52,8 @@ class RouteDoc:
     tag: str
     description: str = ""
     raw_body: bool = False
+    returns: str = ""  # the view's return annotation: "None" answers 204 with no body
+    response: type | dict | None = None  # the success body: a pydantic model or a JSON schema
 
 
 ROUTES: list[RouteDoc] = []
@@ -142,6 +144,7 @@ def endpoint(
     description: str = "",
     raw_body: bool = False,
     content_types: list[str] | None = None,
+    response: type | dict | None = None,
 ) -> Callable:
     """Registers ``fn(ctx, **path_params)`` on ``bp`` behind auth, the role check and validation."""
     if "{workspace_id}" in path and permission is None:
@@ -182,7 +185,8 @@ def endpoint(
             return json_response(result, status)
 
         bp.route(path, methods=[method], content_types=content_types or ["application/json"])(view)
-        ROUTES.append(RouteDoc(path, method, summary, auth, permission, body, query, status, tag, description, raw_body))
+        ROUTES.append(RouteDoc(path, method, summary, auth, permission, body, query, status, tag, description, raw_body,
+                               str(fn.__annotations__.get("return", "")), response))
         return view
 
     return decorator

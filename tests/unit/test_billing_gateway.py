@@ -75,3 +75,9 @@ def test_the_local_fake_answers_control_endpoints_with_the_key_only():
         assert e.value.code == 401
     finally:
         served.stop()
+
+
+def test_a_body_that_is_not_utf8_is_rejected_not_a_crash():
+    body = b"\xf8\x1ev\xb7\x01_"
+    with pytest.raises(InvalidWebhook):
+        verify_webhook(body, "t=1,v1=abc", SECRET, now=NOW)
