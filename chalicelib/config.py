@@ -33,9 +33,11 @@ def public_url() -> str:
     return os.environ.get("COSTPILOT_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 
-def is_deployed() -> bool:
-    """True on AWS stages: stricter checks (https-only channels, no loopback targets)."""
-    return os.environ.get("COSTPILOT_DEPLOYED", "false").lower() == "true"
+def local_channels_allowed() -> bool:
+    """Alert channels may post to plain http and to loopback/private addresses. Only the local stack
+    sets ``COSTPILOT_ALLOW_LOCAL_CHANNELS=true`` (its receivers listen on 127.0.0.1); every other
+    stage, deployed or not, gets the strict rules (https, public addresses, checked at connect)."""
+    return os.environ.get("COSTPILOT_ALLOW_LOCAL_CHANNELS", "false").lower() == "true"
 
 
 def token_ttl_seconds() -> int:
@@ -47,10 +49,17 @@ def max_body_bytes() -> int:
 
 
 def login_max_failures() -> int:
+    """Failed logins one client may make against one account per throttle window."""
     return int(os.environ.get("COSTPILOT_LOGIN_MAX_FAILURES", "5"))
 
 
+def login_max_client_failures() -> int:
+    """Failed logins one client may make against all accounts together per throttle window."""
+    return int(os.environ.get("COSTPILOT_LOGIN_MAX_CLIENT_FAILURES", "30"))
+
+
 def login_lockout_seconds() -> int:
+    """The login throttle's window: counters start afresh after it."""
     return int(os.environ.get("COSTPILOT_LOGIN_LOCKOUT_SECONDS", "900"))
 
 
@@ -61,6 +70,11 @@ def password_hash_params() -> dict[str, int]:
         "memory_cost": int(os.environ.get("COSTPILOT_ARGON2_MEMORY_KIB", "65536")),
         "parallelism": 1,
     }
+
+
+def password_hash_concurrency() -> int:
+    """argon2id hashes run at once in one process (each holds ``memory_cost`` KiB while it runs)."""
+    return max(1, int(os.environ.get("COSTPILOT_ARGON2_CONCURRENCY", "2")))
 
 
 def secret(name: str) -> str:

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from moto.server import ThreadedMotoServer
 
-    from devstack import moto_fixes, state
+    from devstack import local_gateway, moto_fixes, state
 
     try:
         held = state.hold(args.state_dir)  # noqa: F841 - the lock lasts as long as this reference
@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     moto_fixes.install()
+    local_gateway.install()  # unknown routes: the deployed gateway responses, not chalice's 403
 
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.aws_port, verbose=False)
     moto.start()
@@ -89,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         "COSTPILOT_STAGE": "dev",
         "COSTPILOT_PUBLIC_URL": f"http://{args.host}:{args.port}",
         "COSTPILOT_SECRET_TOKEN_SIGNING_KEY": meta["token_signing_key"],
+        # the one opt-out of strict alert channels: local receivers are plain http on 127.0.0.1
+        "COSTPILOT_ALLOW_LOCAL_CHANNELS": "true",
     })
     os.environ.pop("AWS_PROFILE", None)
 

@@ -62,6 +62,20 @@ FUNCTION_ENV = {
 }
 
 
+# API Gateway answers requests that reach no route itself (403 "Missing Authentication Token", echoing
+# a caller's Authorization header in its message). These gateway responses give our error shape and
+# never include the request: unknown routes are a 404; every other gateway-made answer keeps its
+# status. devstack/local_gateway.py serves the same bodies on the local stack and in tests.
+UNKNOWN_ROUTE = {"error": {"code": "not_found", "message": "no such route; the API is described at /api/openapi.json"}}
+GATEWAY_RESPONSES = {
+    "MISSING_AUTHENTICATION_TOKEN": ("404", UNKNOWN_ROUTE),
+    "DEFAULT_4XX": (None, {"error": {"code": "request_rejected", "message": "the request was refused"}}),
+    "DEFAULT_5XX": (None, {"error": {"code": "internal_error", "message": "An internal error occurred."}}),
+}
+GATEWAY_RESPONSE_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store",
+                            "X-Content-Type-Options": "nosniff"}
+
+
 class TemplateError(Exception):
     """The declarations and Chalice's output do not fit together (message says what to fix)."""
 
@@ -163,12 +177,26 @@ def wire(template: dict[str, Any], stage: str, access: dict[str, Any] | None = N
             "AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum",
             {"QueueName": {"Fn::GetAtt": [dlq, "QueueName"]}})
     if "RestAPI" in resources:
+        for kind, (status, body) in GATEWAY_RESPONSES.items():
+            resources[f"GatewayResponse{_camel(kind.lower())}"] = _gateway_response(kind, status, body)
         resources["RestAPI"]["Properties"]["MethodSettings"] = [{
             "ResourcePath": "/*", "HttpMethod": "*",
             "ThrottlingRateLimit": {"Ref": "ApiThrottleRateLimit"},
             "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurstLimit"},
         }]
     return t
+
+
+def _gateway_response(kind: str, status: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "RestApiId": {"Ref": "RestAPI"},
+        "ResponseType": kind,
+        "ResponseParameters": {f"gatewayresponse.header.{k}": f"'{v}'" for k, v in GATEWAY_RESPONSE_HEADERS.items()},
+        "ResponseTemplates": {"application/json": json.dumps(body)},
+    }
+    if status:
+        props["StatusCode"] = status
+    return {"Type": "AWS::ApiGateway::GatewayResponse", "Properties": props}
 
 
 def _as_list(value: Any) -> list:

@@ -61,7 +61,10 @@ def app(aws):
 def api(app):
     from chalice.test import Client
 
+    from devstack import local_gateway
     from tests.helpers import Api
+
+    local_gateway.install()
 
     with Client(app, stage_name="test", project_dir=str(ROOT)) as client:
         yield Api(client)

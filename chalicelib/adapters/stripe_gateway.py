@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -95,22 +96,38 @@ class StripeGateway:
 
 
 def verify_webhook(payload: bytes, signature_header: str | None, secret: str,
-                   tolerance: int = WEBHOOK_TOLERANCE_SECONDS) -> dict:
+                   tolerance: int = WEBHOOK_TOLERANCE_SECONDS, now: float | None = None) -> dict:
     """The event from a webhook body, after stripe's verifier accepted its ``Stripe-Signature``
-    (HMAC-SHA256 over ``"{t}.{raw body}"``, any ``v1`` matching, ``t`` within ``tolerance``)."""
+    (HMAC-SHA256 over ``"{t}.{raw body}"``, any ``v1`` matching) and ``t`` is within ``tolerance``
+    of ``now`` in either direction (stripe's own check only refuses old timestamps)."""
     import stripe
 
     try:
-        stripe.WebhookSignature.verify_header(payload, signature_header, secret, tolerance)
+        stripe.WebhookSignature.verify_header(payload, signature_header, secret, None)
     except stripe.SignatureVerificationError as e:
         raise InvalidWebhook(str(e).split(". ")[0]) from None
+    except (UnicodeDecodeError, ValueError, TypeError):  # a body that is not UTF-8 text, or a mangled header
+        raise InvalidWebhook("the body or the Stripe-Signature header is malformed") from None
+    signed_at = _signed_at(signature_header or "")
+    now = time.time() if now is None else now
+    if signed_at is None or abs(now - signed_at) > tolerance:
+        raise InvalidWebhook(f"timestamp more than {tolerance} s from the server clock")
     try:
         event = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidWebhook("the signed body is not JSON") from None
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
         raise InvalidWebhook("the signed body is not a Stripe event")
     return event
+
+
+def _signed_at(header: str) -> int | None:
+    """The ``t=`` of a ``Stripe-Signature`` header (already verified), or None."""
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t":
+            return int(value) if value.isdigit() and len(value) <= 12 else None
+    return None
 
 
 @lru_cache(maxsize=4)

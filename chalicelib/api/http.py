@@ -52,7 +52,8 @@ class RouteDoc:
     tag: str
     description: str = ""
     raw_body: bool = False
-    response: type | None = None  # a pydantic model documenting the success body
+    returns: str = ""  # the view's return annotation: "None" answers 204 with no body
+    response: type | dict | None = None  # the success body: a pydantic model or a JSON schema
 
 
 ROUTES: list[RouteDoc] = []
@@ -110,16 +111,22 @@ def _parse_model(model: type, data: Any, where: str) -> Any:
         raise errors.ValidationFailed(f"{loc}: {message}", field=loc) from None
 
 
+def _check_size(raw: bytes) -> None:
+    if len(raw) > config.max_body_bytes():
+        raise errors.PayloadTooLarge(f"request body over {config.max_body_bytes()} bytes", field="body")
+
+
 def read_json_body(request: Any) -> Any:
     raw = request.raw_body or b""
-    if len(raw) > config.max_body_bytes():
-        raise errors.PayloadTooLarge(f"request body over {config.max_body_bytes()} bytes")
+    _check_size(raw)
     if not raw.strip():
         raise errors.ValidationFailed("a JSON body is required", field="body")
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise errors.ValidationFailed("body is not valid JSON", field="body") from None
+    except RecursionError:  # [[[[... ten thousand deep: refused, not a 500 with a traceback
+        raise errors.ValidationFailed("body is nested too deeply", field="body") from None
 
 
 def endpoint(
@@ -137,7 +144,7 @@ def endpoint(
     description: str = "",
     raw_body: bool = False,
     content_types: list[str] | None = None,
-    response: type | None = None,
+    response: type | dict | None = None,
 ) -> Callable:
     """Registers ``fn(ctx, **path_params)`` on ``bp`` behind auth, the role check and validation."""
     if "{workspace_id}" in path and permission is None:
@@ -149,6 +156,8 @@ def endpoint(
             request = bp.current_request
             try:
                 ctx = Ctx(request)
+                if raw_body:  # signed webhooks read the body themselves: refuse a large one first
+                    _check_size(request.raw_body or b"")
                 if auth:
                     from chalicelib.services import api_tokens
 
@@ -178,7 +187,7 @@ def endpoint(
 
         bp.route(path, methods=[method], content_types=content_types or ["application/json"])(view)
         ROUTES.append(RouteDoc(path, method, summary, auth, permission, body, query, status, tag, description, raw_body,
-                               response))
+                               str(fn.__annotations__.get("return", "")), response))
         return view
 
     return decorator

@@ -1,11 +1,12 @@
 """Notification channels: what a valid target is, how it is shown, and the webhook signature.
 
 Slack and Discord incoming-webhook URLs are bearer secrets (whoever has one can post), so they are
-stored sealed and only ever shown as a hint (``https://hooks.slack.com/…a1b2``). Deployed stages
-accept https targets on public addresses only (no loopback, private, link-local or metadata
-addresses, and the Slack/Discord hosts for those kinds); the local stack also accepts plain http
-so that receivers on 127.0.0.1 work. The DNS answer is checked again at send time (``is_public_ip``)
-because a public name can later resolve to a private address.
+stored sealed and only ever shown as a hint (``https://hooks.slack.com/…a1b2``). The rules are
+strict by default: https targets on public addresses only (no loopback, private, link-local or
+metadata addresses, and the Slack/Discord hosts for those kinds). Only the local stack opts out
+(``allow_local``), so that plain-http receivers on 127.0.0.1 work. At send time the address
+actually connected to is checked again (``is_public_ip``; adapters/channels.py), because a public
+name can later resolve to a private one (DNS rebinding).
 
 Generic webhooks are signed like Stripe's: header ``CostPilot-Signature: t=<unix>,v1=<hex>`` where
 ``v1 = HMAC-SHA256(secret, "<t>." + body)``; receivers check the HMAC and that ``t`` is recent.
@@ -40,15 +41,17 @@ def is_public_ip(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def check_url(url: str, kind: str, *, deployed: bool) -> str:
-    """The URL, stripped, if ``kind`` may post to it in this stage; raises ``ChannelInvalid``."""
+def check_url(url: str, kind: str, *, allow_local: bool = False) -> str:
+    """The URL, stripped, if ``kind`` may post to it; raises ``ChannelInvalid``. Strict unless
+    ``allow_local`` (the local stack's explicit opt-out)."""
+    strict = not allow_local
     url = (url or "").strip()
     if not url or len(url) > MAX_URL_LENGTH:
         raise ChannelInvalid("a URL of at most 2048 characters is required")
     parts = urlsplit(url)
-    allowed_schemes = ("https",) if deployed else ("https", "http")
+    allowed_schemes = ("https",) if strict else ("https", "http")
     if parts.scheme not in allowed_schemes:
-        raise ChannelInvalid("the URL must use https" if deployed else "the URL must use http or https")
+        raise ChannelInvalid("the URL must use https" if strict else "the URL must use http or https")
     if parts.username or parts.password:
         raise ChannelInvalid("the URL must not carry a user name or password")
     host = (parts.hostname or "").rstrip(".").lower()
@@ -60,7 +63,7 @@ def check_url(url: str, kind: str, *, deployed: bool) -> str:
         raise ChannelInvalid("the URL's port is not valid") from None
     if parts.fragment:
         raise ChannelInvalid("the URL must not have a fragment")
-    if deployed:
+    if strict:
         if host == "localhost" or host.endswith(_BLOCKED_SUFFIXES):
             raise ChannelInvalid("the URL must point to a public host")
         try:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
+from dataclasses import dataclass
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
@@ -26,14 +28,23 @@ def password_problem(password: str, min_length: int, max_length: int) -> str | N
     return None
 
 
-def after_failure(failed: int, last_failed_at: int, now: int, max_failures: int, lockout: int) -> tuple[int, int]:
-    """(new failure count, locked_until) after one more failed login.
+@dataclass(frozen=True)
+class ThrottleWindow:
+    """The counters one login attempt is charged to, in the fixed window holding ``now``."""
 
-    Failures older than the lockout window are forgotten. Reaching ``max_failures`` locks the
-    account for ``lockout`` seconds, doubling for each further failure after that (capped at a day).
-    """
-    count = failed + 1 if now - last_failed_at < lockout else 1
-    if count < max_failures:
-        return count, 0
-    extra = min(count - max_failures, 6)
-    return count, now + min(lockout * (2**extra), 86400)
+    pair_key: str  # this client guessing this account: locks only that pair
+    client_key: str  # this client guessing any account: stops one client spraying many
+    expires_at: int  # end of the window (unix seconds); the counters reset then
+
+
+def throttle_window(client: str, email: str, now: int, window_seconds: int) -> ThrottleWindow:
+    """Keys are digests (no address or email stored in the clear) of the pair, the client and the
+    window's index, so a new window starts new counters and the old ones expire by TTL. Whether the
+    email has an account plays no part: known and unknown emails are throttled alike."""
+    index = now // window_seconds
+
+    def key(kind: str, *parts: str) -> str:
+        digest = hashlib.sha256("\x00".join((kind, *parts)).encode("utf-8")).hexdigest()[:40]
+        return f"{kind}#{digest}#{index}"
+
+    return ThrottleWindow(key("pair", client, email), key("client", client), (index + 1) * window_seconds)

@@ -57,6 +57,7 @@ MAX_UNITS = Decimal(10**10)
 MAX_COST = Decimal(1_000_000)  # per event, in the event's currency
 MAX_DECIMAL_PLACES = 12  # keeps sums of a million events well inside DynamoDB's 38 digits
 MAX_FUTURE = timedelta(days=1)
+OUTSIDE_CALENDAR = "outside the calendar"  # a time that UTC cannot hold (years 1 and 9999 with an offset)
 DEFAULT_RETENTION_DAYS = 365
 MAX_METADATA_ENTRIES = 20
 MAX_METADATA_KEY = 64
@@ -315,6 +316,8 @@ class UsageEventIn(BaseModel):
             return datetime.fromisoformat(text).astimezone(UTC)
         except ValueError:
             raise PydanticCustomError("timestamp", "not a valid date and time") from None
+        except OverflowError:  # 0001-01-01T00:00:00+01:00 or 9999-12-31T23:59:59-01:00 leave the calendar
+            raise PydanticCustomError("timestamp", OUTSIDE_CALENDAR) from None
 
     @field_validator("cost", mode="before")
     @classmethod
@@ -565,21 +568,13 @@ def parse_events(
         raw_id = raw.get("id") if isinstance(raw, dict) else None
         event_id = raw_id if isinstance(raw_id, str) else None
         parsed, errors = validate_event(raw)
+        window = f"accepted from {retention_days} days ago to 1 day ahead of the server clock (UTC)"
         if parsed is not None:
             if parsed.timestamp > latest:
-                errors = [
-                    (
-                        "timestamp",
-                        "more than 1 day in the future; check the clock and the timezone",
-                    )
-                ]
+                errors = [("timestamp", f"more than 1 day in the future ({window}); check the clock and the timezone")]
             elif parsed.timestamp < oldest:
-                errors = [
-                    (
-                        "timestamp",
-                        f"older than the retention window ({retention_days} days)",
-                    )
-                ]
+                errors = [("timestamp", f"older than the retention window ({window})")]
+        errors = [(f, f"{m} ({window})" if m == OUTSIDE_CALENDAR else m) for f, m in errors]
         if errors or parsed is None:
             outcomes.append(_reject(index, event_id, errors))
             continue

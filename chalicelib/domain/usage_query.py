@@ -74,6 +74,10 @@ MAX_FILTER_VALUES = 100
 UNATTRIBUTED = "(unattributed)"
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Days a query may name: far enough either way for any real history, and far from the calendar's
+# ends so that period arithmetic (weeks, months, the default 30-day start) never overflows.
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
 
 
 class QueryError(ValueError):
@@ -89,15 +93,22 @@ def _parse_date(name: str, value: object) -> date:
     if isinstance(value, datetime):
         raise QueryError(name, "expected a date, not a date and time")
     if isinstance(value, date):
-        return value
+        return _in_range(name, value)
     if not isinstance(value, str) or not value.strip():
         raise QueryError(name, "required, a UTC date YYYY-MM-DD")
     if not _DATE.fullmatch(value.strip()):
         raise QueryError(name, f"expected a date YYYY-MM-DD, got {value!r}")
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(value.strip())
     except ValueError:
         raise QueryError(name, f"not a valid date: {value!r}") from None
+    return _in_range(name, day)
+
+
+def _in_range(name: str, day: date) -> date:
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise QueryError(name, f"must be between {EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()}")
+    return day
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,10 @@ class Reader:
     def timestamp(self, value: Any, where: str) -> datetime:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(f"{where} is not a unix timestamp: {value!r}")
-        return datetime.fromtimestamp(value, UTC)
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError) as e:  # beyond the calendar
+            raise self.fail(f"{where} is out of range: {value!r}") from e
 
     def rfc3339(self, value: Any, where: str) -> datetime:
         try:
@@ -90,7 +93,10 @@ class Reader:
             raise self.fail(f"{where} is not an RFC 3339 time: {value!r}") from e
         if moment.tzinfo is None:
             raise self.fail(f"{where} has no timezone: {value!r}")
-        return moment.astimezone(UTC)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError as e:  # 9999-12-31T23:59:59-01:00
+            raise self.fail(f"{where} is out of range: {value!r}") from e
 
     def day(self, value: Any, where: str) -> date:
         try:

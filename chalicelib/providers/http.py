@@ -159,7 +159,7 @@ class ProviderHTTP:
     def _decode(self, response: httpx.Response) -> dict[str, Any]:
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what we parse
             body = None
         if not isinstance(body, dict):
             raise MalformedResponse(
@@ -189,7 +189,7 @@ def _request_id(response: httpx.Response) -> str | None:
             return value
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what we parse
         return None
     return body.get("request_id") if isinstance(body, dict) and isinstance(body.get("request_id"), str) else None
 
@@ -198,7 +198,7 @@ def _error_message(response: httpx.Response) -> str:
     """The provider's own reason: OpenAI/Anthropic/Stripe/BigQuery ``error.message``, Twilio ``message``."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what we parse
         body = None
     if isinstance(body, dict):
         error = body.get("error")

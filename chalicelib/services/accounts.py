@@ -5,16 +5,16 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
-from datetime import UTC, datetime
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from chalicelib import config
 from chalicelib.domain import identity
 from chalicelib.domain.roles import Role
-from chalicelib.errors import AlreadyExists, TooManyAttempts, Unauthenticated, ValidationFailed
-from chalicelib.services import passwords, tokens
+from chalicelib.errors import AlreadyExists, Unauthenticated, ValidationFailed
+from chalicelib.services import login_throttle, passwords, tokens
 from chalicelib.store.base import cancelled_by_condition, transaction
 from chalicelib.store.identity import Membership, Session, User, Workspace
 
@@ -60,27 +60,23 @@ def signup(raw_email: str, password: str, workspace_name: str | None = None) -> 
     return {"user_id": user.user_id, "email": email, "workspace_id": workspace.workspace_id}
 
 
-def login(raw_email: str, password: str) -> dict:
+def login(raw_email: str, password: str, client: str | None = None) -> dict:
+    """A token for the right password. ``client`` is the caller's address (API Gateway's source IP);
+    attempts are throttled per client and account (services.login_throttle), and an unknown email
+    costs the same work and gets the same answers as a wrong password."""
     email = normalized_email(raw_email)
     now = int(time.time())
+    window = login_throttle.charge(client or "unknown", email, now)
     try:
         user = User.get(email, consistent_read=True)
     except DoesNotExist:
+        user = None
+    if user is None:
         passwords.burn_equal_time(password)
-        raise Unauthenticated("invalid email or password") from None
-    if user.locked_until > now:
-        raise TooManyAttempts("too many failed logins; try again later", retry_after=int(user.locked_until - now))
-    if not passwords.verify_password(user.password_hash, password):
-        failed, locked_until = identity.after_failure(
-            int(user.failed_logins), int(user.last_failed_at), now,
-            config.login_max_failures(), config.login_lockout_seconds(),
-        )
-        user.update(actions=[
-            User.failed_logins.set(failed), User.last_failed_at.set(now), User.locked_until.set(locked_until),
-        ])
         raise Unauthenticated("invalid email or password")
-    if user.failed_logins:
-        user.update(actions=[User.failed_logins.set(0), User.locked_until.set(0)])
+    if not passwords.verify_password(user.password_hash, password):
+        raise Unauthenticated("invalid email or password")
+    login_throttle.succeeded(window)
     expires_at = now + config.token_ttl_seconds()
     session = Session(
         secrets.token_urlsafe(24), user_id=user.user_id, expires_at=datetime.fromtimestamp(expires_at, UTC)

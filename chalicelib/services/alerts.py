@@ -1,7 +1,7 @@
 """Alert rules: create, list, update, pause/resume, delete, send a test; history, acknowledge, snooze;
 the member's opt-in digest.
 
-Channel URLs are checked here (https and public targets in deployed stages), sealed under KMS
+Channel URLs are checked here (https and public targets unless the local stack opts out), sealed under KMS
 with the alert's id in the encryption context, and only ever shown as a hint. A generic webhook
 gets a signing secret, returned once, when it is created. Email channels go to workspace members
 only, so an alert cannot be used to mail strangers.
@@ -119,7 +119,7 @@ def _channels(m: Membership, specs: list[dict], alert_id: str) -> tuple[list[dic
         if spec.get("to"):
             raise ValidationFailed(f"a {kind} channel has no 'to'", field=f"{where}.to")
         try:
-            url = alert_channels.check_url(spec.get("url") or "", kind, deployed=config.is_deployed())
+            url = alert_channels.check_url(spec.get("url") or "", kind, allow_local=config.local_channels_allowed())
         except alert_channels.ChannelInvalid as e:
             raise ValidationFailed(str(e), field=f"{where}.url") from None
         sealed[f"{channel_id}.url"] = url

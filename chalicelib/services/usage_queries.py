@@ -30,7 +30,7 @@ def parse(params: Mapping[str, Any] | None) -> UsageQuery:
     if "from" not in params:
         try:
             params["from"] = (date.fromisoformat(params["to"]) - timedelta(days=29)).isoformat()
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # to=0001-01-01: parse_query says what is wrong
             params["from"] = params["to"]
     try:
         return usage_query.parse_query(params)

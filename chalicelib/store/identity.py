@@ -25,9 +25,6 @@ class User(BaseModel):
     user_id = UnicodeAttribute()
     password_hash = UnicodeAttribute()
     created_at = UTCDateTimeAttribute(default=utcnow)
-    failed_logins = NumberAttribute(default=0)
-    last_failed_at = NumberAttribute(default=0)  # unix seconds
-    locked_until = NumberAttribute(default=0)  # unix seconds
     by_user_id = UserByIdIndex()
 
 

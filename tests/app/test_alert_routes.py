@@ -69,8 +69,8 @@ def test_kind_specific_validation(api, user):
     assert r.status == 404
 
 
-def test_deployed_stages_refuse_private_targets_and_urls_are_never_shown(api, user, monkeypatch):
-    monkeypatch.setenv("COSTPILOT_DEPLOYED", "true")
+def test_every_stage_refuses_private_targets_by_default_and_urls_are_never_shown(api, user, monkeypatch):
+    monkeypatch.delenv("COSTPILOT_ALLOW_LOCAL_CHANNELS", raising=False)  # the test stage: strict, as every stage
     r = api.post(base(user), threshold(channels=[{"type": "webhook", "url": "https://169.254.169.254/x"}]),
                  token=user.token)
     assert r.status == 400 and r.json["error"]["field"] == "channels.0.url"

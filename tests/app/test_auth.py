@@ -6,6 +6,7 @@ import time
 import uuid
 
 import jwt
+import pytest
 
 from tests.helpers import PASSWORD
 
@@ -65,15 +66,82 @@ def test_login_rejects_wrong_password_and_unknown_email_alike(api):
     assert wrong.json == unknown.json
 
 
+@pytest.fixture(autouse=True)
+def client_address(monkeypatch):
+    """Each test logs in from its own address (API Gateway's source IP), so the per-client counter
+    starts at zero; ``client_address(ip)`` switches address mid-test."""
+    from chalice.local import LambdaEventConverter
+
+    def use(ip: str) -> None:
+        monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", ip)
+
+    use(f"198.18.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250 + 1}")
+    return use
+
+
+def _login(api, email, password):
+    return api.post("/api/auth/login", {"email": email, "password": password})
+
+
 def test_repeated_failed_logins_are_throttled(api):
     email = _email()
     api.post("/api/auth/signup", {"email": email, "password": PASSWORD})
-    statuses = [api.post("/api/auth/login", {"email": email, "password": "nope nope nope"}).status for _ in range(5)]
+    statuses = [_login(api, email, "nope nope nope").status for _ in range(5)]
     assert statuses == [401] * 5
-    r = api.post("/api/auth/login", {"email": email, "password": PASSWORD})  # even the right password
+    r = _login(api, email, PASSWORD)  # even the right password, from this client
     assert r.status == 429
     assert int(r.headers["retry-after"]) > 0
     assert r.json["error"]["code"] == "too_many_attempts"
+
+
+def test_a_stranger_guessing_cannot_lock_the_owner_out(api, client_address):
+    email = _email()
+    api.post("/api/auth/signup", {"email": email, "password": PASSWORD})
+    client_address("203.0.113.66")
+    assert [_login(api, email, "guess guess guess").status for _ in range(8)] == [401] * 5 + [429] * 3
+    client_address("198.51.100.20")  # the owner, elsewhere
+    r = _login(api, email, PASSWORD)
+    assert r.status == 200 and r.json["token"]
+    client_address("203.0.113.66")
+    assert _login(api, email, PASSWORD).status == 429  # the stranger stays paused
+
+
+def test_known_and_unknown_emails_answer_alike_throttled_or_not(api, client_address):
+    known = _email("known")
+    api.post("/api/auth/signup", {"email": known, "password": PASSWORD})
+    answers = {}
+    for email in (known, _email("nobody")):
+        client_address(f"192.0.2.{len(answers) + 10}")
+        replies = [_login(api, email, "wrong password!") for _ in range(6)]
+        answers[email] = [(r.status, r.json["error"]["code"], r.json["error"]["message"]) for r in replies]
+    first, second = answers.values()
+    assert first == second
+    assert [a[0] for a in first] == [401] * 5 + [429]
+
+
+def test_a_success_clears_the_pair_and_one_client_cannot_spray_many_accounts(api, client_address, monkeypatch):
+    monkeypatch.setenv("COSTPILOT_LOGIN_MAX_CLIENT_FAILURES", "6")
+    email = _email()
+    api.post("/api/auth/signup", {"email": email, "password": PASSWORD})
+    assert [_login(api, email, "wrong password!").status for _ in range(4)] == [401] * 4
+    assert _login(api, email, PASSWORD).status == 200  # resets this pair: four more may fail
+    assert [_login(api, email, "wrong password!").status for _ in range(2)] == [401] * 2
+    # six failures from this client now: every further account is refused to it
+    assert _login(api, _email("other"), "wrong password!").status == 429
+    client_address("192.0.2.200")
+    assert _login(api, _email("other"), "wrong password!").status == 401
+
+
+def test_unknown_emails_cost_a_full_password_verification(api, monkeypatch):
+    from chalicelib.services import passwords
+
+    verified = []
+    real = passwords.verify_password
+    monkeypatch.setattr(passwords, "verify_password", lambda h, p: verified.append(h) or real(h, p))
+    _login(api, _email("nobody"), "wrong password!")
+    assert len(verified) == 1 and verified[0].startswith("$argon2id$")
+    params = passwords._hasher()
+    assert f"m={params.memory_cost},t={params.time_cost},p={params.parallelism}" in verified[0]
 
 
 def test_logout_revokes_the_token(api, user):

@@ -76,7 +76,7 @@ def _checkout(api, user, plan="pro", token=None):
 
 def _pay(url):
     """Press "Pay" on the fake's hosted checkout page; answers where it redirects."""
-    page = urllib.request.urlopen(url, timeout=5).read().decode()
+    page = urllib.request.urlopen(url, timeout=60).read().decode()
     assert "Pay" in page
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -85,7 +85,7 @@ def _pay(url):
 
     try:
         urllib.request.build_opener(NoRedirect).open(
-            urllib.request.Request(url + "/pay", data=b"", method="POST"), timeout=10)
+            urllib.request.Request(url + "/pay", data=b"", method="POST"), timeout=60)  # a bound, not a speed test
     except urllib.error.HTTPError as e:
         assert e.code == 303
         return e.headers["Location"]
@@ -418,8 +418,6 @@ def test_alert_rules_limit_and_pausing_follow_the_plan(api, user, stripe_fake):
                                "period": {"kind": "weekly"}, "channels": [{"type": "email"}]}, token=user.token)
 
     first = create(0)
-    if first.status in (404, 405):
-        pytest.skip("this build has no alerts route")
     assert first.status == 201, first.body
     ids = [first.json["alert_id"]] + [create(i).json["alert_id"] for i in (1, 2)]
     r = create(3)

@@ -15,8 +15,18 @@ import pytest
 
 from chalicelib.domain import signatures
 
-NOW = datetime.now(UTC)
-TODAY = NOW.date().isoformat()
+# One instant per test, read once (never at import): events are stamped with it and queries ask for
+# its own UTC day, so a test running across midnight (or started long after collection) still finds
+# what it pushed. The app reads the clock itself; AT is 5 minutes back, well inside its windows.
+AT = datetime.min.replace(tzinfo=UTC)  # placeholders: _moment sets both for each test
+DAY = ""
+
+
+@pytest.fixture(autouse=True)
+def _moment(monkeypatch):
+    at = datetime.now(UTC) - timedelta(minutes=5)
+    monkeypatch.setitem(globals(), "AT", at)
+    monkeypatch.setitem(globals(), "DAY", at.date().isoformat())
 
 
 @pytest.fixture
@@ -32,13 +42,13 @@ def push(api, key, events, **headers):
 
 
 def ev(i, cost="0.0021", **kw):
-    return {"id": f"evt-{i}", "timestamp": (NOW - timedelta(minutes=5)).isoformat(), "provider": "openai",
+    return {"id": f"evt-{i}", "timestamp": AT.isoformat(), "provider": "openai",
             "model": "gpt-4o-mini", "input_tokens": 1200, "output_tokens": 300, "cost": cost,
             "feature": "search", "customer": "cus_1", **kw}
 
 
 def usage(api, user, query=""):
-    r = api.get(f"/api/workspaces/{user.workspace_id}/usage?from={TODAY}&to={TODAY}{query}", token=user.token)
+    r = api.get(f"/api/workspaces/{user.workspace_id}/usage?from={DAY}&to={DAY}{query}", token=user.token)
     assert r.status == 200, r.body
     return r.json
 
@@ -67,7 +77,7 @@ def test_push_query_csv_and_push_again_changes_nothing(api, user, key):
     again = push(api, key, events)
     assert again.json["summary"] == {"accepted": 0, "duplicate": 3, "rejected": 0}
     assert usage(api, user, "&group_by=feature") == first
-    r = api.get(f"/api/workspaces/{user.workspace_id}/usage?from={TODAY}&to={TODAY}&group_by=feature&format=csv",
+    r = api.get(f"/api/workspaces/{user.workspace_id}/usage?from={DAY}&to={DAY}&group_by=feature&format=csv",
                 token=user.token)
     assert r.status == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
@@ -102,12 +112,14 @@ def test_revoked_keys_are_refused(api, user, key):
     ({"cost": "10000000"}, "cost"),
     ({"cost": "abc"}, "cost"),
     ({"currency": "XYZ"}, "currency"),
-    ({"timestamp": (NOW + timedelta(days=2)).isoformat()}, "timestamp"),
+    ({"timestamp": "two days ahead"}, "timestamp"),  # resolved in the test, from its own instant
     ({"timestamp": "2001-01-01T00:00:00Z"}, "timestamp"),
     ({"metadata": {"prompt": "tell me a secret"}}, "metadata.prompt"),
     ({"surprise": 1}, "surprise"),
 ])
 def test_bad_events_are_rejected_with_the_field_and_write_nothing(api, user, key, bad, field):
+    if bad.get("timestamp") == "two days ahead":
+        bad = {"timestamp": (AT + timedelta(days=2, minutes=5)).isoformat()}
     r = push(api, key, [ev(f"bad-{uuid.uuid4().hex[:6]}", **bad)])
     assert r.status == 400, r.body
     event = r.json["events"][0]
@@ -142,11 +154,11 @@ def test_attribution_against_a_connected_provider_keeps_the_bill_as_spend(api, u
     from chalicelib.store import usage as store
     from chalicelib.store.connections import Connection
 
-    day = datetime(NOW.year, NOW.month, NOW.day, tzinfo=UTC)
+    day = datetime(AT.year, AT.month, AT.day, tzinfo=UTC)
     Connection(user.workspace_id, "conn_billed", provider="openai", label="org", credentials=b"x").save()
     bill = [UsageRecord(user.workspace_id, RecordKind.COST, "sync:conn_billed", "openai", day,
                         day + timedelta(days=1), model="gpt-4o-mini", billed_cost=Decimal("10.00"))]
-    store.replace_sync_day(user.workspace_id, "conn_billed", TODAY, bill)
+    store.replace_sync_day(user.workspace_id, "conn_billed", DAY, bill)
     before = usage(api, user)["totals"][0]["spend"]
     push(api, key, [ev("a1", cost="2.50", feature="search"), ev("a2", cost="1.50", feature="chat")])
     after = usage(api, user)

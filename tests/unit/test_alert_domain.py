@@ -92,9 +92,9 @@ def test_rule_config_round_trip_and_validation():
     ("https://evil.example/api/webhooks/1/x", "discord"),
     ("ftp://example.com/x", "webhook"),
 ])
-def test_deployed_stages_refuse_private_and_odd_targets(url, kind):
+def test_strict_rules_refuse_private_and_odd_targets_by_default(url, kind):
     with pytest.raises(alert_channels.ChannelInvalid) as e:
-        alert_channels.check_url(url, kind, deployed=True)
+        alert_channels.check_url(url, kind)
     assert url not in str(e.value)
 
 
@@ -102,10 +102,10 @@ def test_valid_targets_and_local_receivers():
     for url, kind in [("https://hooks.slack.com/services/T0/B0/abcd", "slack"),
                       ("https://discord.com/api/webhooks/1/tok", "discord"),
                       ("https://example.com/costpilot", "webhook")]:
-        assert alert_channels.check_url(url, kind, deployed=True) == url
-    assert alert_channels.check_url("http://127.0.0.1:8025/hooks/slack", "slack", deployed=False)
+        assert alert_channels.check_url(url, kind) == url
+    assert alert_channels.check_url("http://127.0.0.1:8025/hooks/slack", "slack", allow_local=True)
     with pytest.raises(alert_channels.ChannelInvalid):
-        alert_channels.check_url("file:///etc/passwd", "webhook", deployed=False)
+        alert_channels.check_url("file:///etc/passwd", "webhook", allow_local=True)
     assert alert_channels.is_public_ip("8.8.8.8") and not alert_channels.is_public_ip("::ffff:127.0.0.1")
 
 

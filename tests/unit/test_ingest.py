@@ -448,3 +448,17 @@ def test_json_round_trip_of_a_realistic_batch():
         Decimal("0.002"),
         Decimal("0.003"),
     ]
+
+
+@pytest.mark.parametrize("timestamp", [
+    "9999-12-31T23:59:59-01:00",  # past the last instant UTC can hold
+    "0001-01-01T00:00:00+01:00",  # before the first
+    "9999-12-31T23:59:59Z",
+    "0001-01-01T00:00:00Z",
+])
+def test_calendar_edge_timestamps_are_rejected_per_event_and_the_good_ones_kept(timestamp):
+    outcomes = run(event(id="good-1"), event(id="edge", timestamp=timestamp), event(id="good-2"), retention_days=400)
+    assert [o.status for o in outcomes] == [Status.ACCEPTED, Status.REJECTED, Status.ACCEPTED]
+    edge = outcomes[1]
+    assert edge.field == "timestamp"
+    assert "accepted from 400 days ago to 1 day ahead" in edge.reason, edge.reason

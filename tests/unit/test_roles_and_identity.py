@@ -25,13 +25,15 @@ def test_bad_emails(raw):
         identity.normalize_email(raw)
 
 
-def test_lockout_after_max_failures_and_forgetting_old_ones():
-    count, until = 0, 0
-    for _ in range(4):
-        count, until = identity.after_failure(count, 1000, 1000, max_failures=5, lockout=900)
-        assert until == 0
-    count, until = identity.after_failure(count, 1000, 1000, 5, 900)
-    assert (count, until) == (5, 1900)
-    count, until = identity.after_failure(count, 1000, 1001, 5, 900)
-    assert until == 1001 + 1800  # doubles
-    assert identity.after_failure(4, 0, 5000, 5, 900) == (1, 0)  # old failures forgotten
+def test_throttle_keys_are_per_pair_and_client_per_window_and_hide_who():
+    w = identity.throttle_window("203.0.113.7", "owner@example.com", 1_000, 900)
+    assert w.expires_at == 1_800 and w.pair_key != w.client_key
+    assert "203.0.113.7" not in w.pair_key + w.client_key and "owner" not in w.pair_key
+    same_window = identity.throttle_window("203.0.113.7", "owner@example.com", 1_799, 900)
+    assert same_window == w
+    other_client = identity.throttle_window("198.51.100.1", "owner@example.com", 1_000, 900)
+    assert other_client.pair_key != w.pair_key and other_client.client_key != w.client_key
+    other_email = identity.throttle_window("203.0.113.7", "x@example.com", 1_000, 900)
+    assert other_email.pair_key != w.pair_key and other_email.client_key == w.client_key
+    next_window = identity.throttle_window("203.0.113.7", "owner@example.com", 1_800, 900)
+    assert next_window.pair_key != w.pair_key and next_window.expires_at == 2_700
