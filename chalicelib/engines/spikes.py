@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from chalicelib.engines.robust import MAD_TO_SD, nanmedian_rows
+from chalicelib.engines.spike_grid import Grid, build
 
 DAY = 86_400
 #: Robust z-score at which the score is 0.5, and the softness of the squashing.
@@ -48,6 +49,8 @@ CALM_Z = 2.0
 #: (For Gaussian noise a day's largest deviation is 2-3 sd, so this only bites on heavy tails.)
 TAIL_Z = 3.5
 TAIL_DAYS = 14
+#: Cells of a lag matrix held in memory at once.
+BLOCK_CELLS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -61,47 +64,26 @@ class Spike:
     score: float
 
 
-@dataclass(frozen=True)
-class _Grid:
-    """The series on a regular grid of ``step`` seconds; ``slot[i]`` is point i's grid index."""
-
-    step: int
-    slot: np.ndarray  # (n,) int
-    z: np.ndarray  # (g,) log values, NaN where no point
-    offset: float
-    per_day: int  # grid points per day (0 when the step is over a day)
-    warmup: int  # points (not slots) with no score
-
-
-def _to_seconds(timestamps: np.ndarray) -> np.ndarray:
-    return np.asarray(timestamps).astype("datetime64[s]").astype(np.int64)
-
-
-def _grid(seconds: np.ndarray, values: np.ndarray) -> _Grid:
-    """Place points on a regular grid; the step and offset come only from the first points."""
-    n = seconds.shape[0]
-    diffs = np.diff(seconds[:9])
-    diffs = diffs[diffs > 0]
-    step = int(np.median(diffs)) if diffs.size else DAY
-    per_day = round(DAY / step) if step <= DAY // 2 else 0
-    warmup = max(8, min(per_day, 288))
-    slot = np.rint((seconds - seconds[0]) / step).astype(np.int64)
-    slot = np.maximum.accumulate(np.maximum(slot, 0))
-    v = np.maximum(np.nan_to_num(values, nan=np.nan), 0.0)
-    early = v[:warmup]
-    pos = early[np.isfinite(early) & (early > 0)]
-    offset = float(0.1 * np.median(pos)) if pos.size else 1e-6
-    z = np.full(int(slot[-1]) + 1 if n else 0, np.nan)
-    z[slot] = np.log(v + offset)
-    return _Grid(step, slot, z, offset, per_day, warmup)
-
-
 def _lag_median(z: np.ndarray, lags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Median over ``z[t - lag]`` for each slot t (NaN before the start); also the count used."""
-    t = np.arange(z.shape[0])[:, None]
-    idx = t - lags[None, :]
-    vals = np.where(idx >= 0, z[np.maximum(idx, 0)], np.nan)
-    return nanmedian_rows(vals), np.isfinite(vals).sum(axis=1)
+    med = np.full(z.shape[0], np.nan)
+    count = np.zeros(z.shape[0], dtype=np.int64)
+    for lo in range(0, z.shape[0], _rows_per_block(lags.shape[0])):
+        vals = _lagged(z, lags, lo, min(lo + _rows_per_block(lags.shape[0]), z.shape[0]))
+        med[lo : lo + vals.shape[0]] = nanmedian_rows(vals)
+        count[lo : lo + vals.shape[0]] = np.isfinite(vals).sum(axis=1)
+    return med, count
+
+
+def _rows_per_block(width: int) -> int:
+    """Rows of a lag matrix computed at once, so memory stays bounded on very long series."""
+    return max(256, BLOCK_CELLS // max(width, 1))
+
+
+def _lagged(z: np.ndarray, lags: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """``z[t - lag]`` for slots ``lo <= t < hi`` and each lag, NaN before the start; (hi-lo, k)."""
+    idx = np.arange(lo, hi)[:, None] - lags[None, :]
+    return np.where(idx >= 0, z[np.maximum(idx, 0)], np.nan)
 
 
 def _widen(lags: np.ndarray, spread: int) -> np.ndarray:
@@ -110,9 +92,9 @@ def _widen(lags: np.ndarray, spread: int) -> np.ndarray:
     return out[out >= 1]
 
 
-def _baseline(g: _Grid) -> tuple[np.ndarray, np.ndarray]:
-    """Expected log value at every slot from earlier slots only, shape (g,); and the
-    level-following expectation alone (its residuals measure the noise scale)."""
+def _baseline(g: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Seasonal and level-following expected log values at every slot from earlier slots only;
+    both (g,). The level-following one's residuals measure the noise scale."""
     z = g.z
     if g.per_day:
         week = 7 * g.per_day
@@ -134,26 +116,37 @@ def _baseline(g: _Grid) -> tuple[np.ndarray, np.ndarray]:
     first = z - seasonal
     level, n_l = _lag_median(first, np.arange(1, level_window + 1))
     level = np.where(n_l > 0, level, 0.0)
-    # Two expectations: the seasonal one, and the seasonal one moved by the recent level (which
-    # follows growth and launches, but would carry a quiet weekend into Monday morning). A point
-    # is only as unusual as it is against the nearer of the two, and not at all between them.
-    with_level = seasonal + level
+    return seasonal, seasonal + level
+
+
+def _residual(
+    z: np.ndarray, seasonal: np.ndarray, with_level: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Residual of ``z`` against the nearer of two expectations, and that expectation.
+
+    The seasonal expectation, and the seasonal one moved by the recent level (which follows
+    growth and launches, but would carry a quiet weekend into Monday morning). A point is only as
+    unusual as it is against the nearer of the two, and not at all between them.
+    """
     r1, r2 = z - seasonal, z - with_level
     nearer = np.where(np.abs(r1) <= np.abs(r2), seasonal, with_level)
     between = np.sign(r1) * np.sign(r2) < 0
-    return np.where(between, z, nearer), with_level
+    expected = np.where(between, z, nearer)
+    return z - expected, expected
 
 
-def _scale(resid: np.ndarray, g: _Grid) -> np.ndarray:
+def _scale(resid: np.ndarray, g: Grid) -> np.ndarray:
     """Robust standard deviation of the residuals before each slot (MAD over ~two weeks)."""
     window = min(14 * g.per_day, 500) if g.per_day else 56
     lags = np.arange(1, window + 1)
-    t = np.arange(resid.shape[0])[:, None]
-    idx = t - lags[None, :]
-    vals = np.where(idx >= 0, resid[np.maximum(idx, 0)], np.nan)
-    centre = nanmedian_rows(vals)
-    mad = nanmedian_rows(np.abs(vals - centre[:, None]))
-    count = np.isfinite(vals).sum(axis=1)
+    mad = np.full(resid.shape[0], np.nan)
+    count = np.zeros(resid.shape[0], dtype=np.int64)
+    rows = _rows_per_block(window)
+    for lo in range(0, resid.shape[0], rows):
+        vals = _lagged(resid, lags, lo, min(lo + rows, resid.shape[0]))
+        centre = nanmedian_rows(vals)
+        mad[lo : lo + vals.shape[0]] = nanmedian_rows(np.abs(vals - centre[:, None]))
+        count[lo : lo + vals.shape[0]] = np.isfinite(vals).sum(axis=1)
     sd = MAD_TO_SD * np.nan_to_num(mad, nan=0.0)
     tail = _daily_extreme(resid, g) / TAIL_Z
     # With few residuals seen, the scale itself is uncertain: be more tolerant.
@@ -161,7 +154,7 @@ def _scale(resid: np.ndarray, g: _Grid) -> np.ndarray:
     return np.maximum(np.maximum(sd, tail), floor)
 
 
-def _daily_extreme(resid: np.ndarray, g: _Grid) -> np.ndarray:
+def _daily_extreme(resid: np.ndarray, g: Grid) -> np.ndarray:
     """Median over the last 14 complete days of each day's largest |residual|, per slot; (g,).
 
     Bursty and intermittent series (a batch every few hours, spend only when a job runs) have a
@@ -183,18 +176,21 @@ def _daily_extreme(resid: np.ndarray, g: _Grid) -> np.ndarray:
     return typical[np.arange(resid.shape[0]) // g.per_day]
 
 
-def _month_back_max(z_scores: np.ndarray, seconds: np.ndarray, g: _Grid) -> np.ndarray:
+def _month_back_max(z_scores: np.ndarray, g: Grid) -> np.ndarray:
     """Largest robust z near the same time one calendar month before each point; shape (n,)."""
-    ts = seconds.astype("datetime64[s]")
+    ts = g.seconds.astype("datetime64[s]")
     month = ts.astype("datetime64[M]")
-    prev = (month - 1).astype("datetime64[s]") + (ts - month.astype("datetime64[s]"))
-    slot = np.rint((prev.astype(np.int64) - seconds[0]) / g.step).astype(np.int64)
+    prev = ((month - 1).astype("datetime64[s]") + (ts - month.astype("datetime64[s]"))).astype(
+        np.int64
+    )
+    near = np.clip(np.searchsorted(g.seconds, prev), 0, g.seconds.shape[0] - 1)
+    slot = g.slot[near] + np.rint((prev - g.seconds[near]) / g.step).astype(np.int64)
     tol = 1 if not g.per_day else max(1, round(2 * 3600 / g.step))
-    out = np.full(seconds.shape[0], -np.inf)
+    out = np.full(g.seconds.shape[0], -np.inf)
     zs = np.nan_to_num(z_scores, nan=-np.inf)
     for k in range(-tol, tol + 1):
         s = slot + k
-        ok = (s >= 0) & (s < zs.shape[0])
+        ok = (s >= 0) & (s < zs.shape[0]) & (prev >= g.seconds[0])
         out[ok] = np.maximum(out[ok], zs[s[ok]])
     return out
 
@@ -210,31 +206,26 @@ class _Details:
 
 
 def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Details:
-    seconds = _to_seconds(timestamps)
+    if direction not in ("up", "both"):
+        raise ValueError("direction must be 'up' or 'both'")
     v = np.asarray(values, dtype=float).ravel()
     n = v.shape[0]
     if n == 0:
         return _Details(np.zeros(0), np.zeros(0))
-    if np.any(np.diff(seconds) < 0):
-        raise ValueError("timestamps must be in ascending order")
-    g = _grid(seconds, v)
-    expected_z, levelled = _baseline(g)
-    resid = g.z - expected_z
-    zs_grid = resid / _scale(g.z - levelled, g)
-    zs = zs_grid[g.slot]
-    if direction == "up":
-        strength = np.maximum(zs, 0.0)
-    elif direction == "both":
-        strength = np.abs(zs)
-    else:
-        raise ValueError("direction must be 'up' or 'both'")
-    recurring = _month_back_max(zs_grid, seconds, g)
+    g = build(timestamps, v)
+    seasonal, levelled = _baseline(g)
+    slot_resid, _ = _residual(g.z, seasonal, levelled)
+    scale = _scale(g.z - levelled, g)
+    resid, expected_z = _residual(g.point_z, seasonal[g.slot], levelled[g.slot])
+    zs = resid / scale[g.slot]
+    strength = np.maximum(zs, 0.0) if direction == "up" else np.abs(zs)
+    recurring = _month_back_max(slot_resid / scale, g)
     monthly = (zs > 0) & (recurring >= 3.0)
     strength = np.where(monthly, np.maximum(zs - recurring, 0.0), strength)
     strength = np.nan_to_num(strength, nan=0.0)
     scores = _episodes(strength)
-    scores[: g.warmup] = 0.0
-    expected = np.maximum(np.exp(expected_z[g.slot]) - g.offset, 0.0)
+    scores[: max(8, min(g.per_day, 288))] = 0.0
+    expected = np.sinh(expected_z) * 2.0 * g.scale
     return _Details(scores, np.nan_to_num(expected, nan=0.0))
 
 
