@@ -51,6 +51,8 @@ CONFIDENT_DAYS = 28
 INTERVAL_SCALE = 1.25
 #: Outlier cut-off, in robust standard deviations from the centred 7-day median (log space).
 OUTLIER_Z = 4.0
+#: Larger daily values are clipped (no spend is that large; it keeps float arithmetic finite).
+MAX_VALUE = 1e15
 
 
 @dataclass(frozen=True)
@@ -128,11 +130,11 @@ def _recent_shift(z: np.ndarray) -> tuple[int, float] | None:
 
 def _prepare(history: np.ndarray) -> _Prepared:
     x = np.asarray(history, dtype=float).ravel()
+    x = np.where(np.isfinite(x), np.clip(x, 0.0, MAX_VALUE), np.nan)
     finite = np.isfinite(x)
     if not finite.any():
-        raise ValueError("history has no observed day")
+        x, finite = np.zeros(1), np.ones(1, bool)  # nothing seen: forecast zero spend
     x = x[int(np.argmax(finite)) :][-MAX_HISTORY:].copy()
-    x[np.isfinite(x) & (x < 0)] = 0.0
     n = x.shape[0]
     profile = weekly_profile(x)
     factors = profile[phases(n)]
@@ -211,8 +213,8 @@ def _error_matrix(prep: _Prepared, fit: fm.SesFit, horizon: int) -> np.ndarray:
 
 
 def _model(history: np.ndarray, horizon: int, level: float) -> _Model:
-    if horizon < 1:
-        raise ValueError("horizon must be at least 1")
+    if horizon < 0:
+        raise ValueError("horizon must not be negative")
     if not 0 < level < 1:
         raise ValueError("level must be in (0, 1)")
     prep = _prepare(history)

@@ -30,8 +30,9 @@ DAY = 86_400
 WEEK = 7 * DAY
 #: Gaps longer than this many weeks are shortened (keeping the phase within the week).
 MAX_GAP_WEEKS = 4
-#: Points used to find the step and the level of the series.
-HEAD = 64
+#: Points used to find the step and the level of the series (no more than the warm-up, which
+#: scores 0, so that a prefix of a series scores exactly as the start of the whole series).
+HEAD = 8
 
 
 @dataclass(frozen=True)
