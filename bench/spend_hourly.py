@@ -60,17 +60,23 @@ def _expected(rng: np.random.Generator, n: int) -> tuple[np.ndarray, float, int]
     if kind == "business":
         week = np.array([1.0, 1.0, 1.0, 1.0, 0.9, *(rng.uniform(0.1, 0.6, 2))])
         peak = rng.uniform(10, 16)
-        day = rng.uniform(0.05, 0.4) + np.exp(-0.5 * ((hour - peak) / rng.uniform(2, 4.5)) ** 2)
+        day = rng.uniform(0.05, 0.4) + np.exp(
+            -0.5 * ((hour - peak) / rng.uniform(2, 4.5)) ** 2
+        )
     elif kind == "consumer":
         week = np.array([0.9, 0.9, 0.9, 0.95, 1.0, *(rng.uniform(1.0, 1.4, 2))])
         peak = rng.uniform(18, 22)
-        day = rng.uniform(0.2, 0.6) + np.exp(-0.5 * ((hour - peak) / rng.uniform(3, 6)) ** 2)
+        day = rng.uniform(0.2, 0.6) + np.exp(
+            -0.5 * ((hour - peak) / rng.uniform(3, 6)) ** 2
+        )
     else:
         week = rng.uniform(0.9, 1.1, 7)
         day = 1.0 + 0.1 * np.sin(2 * np.pi * hour / 24 + rng.uniform(0, 6.3))
     shape = week[weekday] * day
     shape /= shape.mean()
-    ramp = np.exp(rng.uniform(-0.4, 1.0) * hours / n) if rng.random() < 0.5 else np.ones(n)
+    ramp = (
+        np.exp(rng.uniform(-0.4, 1.0) * hours / n) if rng.random() < 0.5 else np.ones(n)
+    )
     return level * shape * ramp, level, tz
 
 
@@ -80,12 +86,16 @@ def _noisy(rng: np.random.Generator, mean: np.ndarray, level: float) -> np.ndarr
     noise = np.exp(sd * rng.standard_t(rng.uniform(2, 6), mean.shape[0]).clip(-8, 8))
     v = mean * noise
     if level < 3 or rng.random() < 0.3:
-        unit = level / rng.uniform(2, 200)  # price per request: 2-200 requests in a mean hour
+        unit = level / rng.uniform(
+            2, 200
+        )  # price per request: 2-200 requests in a mean hour
         v = rng.poisson(v / unit) * unit
     return v
 
 
-def hourly_series(seed: int, n_hours: int = 24 * 120, anomalies: int | None = None) -> HourlySeries:
+def hourly_series(
+    seed: int, n_hours: int = 24 * 120, anomalies: int | None = None
+) -> HourlySeries:
     """One seeded series of ``n_hours`` hours with labelled events (see the module docstring)."""
     rng = np.random.default_rng(seed)
     n = n_hours
@@ -111,7 +121,11 @@ def hourly_series(seed: int, n_hours: int = 24 * 120, anomalies: int | None = No
     dom = (local.astype("datetime64[D]") - local.astype("datetime64[M]")).astype(int)
     hour = np.arange(n) + tz
     if rng.random() < 0.5:  # monthly batch job on a fixed day and hour
-        day, at_hour, length = int(rng.integers(0, 28)), int(rng.integers(0, 24)), int(rng.integers(1, 4))
+        day, at_hour, length = (
+            int(rng.integers(0, 28)),
+            int(rng.integers(0, 24)),
+            int(rng.integers(1, 4)),
+        )
         size = level * rng.uniform(2, 10)
         runs = np.nonzero((dom == day) & (hour % 24 == at_hour))[0]
         for k, a in enumerate(runs):
@@ -157,7 +171,10 @@ def hourly_series(seed: int, n_hours: int = 24 * 120, anomalies: int | None = No
                     take("runaway loop", a, a + length - 1, True)
                     break
             else:
-                a, length = int(rng.integers(24 * 14, n - 24 * 5)), int(rng.integers(24, 24 * 5))
+                a, length = (
+                    int(rng.integers(24 * 14, n - 24 * 5)),
+                    int(rng.integers(24, 24 * 5)),
+                )
                 local_hour, local_day = (a + tz) % 24, ((a + tz) // 24) % 7
                 night_or_weekend = local_hour >= 21 or local_hour < 6 or local_day >= 5
                 if night_or_weekend and free(a, a + length - 1):

@@ -133,7 +133,9 @@ def nab_part(data: Path) -> dict[str, float]:
         for split, (_, files, scores) in prepared.items():
             at_fixed = _score(files, scores, p, THRESHOLD)
             at_tuned = _score(files, scores, p, tuned_thr)
-            cells.append(f"{split} {at_fixed:6.1f} ({at_tuned:5.1f} at {tuned_thr:.2f})")
+            cells.append(
+                f"{split} {at_fixed:6.1f} ({at_tuned:5.1f} at {tuned_thr:.2f})"
+            )
             if p.name == "standard":
                 out[split] = at_fixed
         print(f"  {p.name:<20} at 0.5: " + " | ".join(cells))
@@ -144,15 +146,21 @@ def nab_part(data: Path) -> dict[str, float]:
         for cat in cats:
             idx = [i for i, c in enumerate(corpus) if c[0].startswith(cat)]
             if any(files[i].n_windows for i in idx):
-                sub = _score([files[i] for i in idx], [scores[i] for i in idx], standard, THRESHOLD)
+                sub = _score(
+                    [files[i] for i in idx],
+                    [scores[i] for i in idx],
+                    standard,
+                    THRESHOLD,
+                )
                 per_cat.append(f"{cat} {sub:.1f}")
             else:
-                fa = sum(int((scores[i] >= THRESHOLD)[files[i].scored].sum()) for i in idx)
+                fa = sum(
+                    int((scores[i] >= THRESHOLD)[files[i].scored].sum()) for i in idx
+                )
                 per_cat.append(f"{cat} {fa} false alarms")
         print(f"    per category (standard): {', '.join(per_cat)}")
     print(
-        "  baselines (standard): "
-        + ", ".join(f"{k} {v}" for k, v in PUBLISHED.items())
+        "  baselines (standard): " + ", ".join(f"{k} {v}" for k, v in PUBLISHED.items())
     )
     return out
 
@@ -210,7 +218,9 @@ def speed() -> float:
         contract.spike_scores(s.timestamps, s.values)
         best = min(best, time.perf_counter() - t0)
     us = 1e6 * best / 10_000
-    print(f"[speed] spike_scores on 10,000 hourly points: {us:.1f} us per point (aim <= 50)")
+    print(
+        f"[speed] spike_scores on 10,000 hourly points: {us:.1f} us per point (aim <= 50)"
+    )
     return us
 
 
@@ -226,9 +236,17 @@ def main(argv: list[str] | None = None) -> None:
     print("targets on the reporting split (issue 16):")
     r = syn["reporting"]
     checks = [
-        ("NAB standard at 0.5 > 60", nab_scores.get("reporting", float("nan")), lambda x: x > 60),
+        (
+            "NAB standard at 0.5 > 60",
+            nab_scores.get("reporting", float("nan")),
+            lambda x: x > 60,
+        ),
         ("anomalies caught within 1 h >= 98%", r["recall_1h"], lambda x: x >= 0.98),
-        ("false alarms per clean series-month <= 1", r["fa_per_month"], lambda x: x <= 1),
+        (
+            "false alarms per clean series-month <= 1",
+            r["fa_per_month"],
+            lambda x: x <= 1,
+        ),
         ("benign events alarming < 10%", r["benign_share"], lambda x: x < 0.10),
         ("us per point <= 50", us, lambda x: x <= 50),
     ]

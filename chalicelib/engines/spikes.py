@@ -69,7 +69,9 @@ def _lag_median(z: np.ndarray, lags: np.ndarray) -> tuple[np.ndarray, np.ndarray
     med = np.full(z.shape[0], np.nan)
     count = np.zeros(z.shape[0], dtype=np.int64)
     for lo in range(0, z.shape[0], _rows_per_block(lags.shape[0])):
-        vals = _lagged(z, lags, lo, min(lo + _rows_per_block(lags.shape[0]), z.shape[0]))
+        vals = _lagged(
+            z, lags, lo, min(lo + _rows_per_block(lags.shape[0]), z.shape[0])
+        )
         med[lo : lo + vals.shape[0]] = nanmedian_rows(vals)
         count[lo : lo + vals.shape[0]] = np.isfinite(vals).sum(axis=1)
     return med, count
@@ -180,9 +182,9 @@ def _month_back_max(z_scores: np.ndarray, g: Grid) -> np.ndarray:
     """Largest robust z near the same time one calendar month before each point; shape (n,)."""
     ts = g.seconds.astype("datetime64[s]")
     month = ts.astype("datetime64[M]")
-    prev = ((month - 1).astype("datetime64[s]") + (ts - month.astype("datetime64[s]"))).astype(
-        np.int64
-    )
+    prev = (
+        (month - 1).astype("datetime64[s]") + (ts - month.astype("datetime64[s]"))
+    ).astype(np.int64)
     near = np.clip(np.searchsorted(g.seconds, prev), 0, g.seconds.shape[0] - 1)
     slot = g.slot[near] + np.rint((prev - g.seconds[near]) / g.step).astype(np.int64)
     tol = 1 if not g.per_day else max(1, round(2 * 3600 / g.step))

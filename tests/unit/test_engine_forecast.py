@@ -100,7 +100,9 @@ def test_all_zero_history_forecasts_zero():
 
 
 def test_takes_any_history_but_rejects_bad_arguments():
-    f = forecast(np.full(10, np.nan), 7)  # nothing observed: zero spend, flagged uncertain
+    f = forecast(
+        np.full(10, np.nan), 7
+    )  # nothing observed: zero spend, flagged uncertain
     assert np.all(f.mean == 0.0) and f.uncertain
     assert forecast(spend(30), 0).mean.shape == (0,)
     with pytest.raises(ValueError):

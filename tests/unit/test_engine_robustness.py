@@ -31,7 +31,11 @@ def nab_files() -> list[str]:
 
 
 def load(key: str) -> tuple[np.ndarray, np.ndarray]:
-    rows = [r.split(",") for r in (NAB / "data" / key).read_text().splitlines()[1:] if r.strip()]
+    rows = [
+        r.split(",")
+        for r in (NAB / "data" / key).read_text().splitlines()[1:]
+        if r.strip()
+    ]
     ts = np.array([r[0].replace(" ", "T") for r in rows], dtype="datetime64[s]")
     return ts, np.array([float(r[1]) for r in rows])
 
@@ -56,7 +60,9 @@ def test_the_data_folder_has_all_34_nab_files():
 
 def test_real_nab_files_have_repeats_and_disorder():
     """The robustness below is exercised for real: some files go back in time or repeat."""
-    odd = [k for k in nab_files() if np.any(np.diff(load(k)[0]) <= np.timedelta64(0, "s"))]
+    odd = [
+        k for k in nab_files() if np.any(np.diff(load(k)[0]) <= np.timedelta64(0, "s"))
+    ]
     assert odd
 
 
@@ -68,13 +74,15 @@ def test_contract_on_every_nab_file(key):
         s = check_scores(ts[sl], v[sl])
         head = check_scores(ts[sl][: CAP // 3], v[sl][: CAP // 3])
         assert np.allclose(head, s[: CAP // 3])  # causal in arrival order
-    check_forecast(v[: 400])
+    check_forecast(v[:400])
 
 
 def series(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     h = np.arange(n)
-    return T0 + h * H, 5.0 * (1.2 + np.sin(2 * np.pi * h / 24)) * rng.lognormal(0, 0.2, n)
+    return T0 + h * H, 5.0 * (1.2 + np.sin(2 * np.pi * h / 24)) * rng.lognormal(
+        0, 0.2, n
+    )
 
 
 def edge_cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -93,7 +101,10 @@ def edge_cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:
         "constant": (ts, np.full(v.shape[0], 3.0)),
         "all zeros": (ts, np.zeros(v.shape[0])),
         "all NaN": (ts, np.full(v.shape[0], np.nan)),
-        "some NaN and inf": (ts, np.where(np.arange(v.shape[0]) % 7 == 0, np.nan, v) * odd_inf),
+        "some NaN and inf": (
+            ts,
+            np.where(np.arange(v.shape[0]) % 7 == 0, np.nan, v) * odd_inf,
+        ),
         "negative (refunds)": (ts, v - 6.0),
         "all negative": (ts, -v),
         "shuffled": (ts[shuffled], v[shuffled]),
@@ -105,7 +116,10 @@ def edge_cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:
         "tiny values": (ts, v * 1e-12),
         "huge values": (ts, v * 1e12),
         "daily": (T0.astype("datetime64[D]") + np.arange(400), v[:400]),
-        "five-minute": (T0 + np.arange(3000) * np.timedelta64(5, "m"), np.resize(v, 3000)),
+        "five-minute": (
+            T0 + np.arange(3000) * np.timedelta64(5, "m"),
+            np.resize(v, 3000),
+        ),
         "very long": series(24 * 365 * 3)[0:2],
     }
 
