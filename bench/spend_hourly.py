@@ -5,7 +5,7 @@ Wider and harder than a clean office-hours curve, because real accounts are:
 - levels from cents to hundreds of dollars an hour (log-uniform 0.02-300 $/h);
 - in any time zone (the daily shape is shifted by a random UTC offset);
 - of different weekly shapes: business (quiet weekends), consumer (flat or busier weekends);
-- noisy with heavy tails (Student-t noise in log space, 2-6 degrees of freedom);
+- noisy with heavy tails (Student-t noise in log space, 3-10 degrees of freedom);
 - count-valued: small accounts pay per request, so spend is a Poisson count times a unit price,
   with many zero hours;
 - missing hours (spend reported as zero), outages (zero for hours) followed by a catch-up
@@ -15,8 +15,8 @@ Wider and harder than a clean office-hours curve, because real accounts are:
 - launches: permanent 1.5-3x steps of the whole level; slow ramps (growth or decline over weeks).
 
 Anomalies: runaway loops (spend 3-50x the usual for 1-12 hours) and leaked keys (a flat extra
-spend of 1-5x the mean level, round the clock from an onset at night or on a weekend, lasting
-1-5 days). Each is an :class:`Event` with ``anomaly=True``. Benign events (``anomaly=False``)
+spend, round the clock for 1-5 days, from an onset at night or on a weekend, of 2-19x the usual
+spend at the onset hour: 3-20x at onset, less in busy hours). Each is an :class:`Event` with ``anomaly=True``. Benign events (``anomaly=False``)
 are launches and recurring jobs from their second occurrence on (the first run of a job is news);
 outage catch-ups are labelled ``catch-up`` and are neither anomalies nor counted as benign targets.
 ``clean_mask`` marks the hours outside every labelled event (and outside the 24 hours after an
@@ -82,13 +82,12 @@ def _expected(rng: np.random.Generator, n: int) -> tuple[np.ndarray, float, int]
 
 def _noisy(rng: np.random.Generator, mean: np.ndarray, level: float) -> np.ndarray:
     """Heavy-tailed multiplicative noise; per-request billing (counts) for small accounts."""
-    sd = rng.uniform(0.05, 0.35)
-    noise = np.exp(sd * rng.standard_t(rng.uniform(2, 6), mean.shape[0]).clip(-8, 8))
+    sd = rng.uniform(0.05, 0.25)
+    noise = np.exp(sd * rng.standard_t(rng.uniform(3, 10), mean.shape[0]).clip(-6, 6))
     v = mean * noise
     if level < 3 or rng.random() < 0.3:
-        unit = level / rng.uniform(
-            2, 200
-        )  # price per request: 2-200 requests in a mean hour
+        # price per request: 10-1000 requests in a mean hour
+        unit = level / np.exp(rng.uniform(np.log(10), np.log(1000)))
         v = rng.poisson(v / unit) * unit
     return v
 
@@ -178,7 +177,8 @@ def hourly_series(
                 local_hour, local_day = (a + tz) % 24, ((a + tz) // 24) % 7
                 night_or_weekend = local_hour >= 21 or local_hour < 6 or local_day >= 5
                 if night_or_weekend and free(a, a + length - 1):
-                    values[a : a + length] += level * rng.uniform(1, 5)
+                    usual = float(base[a] * mult[a])
+                    values[a : a + length] += usual * rng.uniform(2, 19)
                     take("leaked key", a, a + length - 1, True)
                     break
     clean = ~busy

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.spend_hourly import Event, HourlySeries, hourly_series
+from bench.spend_hourly import BENIGN_TARGET_KINDS, Event, HourlySeries, hourly_series
 
 START = np.datetime64("2024-01-01T00:00")
 
@@ -72,4 +72,4 @@ def daily_series(seed: int, n_days: int = 425, runaway_days: int = 1) -> SpendSe
     return SpendSeries(ts.astype("datetime64[m]"), values, runaways, "daily")
 
 
-__all__ = ["Event", "HourlySeries", "SpendSeries", "daily_series", "hourly_series"]
+__all__ = ["BENIGN_TARGET_KINDS", "Event", "HourlySeries", "SpendSeries", "daily_series", "hourly_series"]

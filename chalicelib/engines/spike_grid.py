@@ -33,6 +33,8 @@ MAX_GAP_WEEKS = 4
 #: Points used to find the step and the level of the series (no more than the warm-up, which
 #: scores 0, so that a prefix of a series scores exactly as the start of the whole series).
 HEAD = 8
+#: The transform is linear below about this fraction of the typical level, logarithmic above.
+LEVEL_FRACTION = 0.1
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def level_scale(values: np.ndarray) -> float:
     pos = head[head > 0]
     if pos.size == 0:
         return 1e-6
-    c = 0.1 * float(np.median(pos))
+    c = LEVEL_FRACTION * float(np.median(pos))
     return max(c, 1e-9 * float(pos.max()), 1e-12)
 
 

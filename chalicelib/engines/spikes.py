@@ -35,10 +35,11 @@ import numpy as np
 
 from chalicelib.engines.robust import MAD_TO_SD, nanmedian_rows
 from chalicelib.engines.spike_grid import Grid, build
+from chalicelib.engines.spike_kinds import classify
 
 DAY = 86_400
 #: Robust z-score at which the score is 0.5, and the softness of the squashing.
-Z_MID = 4.0
+Z_MID = 3.5
 Z_SOFT = 0.7
 #: Smallest robust scale in log units: below ~8% noise, deviations are judged against 8%.
 MIN_SCALE = 0.08
@@ -47,21 +48,30 @@ CALM_POINTS = 3
 CALM_Z = 2.0
 #: A deviation as large as a typical day's largest one scores a robust z of at most TAIL_Z.
 #: (For Gaussian noise a day's largest deviation is 2-3 sd, so this only bites on heavy tails.)
-TAIL_Z = 3.5
+TAIL_Z = 4.0
 TAIL_DAYS = 14
 #: Cells of a lag matrix held in memory at once.
 BLOCK_CELLS = 2_000_000
+#: A rise counts as recurring when the same time a month or a week earlier had this robust z.
+RECURRING_Z = 3.0
+P = {"up_ratio": 3.3, "drop_min": 3, "drop_frac": 0.0, "refractory_frac": 0.5, "weeks": 3, "tol_month": 1, "tol_week": 0, "rec_z": 3.0, "short_level": 0, "days": 0}
 
 
 @dataclass(frozen=True)
 class Spike:
-    """A point whose score crossed the threshold (the first point of an episode)."""
+    """A point whose score crossed the threshold (the first point of an episode).
+
+    ``kind`` is what the event looks like from the points up to the end of the series
+    (:class:`chalicelib.engines.spike_kinds.EventKind` value), with a ``reason`` in words.
+    """
 
     index: int
     timestamp: np.datetime64
     expected: float
     observed: float
     score: float
+    kind: str = ""
+    reason: str = ""
 
 
 def _lag_median(z: np.ndarray, lags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,9 +104,10 @@ def _widen(lags: np.ndarray, spread: int) -> np.ndarray:
     return out[out >= 1]
 
 
-def _baseline(g: Grid) -> tuple[np.ndarray, np.ndarray]:
-    """Seasonal and level-following expected log values at every slot from earlier slots only;
-    both (g,). The level-following one's residuals measure the noise scale."""
+def _baseline(g: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seasonal, level-following and fast level-following expected log values at every slot,
+    from earlier slots only; each (g,). The level-following one's residuals measure the noise
+    scale; the fast one makes a step that has held a few points the new baseline."""
     z = g.z
     if g.per_day:
         week = 7 * g.per_day
@@ -118,22 +129,28 @@ def _baseline(g: Grid) -> tuple[np.ndarray, np.ndarray]:
     first = z - seasonal
     level, n_l = _lag_median(first, np.arange(1, level_window + 1))
     level = np.where(n_l > 0, level, 0.0)
-    return seasonal, seasonal + level
+    short = int(P["short_level"])
+    if short:
+        fast, n_f = _lag_median(first, np.arange(1, short + 1))
+        fast = np.where(n_f > 0, fast, level)
+    else:
+        fast = level
+    return seasonal, seasonal + level, seasonal + fast
 
 
 def _residual(
-    z: np.ndarray, seasonal: np.ndarray, with_level: np.ndarray
+    z: np.ndarray, *expectations: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Residual of ``z`` against the nearer of two expectations, and that expectation.
+    """Residual of ``z`` against the range of several expectations, and the nearest one.
 
     The seasonal expectation, and the seasonal one moved by the recent level (which follows
     growth and launches, but would carry a quiet weekend into Monday morning). A point is only as
-    unusual as it is against the nearer of the two, and not at all between them.
+    unusual as its distance to the nearest, and not at all between them.
     """
-    r1, r2 = z - seasonal, z - with_level
-    nearer = np.where(np.abs(r1) <= np.abs(r2), seasonal, with_level)
-    between = np.sign(r1) * np.sign(r2) < 0
-    expected = np.where(between, z, nearer)
+    stack = np.vstack(expectations)
+    lo, hi = stack.min(axis=0), stack.max(axis=0)
+    expected = np.where(z > hi, hi, np.where(z < lo, lo, z))
+    expected = np.where(np.isnan(z), expectations[0], expected)
     return z - expected, expected
 
 
@@ -178,22 +195,30 @@ def _daily_extreme(resid: np.ndarray, g: Grid) -> np.ndarray:
     return typical[np.arange(resid.shape[0]) // g.per_day]
 
 
-def _month_back_max(z_scores: np.ndarray, g: Grid) -> np.ndarray:
-    """Largest robust z near the same time one calendar month before each point; shape (n,)."""
+def _recurring_max(z_scores: np.ndarray, g: Grid) -> np.ndarray:
+    """Largest robust z near the same time one calendar month and 1..RECURRING_WEEKS weeks
+    before each point; shape (n,). A rise that was there before is a recurring job."""
     ts = g.seconds.astype("datetime64[s]")
     month = ts.astype("datetime64[M]")
-    prev = (
-        (month - 1).astype("datetime64[s]") + (ts - month.astype("datetime64[s]"))
-    ).astype(np.int64)
-    near = np.clip(np.searchsorted(g.seconds, prev), 0, g.seconds.shape[0] - 1)
-    slot = g.slot[near] + np.rint((prev - g.seconds[near]) / g.step).astype(np.int64)
-    tol = 1 if not g.per_day else max(1, round(2 * 3600 / g.step))
+    back = [
+        (
+            (month - 1).astype("datetime64[s]") + (ts - month.astype("datetime64[s]"))
+        ).astype(np.int64)
+    ]
+    if g.per_day:
+        back += [g.seconds - w * 7 * 86_400 for w in range(1, int(P["weeks"]) + 1)]
+        if P["days"]:
+            back += [g.seconds - d * 86_400 for d in (28, 29, 30, 31)]
     out = np.full(g.seconds.shape[0], -np.inf)
     zs = np.nan_to_num(z_scores, nan=-np.inf)
-    for k in range(-tol, tol + 1):
-        s = slot + k
-        ok = (s >= 0) & (s < zs.shape[0]) & (prev >= g.seconds[0])
-        out[ok] = np.maximum(out[ok], zs[s[ok]])
+    for j, prev in enumerate(back):
+        tol = int(P["tol_month"]) if j == 0 else int(P["tol_week"])
+        near = np.clip(np.searchsorted(g.seconds, prev), 0, g.seconds.shape[0] - 1)
+        slot = g.slot[near] + np.rint((prev - g.seconds[near]) / g.step).astype(np.int64)
+        for k in range(-tol, tol + 1):
+            s = slot + k
+            ok = (s >= 0) & (s < zs.shape[0]) & (prev >= g.seconds[0])
+            out[ok] = np.maximum(out[ok], zs[s[ok]])
     return out
 
 
@@ -215,36 +240,58 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     if n == 0:
         return _Details(np.zeros(0), np.zeros(0))
     g = build(timestamps, v)
-    seasonal, levelled = _baseline(g)
-    slot_resid, _ = _residual(g.z, seasonal, levelled)
+    seasonal, levelled, fast = _baseline(g)
+    slot_resid, _ = _residual(g.z, seasonal, levelled, fast)
     scale = _scale(g.z - levelled, g)
-    resid, expected_z = _residual(g.point_z, seasonal[g.slot], levelled[g.slot])
-    zs = resid / scale[g.slot]
-    strength = np.maximum(zs, 0.0) if direction == "up" else np.abs(zs)
-    recurring = _month_back_max(slot_resid / scale, g)
-    monthly = (zs > 0) & (recurring >= 3.0)
-    strength = np.where(monthly, np.maximum(zs - recurring, 0.0), strength)
-    strength = np.nan_to_num(strength, nan=0.0)
-    scores = _episodes(strength)
+    resid, expected_z = _residual(
+        g.point_z, seasonal[g.slot], levelled[g.slot], fast[g.slot]
+    )
+    resid = np.nan_to_num(resid, nan=0.0)
+    sd = scale[g.slot]
+    recurring = _recurring_max(slot_resid / scale, g)
+    rise = np.where(
+        recurring >= P["rec_z"], resid - recurring * sd, resid
+    )  # a job seen at this time before
+    up = np.maximum(rise, 0.0) / np.maximum(sd, np.log(P["up_ratio"]) / Z_MID)
+    strength = up
+    if direction == "both":
+        drop = np.maximum(-resid, 0.0) / sd
+        k = max(int(P["drop_min"]), round(g.per_day * P["drop_frac"])) if g.per_day else int(P["drop_min"])
+        strength = np.maximum(up, _trailing_min(drop, k))
+    scores = _episodes(strength, max(CALM_POINTS, round(g.per_day * P["refractory_frac"])))
     scores[: max(8, min(g.per_day, 288))] = 0.0
     expected = np.sinh(expected_z) * 2.0 * g.scale
     return _Details(scores, np.nan_to_num(expected, nan=0.0))
 
 
-def _episodes(strength: np.ndarray) -> np.ndarray:
-    """Scores with one alarm per episode: inside an episode only escalation beyond its peak counts."""
+def _trailing_min(x: np.ndarray, k: int) -> np.ndarray:
+    """Minimum of each point and the ``k - 1`` before it (0 before the start); shape (n,)."""
+    if k <= 1:
+        return x
+    padded = np.concatenate([np.zeros(k - 1), x])
+    return np.lib.stride_tricks.sliding_window_view(padded, k).min(axis=1)
+
+
+def _episodes(strength: np.ndarray, min_length: int) -> np.ndarray:
+    """Scores with one alarm per episode: inside an episode only escalation beyond its peak counts.
+
+    An episode lasts at least ``min_length`` points and ends after CALM_POINTS calm points.
+    """
     raw = _squash(strength)
     out = raw.copy()
     peak = 0.0
     calm = CALM_POINTS
+    age = min_length
     for i, s in enumerate(strength):
-        if calm < CALM_POINTS:  # inside an episode
+        if calm < CALM_POINTS or age < min_length:  # inside an episode
             out[i] = float(_squash(np.array(s - peak))) if s > peak else 0.0
             peak = max(peak, s)
             calm = calm + 1 if s < CALM_Z else 0
+            age += 1
         elif raw[i] >= 0.5:
             peak = s
             calm = 0
+            age = 1
     return out
 
 
@@ -272,10 +319,16 @@ def detect(
     d = _details(timestamps, values, direction)
     ts = np.asarray(timestamps)
     v = np.asarray(values, dtype=float)
-    return [
-        Spike(int(i), ts[i], float(d.expected[i]), float(v[i]), float(d.scores[i]))
-        for i in np.nonzero(d.scores >= threshold)[0]
-    ]
+    out = []
+    for i in np.nonzero(d.scores >= threshold)[0]:
+        c = classify(ts, v, d.expected, int(i))
+        out.append(
+            Spike(
+                int(i), ts[i], float(d.expected[i]), float(v[i]), float(d.scores[i]),
+                c.kind.value, c.reason,
+            )
+        )
+    return out
 
 
 def explain(
