@@ -66,7 +66,9 @@ def _recurring(
     )
     candidates = [("a calendar month", int(month_back))]
     candidates += [(f"{d} days", t - d * DAY) for d in (28, 29, 30, 31)]
-    candidates += [(f"{w} week{'s' if w > 1 else ''}", t - 7 * w * DAY) for w in (1, 2, 3)]
+    candidates += [
+        (f"{w} week{'s' if w > 1 else ''}", t - 7 * w * DAY) for w in (1, 2, 3)
+    ]
     for label, back in candidates:
         near = np.nonzero(np.abs(sec[:start] - back) <= step)[0]
         bar = max(RECURRING_SHARE * excess[start], RECURRING_MIN_RISE)
@@ -106,7 +108,9 @@ def classify(
             f"spend has held at about {np.median(ratio):.1f}x its usual level",
         )
     rel = v / np.maximum(e, 1e-12 + 1e-9 * np.abs(v)) - 1.0
-    when = _recurring(sec, rel, start, step) if rel[start] >= RECURRING_MIN_RISE else None
+    when = (
+        _recurring(sec, rel, start, step) if rel[start] >= RECURRING_MIN_RISE else None
+    )
     if when is not None:
         return Classified(
             EventKind.RECURRING, f"a like rise happened at the same time {when} earlier"

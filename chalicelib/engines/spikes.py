@@ -5,23 +5,34 @@ the next; the alert is only worth something if it fires on the first such point,
 does not also fire every weekend, every Monday morning, on slow growth or on the month-start
 batch job. So each point is compared with what this series usually does *at that time*:
 
-1. values go to log space (``log(v + c)``, ``c`` a few percent of the early typical level), so a
-   3x jump is the same size whether the team spends $1 or $1000 an hour;
+Points come as they come (:mod:`chalicelib.engines.spike_grid`: repeats, disorder, gaps, NaN,
+zeros and negative values) and are placed on a regular grid in arrival order. Then:
+
+1. values go to a signed log scale (``asinh(v / 2c)``, ``c`` a tenth of the early typical level),
+   so a 3x jump is the same size whether the team spends $1 or $1000 an hour;
 2. the seasonal baseline is the median of the same time of week over the last four weeks (or of
    the same time of day over the last week while there is less history), each lag widened by one
    neighbouring point; a level term (median of recent residuals) follows growth and launches,
-   and a point counts only as unusual as it is against the nearer of the two expectations;
+   and a point is only as unusual as it is against the nearer of the two expectations;
 3. the residual is divided by a robust scale (MAD of recent residuals, with a floor so that a very
    smooth series does not alarm on a 10% wiggle, and raised for bursty series so that a burst as
-   large as a typical day's largest is not news) and squashed to a score in [0, 1];
-4. a residual that the same time one calendar month earlier also had (a monthly job) is
-   discounted by that earlier residual;
-5. an episode fires once: while it lasts, points score only for escalation beyond its peak, so a
-   ten-hour loop is one alert, not ten.
+   large as a typical day's largest is barely news); a rise is also judged against a floor of
+   UP_RATIO (a 1.5-3x launch step is a new baseline, not a runaway loop);
+4. recurring-calendar awareness: a rise that the same time a calendar month earlier, or the same
+   slot 1-3 weeks earlier, also had (a monthly or weekly job) is discounted by that earlier rise;
+5. a drop counts only when it holds for DROP_POINTS points (one empty hour is not an outage);
+6. the series' own bar (an anomaly likelihood in the spirit of HTM's, without the Gaussian): the
+   strength must also beat the BAR_RANK-th largest strength of the last four weeks, so bursty
+   series raise their own bar while smooth ones keep it low; then squashed to a score in [0, 1];
+7. an episode fires once: for at least half a day and while it lasts, points score only for
+   escalation beyond its peak, so a ten-hour loop is one alert, not ten.
+
+Which kind of event a spike looks like (runaway loop, leaked key, recurring job, new baseline)
+is :func:`chalicelib.engines.spike_kinds.classify`; :func:`detect` names it on each spike.
 
 Every quantity at a point uses only points before it (and the point itself), so scores are
-causal: appending data never changes an earlier score. Points are placed on a regular time grid
-(the series' own step), so gaps in the data do not shift the seasonal lags.
+causal in arrival order: appending data never changes an earlier score. The grid has the series'
+own step, so gaps in the data do not shift the seasonal lags.
 
 Works in ``float`` (statistics); money stays ``Decimal`` outside the engines. Shapes: timestamps
 and values are (n,); scores are (n,).
@@ -52,9 +63,23 @@ TAIL_Z = 4.0
 TAIL_DAYS = 14
 #: Cells of a lag matrix held in memory at once.
 BLOCK_CELLS = 2_000_000
-#: A rise counts as recurring when the same time a month or a week earlier had this robust z.
+#: A rise counts as recurring when the same time a calendar month earlier (one point either
+#: side) or 1..RECURRING_WEEKS weeks earlier (the same slot) had this robust z; it is then
+#: discounted by that earlier rise.
 RECURRING_Z = 3.0
-P = {"up_ratio": 3.3, "drop_min": 3, "drop_frac": 0.0, "refractory_frac": 0.5, "weeks": 3, "tol_month": 1, "tol_week": 0, "rec_z": 3.0, "short_level": 0, "days": 0}
+RECURRING_WEEKS = 3
+#: A rise scores 0.5 at the earliest at this multiple of the expected spend, however smooth the
+#: series: a launch steps spend up 1.5-3x and is a new baseline, not a runaway loop.
+UP_RATIO = 3.3
+#: A drop scores by the smallest of its last DROP_POINTS points: one empty hour is not news.
+DROP_POINTS = 3
+#: An episode (one alarm) lasts at least this share of a day, and until CALM_POINTS calm points.
+EPISODE_DAYS = 0.5
+#: The series' own bar: a point must also beat the BAR_RANK-th largest strength of the last
+#: BAR_DAYS days (less Z_MID) -- the likelihood of a strength under the series' own history,
+#: which keeps bursty series (tweets, traffic) from alarming on every burst.
+BAR_RANK = 13
+BAR_DAYS = 28
 
 
 @dataclass(frozen=True)
@@ -104,10 +129,9 @@ def _widen(lags: np.ndarray, spread: int) -> np.ndarray:
     return out[out >= 1]
 
 
-def _baseline(g: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Seasonal, level-following and fast level-following expected log values at every slot,
-    from earlier slots only; each (g,). The level-following one's residuals measure the noise
-    scale; the fast one makes a step that has held a few points the new baseline."""
+def _baseline(g: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Seasonal and level-following expected log values at every slot from earlier slots only;
+    both (g,). The level-following one's residuals measure the noise scale."""
     z = g.z
     if g.per_day:
         week = 7 * g.per_day
@@ -129,13 +153,7 @@ def _baseline(g: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     first = z - seasonal
     level, n_l = _lag_median(first, np.arange(1, level_window + 1))
     level = np.where(n_l > 0, level, 0.0)
-    short = int(P["short_level"])
-    if short:
-        fast, n_f = _lag_median(first, np.arange(1, short + 1))
-        fast = np.where(n_f > 0, fast, level)
-    else:
-        fast = level
-    return seasonal, seasonal + level, seasonal + fast
+    return seasonal, seasonal + level
 
 
 def _residual(
@@ -206,15 +224,15 @@ def _recurring_max(z_scores: np.ndarray, g: Grid) -> np.ndarray:
         ).astype(np.int64)
     ]
     if g.per_day:
-        back += [g.seconds - w * 7 * 86_400 for w in range(1, int(P["weeks"]) + 1)]
-        if P["days"]:
-            back += [g.seconds - d * 86_400 for d in (28, 29, 30, 31)]
+        back += [g.seconds - w * 7 * DAY for w in range(1, RECURRING_WEEKS + 1)]
     out = np.full(g.seconds.shape[0], -np.inf)
     zs = np.nan_to_num(z_scores, nan=-np.inf)
     for j, prev in enumerate(back):
-        tol = int(P["tol_month"]) if j == 0 else int(P["tol_week"])
+        tol = 1 if j == 0 else 0
         near = np.clip(np.searchsorted(g.seconds, prev), 0, g.seconds.shape[0] - 1)
-        slot = g.slot[near] + np.rint((prev - g.seconds[near]) / g.step).astype(np.int64)
+        slot = g.slot[near] + np.rint((prev - g.seconds[near]) / g.step).astype(
+            np.int64
+        )
         for k in range(-tol, tol + 1):
             s = slot + k
             ok = (s >= 0) & (s < zs.shape[0]) & (prev >= g.seconds[0])
@@ -240,28 +258,47 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     if n == 0:
         return _Details(np.zeros(0), np.zeros(0))
     g = build(timestamps, v)
-    seasonal, levelled, fast = _baseline(g)
-    slot_resid, _ = _residual(g.z, seasonal, levelled, fast)
+    seasonal, levelled = _baseline(g)
+    slot_resid, _ = _residual(g.z, seasonal, levelled)
     scale = _scale(g.z - levelled, g)
-    resid, expected_z = _residual(
-        g.point_z, seasonal[g.slot], levelled[g.slot], fast[g.slot]
-    )
+    resid, expected_z = _residual(g.point_z, seasonal[g.slot], levelled[g.slot])
     resid = np.nan_to_num(resid, nan=0.0)
     sd = scale[g.slot]
     recurring = _recurring_max(slot_resid / scale, g)
     rise = np.where(
-        recurring >= P["rec_z"], resid - recurring * sd, resid
+        recurring >= RECURRING_Z, resid - recurring * sd, resid
     )  # a job seen at this time before
-    up = np.maximum(rise, 0.0) / np.maximum(sd, np.log(P["up_ratio"]) / Z_MID)
+    up = np.maximum(rise, 0.0) / np.maximum(sd, np.log(UP_RATIO) / Z_MID)
     strength = up
     if direction == "both":
         drop = np.maximum(-resid, 0.0) / sd
-        k = max(int(P["drop_min"]), round(g.per_day * P["drop_frac"])) if g.per_day else int(P["drop_min"])
-        strength = np.maximum(up, _trailing_min(drop, k))
-    scores = _episodes(strength, max(CALM_POINTS, round(g.per_day * P["refractory_frac"])))
+        strength = np.maximum(up, _trailing_min(drop, DROP_POINTS))
+    if g.per_day:
+        strength = strength - np.maximum(_bar(strength, g) - Z_MID, 0.0)
+    scores = _episodes(strength, max(CALM_POINTS, round(g.per_day * EPISODE_DAYS)))
     scores[: max(8, min(g.per_day, 288))] = 0.0
     expected = np.sinh(expected_z) * 2.0 * g.scale
     return _Details(scores, np.nan_to_num(expected, nan=0.0))
+
+
+def _bar(strength: np.ndarray, g: Grid) -> np.ndarray:
+    """The BAR_RANK-th largest strength over the last BAR_DAYS days of points, per point (0
+    until half of that is seen).
+
+    Recomputed every few points from the points before the block (causal), so its cost is small.
+    """
+    n = strength.shape[0]
+    window = BAR_DAYS * g.per_day
+    k = BAR_RANK
+    stride = max(1, g.per_day // 8)
+    out = np.zeros(n)
+    for lo in range(0, n, stride):
+        past = strength[max(0, lo - window) : lo]
+        if past.shape[0] >= max(k, window // 2):
+            out[lo : lo + stride] = np.partition(past, past.shape[0] - k)[
+                past.shape[0] - k
+            ]
+    return out
 
 
 def _trailing_min(x: np.ndarray, k: int) -> np.ndarray:
@@ -300,10 +337,11 @@ def spike_scores(
 ) -> np.ndarray:
     """Causal anomaly score in [0, 1] for each point of a spend series; shape (n,).
 
-    ``timestamps``: (n,) datetime64, ascending (hourly, daily or any regular step; gaps allowed).
-    ``values``: (n,) spend per step (NaN allowed). ``direction="up"`` scores only jumps (what costs
+    ``timestamps``: (n,) datetime64 (hourly, daily or any regular step; gaps, repeats and points
+    out of order allowed: a late point counts at the newest time seen). ``values``: (n,) spend per
+    step (NaN, zeros and negative values allowed). Never raises on data. ``direction="up"`` scores only jumps (what costs
     money); ``"both"`` also scores drops (an outage, a broken sync). A score of 0.5 is a robust
-    z of about 4 against the seasonal baseline; the first 8 points (a day for sub-daily data)
+    z of about 3.5 against the seasonal baseline (and at least a 3.3x rise); the first 8 points (a day for sub-daily data)
     score 0 while the baseline forms.
     """
     return _details(timestamps, values, direction).scores
@@ -324,8 +362,13 @@ def detect(
         c = classify(ts, v, d.expected, int(i))
         out.append(
             Spike(
-                int(i), ts[i], float(d.expected[i]), float(v[i]), float(d.scores[i]),
-                c.kind.value, c.reason,
+                int(i),
+                ts[i],
+                float(d.expected[i]),
+                float(v[i]),
+                float(d.scores[i]),
+                c.kind.value,
+                c.reason,
             )
         )
     return out
