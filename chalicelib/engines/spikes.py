@@ -21,6 +21,7 @@ zeros and negative values) and are placed on a regular grid in arrival order. Th
 4. recurring-calendar awareness: a rise that the same time a calendar month earlier, or the same
    slot 1-3 weeks earlier, also had (a monthly or weekly job) is discounted by that earlier rise;
 5. a drop counts only when it holds for DROP_POINTS points (one empty hour is not an outage);
+   a rise that has held HOLD_POINTS points is the baseline for the next one (a level shift);
 6. the series' own bar (an anomaly likelihood in the spirit of HTM's, without the Gaussian): the
    strength must also beat the BAR_RANK-th largest strength of the last four weeks, so bursty
    series raise their own bar while smooth ones keep it low; then squashed to a score in [0, 1];
@@ -73,6 +74,9 @@ RECURRING_WEEKS = 3
 UP_RATIO = 3.3
 #: A drop scores by the smallest of its last DROP_POINTS points: one empty hour is not news.
 DROP_POINTS = 3
+#: Level-shift handling: a rise that has held HOLD_POINTS points is the new baseline for the
+#: next point (a launch step is judged once, at its onset, not again at every busier hour).
+HOLD_POINTS = 3
 #: An episode (one alarm) lasts at least this share of a day, and until CALM_POINTS calm points.
 EPISODE_DAYS = 0.5
 #: The series' own bar: a point must also beat the BAR_RANK-th largest strength of the last
@@ -268,6 +272,10 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     rise = np.where(
         recurring >= RECURRING_Z, resid - recurring * sd, resid
     )  # a job seen at this time before
+    if HOLD_POINTS:
+        # A step that has held HOLD_POINTS points is the new baseline for what comes next.
+        held = np.concatenate([np.zeros(1), _trailing_min(rise, HOLD_POINTS)[:-1]])
+        rise = rise - np.maximum(held, 0.0)
     up = np.maximum(rise, 0.0) / np.maximum(sd, np.log(UP_RATIO) / Z_MID)
     strength = up
     if direction == "both":
