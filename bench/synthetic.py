@@ -1,10 +1,11 @@
-"""Seeded generator of realistic third-party API spend series, for benchmarks.
+"""Seeded generators of third-party API spend series, for benchmarks.
 
-Real spend has: a weekday shape (quiet weekends), an intraday shape (business hours), growth,
-launches that step the level up, outages (zero days), month-start batch jobs, multiplicative
-noise, and runaway loops (a retry storm or an agent stuck in a loop multiplies spend 3-50x for
-hours). Each generator returns values plus labels of the runaway loops it injected, so a detector
-can be scored on catching them and on staying quiet on the rest.
+``daily_series``: daily spend with a weekday shape, growth, launches, outages, month-start jobs,
+multiplicative noise and single-day runaway spikes (the forecast benchmark's synthetic set).
+
+``hourly_series`` (in :mod:`bench.spend_hourly`): the harder hourly generator the spike benchmark
+uses, with labelled anomalies (runaway loops, leaked keys) and labelled benign events (recurring
+jobs, launch steps, outage catch-ups).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from bench.spend_hourly import BENIGN_TARGET_KINDS, Event, HourlySeries, hourly_series
 
 START = np.datetime64("2024-01-01T00:00")
 
@@ -24,7 +27,6 @@ class SpendSeries:
     values: np.ndarray  # (n,) float, non-negative
     runaways: list[tuple[int, int]] = field(default_factory=list)
     kind: str = "daily"
-    month_start_job: bool = False
 
 
 def _weekday_factors(rng: np.random.Generator) -> np.ndarray:
@@ -70,45 +72,4 @@ def daily_series(seed: int, n_days: int = 425, runaway_days: int = 1) -> SpendSe
     return SpendSeries(ts.astype("datetime64[m]"), values, runaways, "daily")
 
 
-def hourly_series(
-    seed: int,
-    n_hours: int = 24 * 90,
-    n_runaways: int = 2,
-    month_start_job: bool | None = None,
-) -> SpendSeries:
-    """Hourly spend with intraday and weekday shape, slow growth and (optionally) month-start jobs.
-
-    ``n_runaways`` loops are injected: spend multiplied 3-50x for 1-12 hours from a random hour
-    after the first two weeks. With ``n_runaways=0`` the series is "clean" (for false alarms).
-    """
-    rng = np.random.default_rng(seed)
-    ts = START + np.arange(n_hours).astype("timedelta64[h]")
-    hours = np.arange(n_hours)
-    hour = hours % 24
-    weekday = (hours // 24) % 7  # START is a Monday
-    base = np.exp(rng.uniform(np.log(0.2), np.log(20)))
-    office = np.exp(-0.5 * ((hour - rng.uniform(11, 16)) / rng.uniform(2.5, 5)) ** 2)
-    night = rng.uniform(0.05, 0.5)
-    shape = night + (1 - night) * office
-    trend = base * np.exp(rng.uniform(-0.0005, 0.002) / 24 * hours)
-    values = trend * shape * _weekday_factors(rng)[weekday]
-    values *= rng.lognormal(0.0, rng.uniform(0.1, 0.3), n_hours)
-    coin = rng.random()
-    if month_start_job is None:
-        month_start_job = bool(coin < 0.5)
-    if month_start_job:
-        day_of_month = (ts.astype("datetime64[D]") - ts.astype("datetime64[M]")).astype(
-            int
-        )
-        job = (day_of_month == 0) & (hour >= 2) & (hour < 4)
-        values += np.where(job, base * rng.uniform(2, 6), 0.0)
-    runaways = []
-    for _ in range(n_runaways):
-        for _attempt in range(20):
-            at = int(rng.integers(24 * 14, n_hours - 12))
-            length = int(rng.integers(1, 13))
-            if all(at > b + 48 or at + length < a - 48 for a, b in runaways):
-                break
-        values[at : at + length] *= rng.uniform(3, 50)
-        runaways.append((at, at + length - 1))
-    return SpendSeries(ts, values, sorted(runaways), "hourly", month_start_job)
+__all__ = ["BENIGN_TARGET_KINDS", "Event", "HourlySeries", "SpendSeries", "daily_series", "hourly_series"]

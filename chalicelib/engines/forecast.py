@@ -34,9 +34,11 @@ import numpy as np
 
 from chalicelib.engines import forecast_methods as fm
 from chalicelib.engines.robust import (
+    MAD_TO_SD,
     fill_gaps,
     log_offset,
     mad_sd,
+    nanmedian_rows,
     rolling_median,
     sorted_column_quantiles,
 )
@@ -51,6 +53,8 @@ CONFIDENT_DAYS = 28
 INTERVAL_SCALE = 1.25
 #: Outlier cut-off, in robust standard deviations from the centred 7-day median (log space).
 OUTLIER_Z = 4.0
+#: Larger daily values are clipped (no spend is that large; it keeps float arithmetic finite).
+MAX_VALUE = 1e15
 
 
 @dataclass(frozen=True)
@@ -111,28 +115,39 @@ def _recent_shift(z: np.ndarray) -> tuple[int, float] | None:
     medians, and a size both material (over 35%) and large against the old noise.
     """
     n = z.shape[0]
-    for run in range(min(21, n - 7), 2, -1):
-        cut = n - run
-        before = z[max(0, cut - 28) : cut]
-        after = z[cut:]
-        gap = float(np.median(after) - np.median(before))
-        noise = max(mad_sd(before), 0.03)
-        if abs(gap) < max(np.log(1.35), 3.0 * noise):
-            continue
-        mid = float(np.median(before)) + gap / 2
-        same_side = (after - mid) * np.sign(gap) > 0
-        if same_side.all():
-            return cut, gap
-    return None
+    runs = np.arange(min(21, n - 7), 2, -1)  # longest first
+    if runs.size == 0:
+        return None
+    cuts = n - runs
+    k = np.arange(28)[None, :]
+    before_idx = cuts[:, None] - 28 + k
+    before = np.where(before_idx >= 0, z[np.maximum(before_idx, 0)], np.nan)  # (r, 28)
+    after_idx = cuts[:, None] + np.arange(21)[None, :]
+    after = np.where(after_idx < n, z[np.minimum(after_idx, n - 1)], np.nan)  # (r, 21)
+    med_before = nanmedian_rows(before)
+    gap = nanmedian_rows(after) - med_before
+    noise = np.maximum(
+        MAD_TO_SD * nanmedian_rows(np.abs(before - med_before[:, None])), 0.03
+    )
+    noise = np.where(np.isfinite(before).sum(axis=1) >= 2, noise, 0.03)
+    big = np.abs(gap) >= np.maximum(np.log(1.35), 3.0 * noise)
+    mid = med_before + gap / 2
+    side = (after - mid[:, None]) * np.sign(gap)[:, None]
+    same_side = np.all(np.where(np.isfinite(after), side > 0, True), axis=1)
+    found = np.nonzero(big & same_side)[0]
+    if found.size == 0:
+        return None
+    i = int(found[0])
+    return int(cuts[i]), float(gap[i])
 
 
 def _prepare(history: np.ndarray) -> _Prepared:
     x = np.asarray(history, dtype=float).ravel()
+    x = np.where(np.isfinite(x), np.clip(x, 0.0, MAX_VALUE), np.nan)
     finite = np.isfinite(x)
     if not finite.any():
-        raise ValueError("history has no observed day")
+        x, finite = np.zeros(1), np.ones(1, bool)  # nothing seen: forecast zero spend
     x = x[int(np.argmax(finite)) :][-MAX_HISTORY:].copy()
-    x[np.isfinite(x) & (x < 0)] = 0.0
     n = x.shape[0]
     profile = weekly_profile(x)
     factors = profile[phases(n)]
@@ -211,8 +226,8 @@ def _error_matrix(prep: _Prepared, fit: fm.SesFit, horizon: int) -> np.ndarray:
 
 
 def _model(history: np.ndarray, horizon: int, level: float) -> _Model:
-    if horizon < 1:
-        raise ValueError("horizon must be at least 1")
+    if horizon < 0:
+        raise ValueError("horizon must not be negative")
     if not 0 < level < 1:
         raise ValueError("level must be in (0, 1)")
     prep = _prepare(history)

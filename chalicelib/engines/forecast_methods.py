@@ -15,6 +15,8 @@ import numpy as np
 
 #: Candidate smoothing weights; a coarse grid is as good as an optimiser for a median combination.
 ALPHAS = np.array([0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8])
+#: Points smoothed at once by :func:`fit_ses`.
+SES_BLOCK = 64
 
 
 @dataclass(frozen=True)
@@ -30,25 +32,46 @@ class SesFit:
     levels: np.ndarray
 
 
+def _filters() -> tuple[np.ndarray, np.ndarray]:
+    """Per alpha: the (B, B) decay matrix of a block and the (B,) carry of the level before it."""
+    keep = 1.0 - ALPHAS
+    lag = np.arange(SES_BLOCK)[:, None] - np.arange(SES_BLOCK)[None, :]
+    decay = np.where(lag >= 0, keep[:, None, None] ** np.maximum(lag, 0), 0.0)
+    carry = keep[:, None] ** (np.arange(SES_BLOCK) + 1)[None, :]
+    return decay, carry
+
+
+_DECAY, _CARRY = _filters()
+
+
 def fit_ses(d: np.ndarray) -> SesFit:
     """Fit SES to ``d`` (shape (n,), n >= 1), choosing alpha from :data:`ALPHAS`.
 
-    All candidate alphas run in one pass over time (a vector per step), which keeps the cost at
-    one Python loop of n iterations.
+    SES with a fixed alpha is a linear filter, so all candidate alphas run at once, a block of
+    points at a time: inside a block of ``B`` points the levels are the level before the block
+    carried forward plus a lower-triangular (B, B) decay matrix times the block's points.
     """
     n = d.shape[0]
     warm = min(n, 7)
-    level = np.full(ALPHAS.shape[0], float(np.median(d[:warm])))
-    sse = np.zeros(ALPHAS.shape[0])
-    history = np.empty((n, ALPHAS.shape[0]))
-    for t in range(n):
-        err = d[t] - level
-        if t >= warm:
-            sse += err * err
-        level = level + ALPHAS * err
-        history[t] = level
+    k = ALPHAS.shape[0]
+    decay, carry = _DECAY, _CARRY
+    level = np.full(k, float(np.median(d[:warm])))
+    history = np.empty((n, k))
+    for lo in range(0, n, SES_BLOCK):
+        block = d[lo : lo + SES_BLOCK]
+        b = block.shape[0]
+        levels = carry[:, :b] * level[:, None] + ALPHAS[:, None] * (
+            decay[:, :b, :b] @ block
+        )  # (k, b)
+        history[lo : lo + b] = levels.T
+        level = levels[:, -1]
+    before = np.vstack([np.full((1, k), float(np.median(d[:warm]))), history[:-1]])
+    err = d[warm:, None] - before[warm:]
+    sse = (err * err).sum(axis=0)
     best = int(np.argmin(sse)) if n > warm else 2
-    return SesFit(float(ALPHAS[best]), float(level[best]), history[:, best].copy())
+    return SesFit(
+        float(ALPHAS[best]), float(history[-1, best]), history[:, best].copy()
+    )
 
 
 def ses_forecast(fit: SesFit, horizon: int) -> np.ndarray:

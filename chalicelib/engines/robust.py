@@ -8,8 +8,6 @@ arrays, with NaN meaning "no observation".
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 #: Scale factor turning a MAD into a standard deviation for Gaussian data.
@@ -17,10 +15,21 @@ MAD_TO_SD = 1.4826
 
 
 def nanmedian_rows(m: np.ndarray) -> np.ndarray:
-    """Median of each row of ``m`` (shape (n, w)) ignoring NaN; NaN where a row is all NaN."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmedian(m, axis=1)
+    """Median of each row of ``m`` (shape (n, w)) ignoring NaN; NaN where a row is all NaN.
+
+    Sort-based (NaN sorts last), which is many times faster than ``np.nanmedian`` on rows that
+    hold NaN.
+    """
+    if m.shape[0] == 0 or m.shape[1] == 0:
+        return np.full(m.shape[0], np.nan)
+    s = np.sort(m, axis=1)
+    count = np.isfinite(m).sum(axis=1)
+    rows = np.arange(m.shape[0])
+    lo = np.maximum((count - 1) // 2, 0)
+    hi = np.maximum(count // 2, 0)
+    hi = np.minimum(hi, m.shape[1] - 1)
+    med = 0.5 * (s[rows, lo] + s[rows, hi])
+    return np.where(count > 0, med, np.nan)
 
 
 def rolling_median(x: np.ndarray, window: int, centred: bool = True) -> np.ndarray:

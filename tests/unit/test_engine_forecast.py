@@ -99,11 +99,16 @@ def test_all_zero_history_forecasts_zero():
     assert np.all(f.lower == 0.0)
 
 
-def test_rejects_bad_input():
+def test_takes_any_history_but_rejects_bad_arguments():
+    f = forecast(
+        np.full(10, np.nan), 7
+    )  # nothing observed: zero spend, flagged uncertain
+    assert np.all(f.mean == 0.0) and f.uncertain
+    assert forecast(spend(30), 0).mean.shape == (0,)
     with pytest.raises(ValueError):
-        forecast(np.full(10, np.nan), 7)
+        forecast(spend(30), -1)
     with pytest.raises(ValueError):
-        forecast(spend(30), 0)
+        forecast(spend(30), 7, level=1.5)
 
 
 def test_growth_is_tracked():

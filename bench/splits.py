@@ -1,0 +1,86 @@
+"""Which benchmark data the engines may be tuned on, and which is only ever reported.
+
+Every figure in the benchmark notes comes in two columns: the tuning split (files and seeds that
+thresholds and constants were chosen on) and the reporting split (files and seeds that no choice
+was made on). Only the reporting column says anything about data the engines have not seen.
+
+NAB files: within each category of ``../shared/data/nab/data``, sorted by name, files alternate
+tuning / reporting (the first is tuning). Daily forecast series: the clean Wikipedia file and the
+cpc exchange series are tuning, the corrupted Wikipedia files and the cpm series are reporting.
+Synthetic series: tuning seeds are below ``REPORT_SEED_BASE``, reporting seeds start at it; a
+benchmark takes reporting seeds as ``REPORT_SEED_BASE + k``.
+"""
+
+from __future__ import annotations
+
+NAB_TUNING: tuple[str, ...] = (
+    "artificialNoAnomaly/art_daily_no_noise.csv",
+    "artificialNoAnomaly/art_daily_small_noise.csv",
+    "artificialNoAnomaly/art_noisy.csv",
+    "artificialWithAnomaly/art_daily_flatmiddle.csv",
+    "artificialWithAnomaly/art_daily_jumpsup.csv",
+    "artificialWithAnomaly/art_increase_spike_density.csv",
+    "realAdExchange/exchange-2_cpc_results.csv",
+    "realAdExchange/exchange-3_cpc_results.csv",
+    "realAdExchange/exchange-4_cpc_results.csv",
+    "realTraffic/TravelTime_387.csv",
+    "realTraffic/occupancy_6005.csv",
+    "realTraffic/speed_6005.csv",
+    "realTraffic/speed_t4013.csv",
+    "realTweets/Twitter_volume_AAPL.csv",
+    "realTweets/Twitter_volume_CRM.csv",
+    "realTweets/Twitter_volume_FB.csv",
+    "realTweets/Twitter_volume_IBM.csv",
+    "realTweets/Twitter_volume_PFE.csv",
+)
+
+NAB_REPORTING: tuple[str, ...] = (
+    "artificialNoAnomaly/art_daily_perfect_square_wave.csv",
+    "artificialNoAnomaly/art_flatline.csv",
+    "artificialWithAnomaly/art_daily_jumpsdown.csv",
+    "artificialWithAnomaly/art_daily_nojump.csv",
+    "artificialWithAnomaly/art_load_balancer_spikes.csv",
+    "realAdExchange/exchange-2_cpm_results.csv",
+    "realAdExchange/exchange-3_cpm_results.csv",
+    "realAdExchange/exchange-4_cpm_results.csv",
+    "realTraffic/TravelTime_451.csv",
+    "realTraffic/occupancy_t4013.csv",
+    "realTraffic/speed_7578.csv",
+    "realTweets/Twitter_volume_AMZN.csv",
+    "realTweets/Twitter_volume_CVS.csv",
+    "realTweets/Twitter_volume_GOOG.csv",
+    "realTweets/Twitter_volume_KO.csv",
+    "realTweets/Twitter_volume_UPS.csv",
+)
+
+DAILY_TUNING: tuple[str, ...] = (
+    "example_wp_log_R.csv",
+    "exchange-2_cpc_daily_mean.csv",
+    "exchange-3_cpc_daily_mean.csv",
+    "exchange-4_cpc_daily_mean.csv",
+)
+
+DAILY_REPORTING: tuple[str, ...] = (
+    "example_wp_log_R_outliers1.csv",
+    "example_wp_log_R_outliers2.csv",
+    "exchange-2_cpm_daily_mean.csv",
+    "exchange-3_cpm_daily_mean.csv",
+    "exchange-4_cpm_daily_mean.csv",
+)
+
+#: Synthetic seeds: tuning uses ``0 .. REPORT_SEED_BASE - 1``, reporting ``REPORT_SEED_BASE ..``.
+REPORT_SEED_BASE = 1_000_000
+
+SPLITS: dict[str, tuple[str, ...]] = {"tuning": NAB_TUNING, "reporting": NAB_REPORTING}
+DAILY_SPLITS: dict[str, tuple[str, ...]] = {
+    "tuning": DAILY_TUNING,
+    "reporting": DAILY_REPORTING,
+}
+
+
+def seeds(split: str, n: int, offset: int = 0) -> list[int]:
+    """``n`` synthetic seeds of ``split`` ("tuning" or "reporting"); ``offset`` picks a family."""
+    if offset >= REPORT_SEED_BASE // 2:
+        raise ValueError("offset too large for the tuning seed range")
+    base = REPORT_SEED_BASE if split == "reporting" else 0
+    return [base + offset + k for k in range(n)]
