@@ -10,9 +10,11 @@ from chalicelib.api import (
     auth_routes,
     billing_routes,
     connection_routes,
+    dashboard_routes,
     docs_routes,
     http,
     insight_routes,
+    page_routes,
     usage_routes,
     workspace_routes,
 )
@@ -30,6 +32,8 @@ app.register_blueprint(alert_routes.bp)
 app.register_blueprint(usage_routes.bp)
 app.register_blueprint(insight_routes.bp)
 app.register_blueprint(billing_routes.bp)
+app.register_blueprint(dashboard_routes.bp)
+app.register_blueprint(page_routes.bp)
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="scheduler")

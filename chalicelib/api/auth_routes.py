@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from chalice import Blueprint
+import json
+import time
 
-from chalicelib.api.http import Ctx, endpoint
+from chalice import Blueprint, Response
+
+from chalicelib.api import web_session
+from chalicelib.api.http import JSON_HEADERS, Ctx, endpoint
 from chalicelib.api.schemas import Email, Name, Password, Strict
 from chalicelib.lazy import lazy
 
@@ -32,14 +36,26 @@ def signup(ctx: Ctx) -> dict:
 
 @endpoint(bp, "/api/auth/login", "POST", summary="Exchange email and password for a bearer token",
           tag="auth", auth=False, body=LoginBody,
-          description="Repeated failures lock the account for a while (429 with Retry-After).")
-def login(ctx: Ctx) -> dict:
-    return accounts.login(ctx.body.email, ctx.body.password)
+          description="Repeated failures lock the account for a while (429 with Retry-After). With the header "
+          "`X-CostPilot-Session: cookie` (the dashboard) the token goes into an HttpOnly session cookie instead of "
+          "the body, and `csrf_token` (also in the `cp_csrf` cookie) must be sent as `X-CSRF-Token` on every "
+          "state-changing call made with that cookie.")
+def login(ctx: Ctx) -> dict | Response:
+    result = accounts.login(ctx.body.email, ctx.body.password)
+    if not web_session.wants_cookie(ctx.request):
+        return result
+    cookies = web_session.login_cookies(result["token"], result["expires_at"], int(time.time()))
+    body = {k: v for k, v in result.items() if k != "token"} | {
+        "token_type": "cookie", "csrf_token": cookies[1].split(";", 1)[0].split("=", 1)[1]}
+    return Response(body=json.dumps(body), status_code=200, headers={**JSON_HEADERS, "Set-Cookie": cookies})
 
 
-@endpoint(bp, "/api/auth/logout", "POST", summary="Revoke the token used for this call", tag="auth")
-def logout(ctx: Ctx) -> None:
+@endpoint(bp, "/api/auth/logout", "POST", summary="Revoke the token (or session cookie) used for this call",
+          tag="auth")
+def logout(ctx: Ctx) -> Response:
     accounts.logout(ctx.principal)
+    return Response(body="", status_code=204, headers={"Cache-Control": "no-store",
+                                                       "Set-Cookie": web_session.logout_cookies()})
 
 
 @endpoint(bp, "/api/me", "GET", summary="The caller and their workspaces", tag="auth")

@@ -148,9 +148,9 @@ def endpoint(
             try:
                 ctx = Ctx(request)
                 if auth:
-                    from chalicelib.services import accounts
+                    from chalicelib.api import web_session
 
-                    ctx.principal = accounts.authenticate(request.headers.get("authorization"))
+                    ctx.principal = web_session.authenticate(request)  # bearer, or cookie + CSRF
                 if permission is not None and "workspace_id" in params:
                     from chalicelib.services import workspaces
 
