@@ -31,24 +31,24 @@ export function AlertForm({ ws, me, alert, onDone, initialKind }) {
   };
   const ch = alert && alert.channels[0];
   return html`<form class="stack" onSubmit=${submit}>
-    <${Field} label="Name"><input name="name" required value=${alert ? alert.name : ""} placeholder="Daily spend over $50" /><//>
+    <${Field} label="Name"><input name="name" required defaultValue=${alert ? alert.name : ""} placeholder="Daily spend over $50" /><//>
     <${Field} label="Kind"><select name="kind" value=${kind} onChange=${(e) => setKind(e.target.value)}>${Object.entries(KINDS).map(([k, t]) => html`<option value=${k}>${t}</option>`)}</select><//>
     ${money && html`<div class="row">
-      <${Field} label=${kind === "threshold" ? "Amount (USD)" : "Budget (USD)"}><input name="amount" inputmode="decimal" pattern="[0-9]+([.][0-9]{1,6})?" required value=${alert ? alert.amount : ""} placeholder="50.00" /><//>
+      <${Field} label=${kind === "threshold" ? "Amount (USD)" : "Budget (USD)"}><input name="amount" inputmode="decimal" pattern="[0-9]+([.][0-9]{1,6})?" required defaultValue=${alert ? alert.amount : ""} placeholder="50.00" /><//>
       <${Field} label="Period (UTC)"><select value=${periodKind} onChange=${(e) => setPeriodKind(e.target.value)}><option value="daily">day</option><option value="weekly">week</option><option value="monthly">month</option><option value="rolling">rolling days</option></select><//>
-      ${periodKind === "rolling" && html`<${Field} label="Days"><input name="days" type="number" min="1" max="90" required value=${(alert && alert.period && alert.period.days) || 7} /><//>`}
+      ${periodKind === "rolling" && html`<${Field} label="Days"><input name="days" type="number" min="1" max="90" required defaultValue=${(alert && alert.period && alert.period.days) || 7} /><//>`}
     </div>`}
-    ${kind === "budget" && html`<${Field} label="Levels (percent, comma-separated)"><input name="levels" value=${alert && alert.levels ? alert.levels.join(", ") : "50, 80, 100"} /><//>`}
-    ${kind === "forecast" && html`<${Field} label="Notify at this chance (%)"><input name="probability" type="number" min="1" max="99" value=${alert && alert.probability ? Math.round(alert.probability * 100) : 50} /><//>`}
-    ${kind === "spike" && html`<${Field} label="Sensitivity (0–1, optional)"><input name="sensitivity" inputmode="decimal" value=${(alert && alert.sensitivity) || ""} /><//>`}
-    ${kind === "connection" && html`<${Field} label="Failing for (minutes)"><input name="failing_minutes" type="number" min="5" value=${(alert && alert.failing_minutes) || 60} /><//>`}
+    ${kind === "budget" && html`<${Field} label="Levels (percent, comma-separated)"><input name="levels" defaultValue=${alert && alert.levels ? alert.levels.join(", ") : "50, 80, 100"} /><//>`}
+    ${kind === "forecast" && html`<${Field} label="Notify at this chance (%)"><input name="probability" type="number" min="1" max="99" defaultValue=${alert && alert.probability ? Math.round(alert.probability * 100) : 50} /><//>`}
+    ${kind === "spike" && html`<${Field} label="Sensitivity (0–1, optional)"><input name="sensitivity" inputmode="decimal" defaultValue=${(alert && alert.sensitivity) || ""} /><//>`}
+    ${kind === "connection" && html`<${Field} label="Failing for (minutes)"><input name="failing_minutes" type="number" min="5" defaultValue=${(alert && alert.failing_minutes) || 60} /><//>`}
     ${kind !== "connection" && html`<div class="row">
-      <${Field} label="Scope (optional)"><select name="scope_dimension" value=${alert && alert.scope ? alert.scope.dimension : "provider"}><option>provider</option><option>model</option><option>project</option><option>feature</option></select><//>
-      <${Field} label="Scope value"><input name="scope_value" placeholder="all spend" value=${alert && alert.scope ? alert.scope.value : ""} /><//>
+      <${Field} label="Scope (optional)"><select name="scope_dimension">${["provider", "model", "project", "feature"].map((d) => html`<option selected=${(alert && alert.scope ? alert.scope.dimension : "provider") === d}>${d}</option>`)}</select><//>
+      <${Field} label="Scope value"><input name="scope_value" placeholder="all spend" defaultValue=${alert && alert.scope ? alert.scope.value : ""} /><//>
     </div>`}
     <div class="row">
       <${Field} label="Channel"><select value=${channel} onChange=${(e) => setChannel(e.target.value)}><option value="email">email</option><option value="slack">Slack</option><option value="discord">Discord</option><option value="webhook">webhook</option></select><//>
-      ${channel === "email" ? html`<${Field} label="To (workspace members)"><input name="to" value=${ch && ch.to ? ch.to.join(", ") : me.email} /><//>`
+      ${channel === "email" ? html`<${Field} label="To (workspace members)"><input name="to" defaultValue=${ch && ch.to ? ch.to.join(", ") : me.email} /><//>`
         : html`<${Field} label="URL"><input name="url" type="url" required placeholder="https://hooks.slack.com/…" /><//>`}
     </div>
     <${ErrorBox} error=${action.error} ws=${ws} />

@@ -1,6 +1,6 @@
 // Alerts: list with pause/resume/test/delete, create and edit, history with delivery status, digest.
 import { html, useState } from "./lib.js";
-import { del, get, post, put } from "./api.js";
+import { del, get, post, put, seg } from "./api.js";
 import { AlertForm } from "./alert_form.js";
 import { fmt } from "./money.js";
 import { Card, Empty, ErrorBox, Loading, useAction, useApi, when } from "./ui.js";
@@ -17,7 +17,7 @@ function History({ ws }) {
   if (data.error) return html`<${ErrorBox} error=${data.error} ws=${ws} />`;
   if (!data.data) return html`<${Loading} what="Loading history" />`;
   const firings = data.data.firings;
-  const ack = (f) => action.run(async () => { await post(`/api/workspaces/${ws}/alerts/history/${encodeURIComponent(f.firing_id)}/acknowledge`); await data.reload(); });
+  const ack = (f) => action.run(async () => { await post(`/api/workspaces/${ws}/alerts/history/${seg(f.firing_id)}/acknowledge`); await data.reload(); });
   if (!firings.length) return html`<${Empty}>No alert has fired yet.<//>`;
   return html`<${ErrorBox} error=${action.error} ws=${ws} /><ul class="history">${firings.map((f) => html`<li class=${`firing ${f.status}`}>
     <div><strong>${f.alert_name}</strong>${f.test ? " (test)" : ""}: ${f.headline}</div>

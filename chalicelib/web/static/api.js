@@ -48,3 +48,7 @@ export function qs(params) {
   const s = u.toString();
   return s ? `?${s}` : "";
 }
+
+// A path segment: ids like "al_1:d2026-12-01:100" keep their colons (legal in a path, and API Gateway
+// and the local server agree on them), everything else is percent-encoded.
+export const seg = (id) => encodeURIComponent(id).replace(/%3A/gi, ":");

@@ -28,7 +28,8 @@ export function SpendChart({ periods, series, dimension, forecast = [], label })
   const { names, groups } = stack(periods, series, dimension);
   const days = [...periods, ...forecast.map((f) => f.day).filter((d) => !periods.includes(d))];
   useEffect(() => {
-    if (asTable || !box.current || !days.length) return undefined;
+    const el = box.current;
+    if (asTable || !el || !days.length) return undefined;
     const xs = days.map(epoch);
     const cumulative = [];
     let running = days.map(() => 0);
@@ -54,7 +55,7 @@ export function SpendChart({ periods, series, dimension, forecast = [], label })
     }
     const n = stacked.length;
     const opts = {
-      width: box.current.clientWidth, height: 260,
+      width: el.clientWidth, height: 260,
       legend: { show: false }, cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true, range: [xs[0] - DAY / 2, xs[xs.length - 1] + DAY / 2] } },
       axes: [{ stroke: ink, grid: { stroke: grid }, ticks: { stroke: grid } },
@@ -62,10 +63,10 @@ export function SpendChart({ periods, series, dimension, forecast = [], label })
       series: [{}, ...stacked, ...fcSeries],
       bands: forecast.length ? [{ series: [n + 1, n + 3], fill: "rgba(120,120,120,0.18)" }] : [],
     };
-    const plot = new uPlot(opts, data, box.current);
-    const resize = new ResizeObserver(() => plot.setSize({ width: box.current.clientWidth, height: 260 }));
-    resize.observe(box.current);
-    box.current.dataset.drawn = "true";
+    const plot = new uPlot(opts, data, el);
+    const resize = new ResizeObserver(() => plot.setSize({ width: el.clientWidth, height: 260 }));
+    resize.observe(el);
+    el.dataset.drawn = "true";
     return () => { resize.disconnect(); plot.destroy(); };
   }, [asTable, JSON.stringify(periods), JSON.stringify(series), dimension, JSON.stringify(forecast)]);
 

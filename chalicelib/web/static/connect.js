@@ -18,7 +18,11 @@ export function ConnectForm({ ws, onDone }) {
   const submit = (e) => {
     const f = formData(e);
     const credentials = Object.fromEntries(spec.fields.map(([k]) => [k, f[k]]));
-    action.run(async () => onDone(await post(`/api/workspaces/${ws}/connections`, { provider, label: f.label || `${spec.title}`, credentials })));
+    action.run(async () => {
+      const c = await post(`/api/workspaces/${ws}/connections`, { provider, label: f.label || `${spec.title}`, credentials });
+      await post(`/api/workspaces/${ws}/connections/${c.connection_id}/sync`); // the first sync (90-day backfill) starts now
+      onDone(c);
+    });
   };
   return html`<form class="stack" onSubmit=${submit}>
     <${Field} label="Provider"><select name="provider" value=${provider} onChange=${(e) => setProvider(e.target.value)}>

@@ -53,11 +53,11 @@ export function Costs({ ws, query }) {
         <button type="button" onClick=${() => preset(90)}>90 days</button><button type="button" onClick=${() => preset("mtd")}>Month to date</button>
       </div>
       <form class="filters" onSubmit=${onFilter} key=${apiQuery}>
-        <${Field} label="From (UTC)"><input type="date" name="from" value=${view.from || (data.data && data.data.from) || ""} /><//>
-        <${Field} label="To (UTC)"><input type="date" name="to" value=${view.to || (data.data && data.data.to) || ""} /><//>
-        <${Field} label="Granularity"><select name="granularity" value=${view.granularity}><option value="day">day</option><option value="week">week</option><option value="month">month</option></select><//>
-        <${Field} label="Group by"><select name="group_by" value=${view.group_by}>${DIMENSIONS.map((d) => html`<option value=${d}>${d}</option>`)}</select><//>
-        ${DIMENSIONS.map((d) => html`<${Field} label=${`${d[0].toUpperCase()}${d.slice(1)} filter`}><input name=${d} value=${view[d]} placeholder="any (comma-separated)" /><//>`)}
+        <${Field} label="From (UTC)"><input type="date" name="from" defaultValue=${view.from || (data.data && data.data.from) || ""} /><//>
+        <${Field} label="To (UTC)"><input type="date" name="to" defaultValue=${view.to || (data.data && data.data.to) || ""} /><//>
+        <${Field} label="Granularity"><select name="granularity">${["day", "week", "month"].map((g) => html`<option selected=${view.granularity === g}>${g}</option>`)}</select><//>
+        <${Field} label="Group by"><select name="group_by">${DIMENSIONS.map((d) => html`<option selected=${view.group_by === d}>${d}</option>`)}</select><//>
+        ${DIMENSIONS.map((d) => html`<${Field} label=${`${d[0].toUpperCase()}${d.slice(1)} filter`}><input name=${d} defaultValue=${view[d]} placeholder="any (comma-separated)" /><//>`)}
         <div class="field"><button type="submit" class="primary">Apply</button></div>
       </form>
     <//>

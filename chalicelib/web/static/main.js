@@ -56,10 +56,12 @@ function App() {
   const signup = path === "/app/signup";
   if (!me) {
     return html`<${AuthPage} mode=${signup ? "signup" : "login"} onDone=${async (isNew) => {
-      const m = await loadMe();
-      const ws = m && m.workspaces[0] && m.workspaces[0].workspace_id;
+      const m = await get("/api/me");
+      const ws = m.workspaces[0] && m.workspaces[0].workspace_id;
       const next = query.get("next");
+      // navigate before showing the shell, so it never renders the login URL with a session
       navigate(next && next.startsWith("/app/") ? next : ws ? `/app/workspaces/${ws}${isNew ? "/onboarding" : ""}` : "/app", { replace: true });
+      setMe(m);
     }} />`;
   }
   const onLogout = async () => { try { await post("/api/auth/logout"); } finally { setMe(null); navigate("/app/login"); } };

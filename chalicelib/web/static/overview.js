@@ -1,6 +1,6 @@
 // The first screen: anything running away, where the month will end, where the money goes.
 import { html, useState } from "./lib.js";
-import { get, post, qs } from "./api.js";
+import { get, post, qs, seg } from "./api.js";
 import { SpendChart } from "./chart.js";
 import { fmt, percent, sum } from "./money.js";
 import { Card, Empty, ErrorBox, Loading, useAction, useApi, when } from "./ui.js";
@@ -11,7 +11,7 @@ function Firings({ ws, firings, reload }) {
   const action = useAction();
   if (!firings.length) return null;
   const act = (f, what) => action.run(async () => {
-    await post(`/api/workspaces/${ws}/alerts/history/${encodeURIComponent(f.firing_id)}/${what}`, what === "snooze" ? { minutes: 60 * 24 } : {});
+    await post(`/api/workspaces/${ws}/alerts/history/${seg(f.firing_id)}/${what}`, what === "snooze" ? { minutes: 60 * 24 } : {});
     await reload();
   });
   return html`<div class="banners">${firings.map((f) => html`<div class=${`banner ${f.kind === "spike" ? "spike" : ""}`} role="alert">
