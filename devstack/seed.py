@@ -27,6 +27,11 @@ def seed_demo(provider_keys: dict[str, str] | None = None, days: int = 90) -> di
         connections.create(owner, provider, f"{provider.title()} (demo org)", {"admin_key": key})
     key = ingestion.create_key(owner, "demo backend")
     _push_history(key["key"], days)
+    from chalicelib.services import alerts
+
+    # a monthly budget near the forecast, so the first screen shows the chance of passing it
+    alerts.create(owner, {"name": "Monthly AI budget", "kind": "budget", "amount": "450", "period": {"kind": "monthly"},
+                          "levels": [80, 100], "channels": [{"type": "email"}]})
     return {"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "ingest_key": key["key"], **created}
 
 
