@@ -57,7 +57,7 @@ export function Costs({ ws, query }) {
         <${Field} label="To (UTC)"><input type="date" name="to" defaultValue=${view.to || (data.data && data.data.to) || ""} /><//>
         <${Field} label="Granularity"><select name="granularity">${["day", "week", "month"].map((g) => html`<option selected=${view.granularity === g}>${g}</option>`)}</select><//>
         <${Field} label="Group by"><select name="group_by">${DIMENSIONS.map((d) => html`<option selected=${view.group_by === d}>${d}</option>`)}</select><//>
-        ${DIMENSIONS.map((d) => html`<${Field} label=${`${d[0].toUpperCase()}${d.slice(1)} filter`}><input name=${d} defaultValue=${view[d]} placeholder="any (comma-separated)" /><//>`)}
+        ${DIMENSIONS.map((d) => html`<${Field} label=${`${d[0].toUpperCase()}${d.slice(1)} filter`}><input name=${d} defaultValue=${view[d]} placeholder="any" title="comma-separated values" /><//>`)}
         <div class="field"><button type="submit" class="primary">Apply</button></div>
       </form>
     <//>
