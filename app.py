@@ -10,11 +10,13 @@ from chalicelib.api import (
     auth_routes,
     billing_routes,
     connection_routes,
+    dashboard_routes,
     docs_routes,
     http,
     insight_routes,
     otlp_routes,
     token_routes,
+    page_routes,
     usage_routes,
     workspace_routes,
 )
@@ -35,6 +37,8 @@ app.register_blueprint(billing_routes.bp)
 app.register_blueprint(otlp_routes.bp)
 app.register_blueprint(token_routes.bp)
 app.api.binary_types.append("application/x-protobuf")  # OTLP exports and their answers
+app.register_blueprint(dashboard_routes.bp)
+app.register_blueprint(page_routes.bp)
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="scheduler")

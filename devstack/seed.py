@@ -36,7 +36,7 @@ def seed_demo(provider_keys: dict[str, str] | None = None, days: int = 90,
     (Google Cloud's service account key, project, dataset) connect in a second demo workspace: the
     Free plan's two connections are the first one's OpenAI and Anthropic. ``bill_to``: fake
     providers (by name) that bill the demo's pushed calls."""
-    from chalicelib.services import accounts, connections, ingestion
+    from chalicelib.services import accounts, alerts, connections, ingestion
     from chalicelib.store.identity import Membership
 
     created = accounts.signup(DEMO_EMAIL, DEMO_PASSWORD, "Demo workspace")
@@ -49,6 +49,9 @@ def seed_demo(provider_keys: dict[str, str] | None = None, days: int = 90,
     events = _push_history(key["key"], days)
     for provider, fake in (bill_to or {}).items():
         fake.bill_calls(billed_calls(events, provider))
+    # a monthly budget near the forecast, so the first screen shows the chance of passing it
+    alerts.create(owner, {"name": "Monthly AI budget", "kind": "budget", "amount": "450", "period": {"kind": "monthly"},
+                          "levels": [80, 100], "channels": [{"type": "email"}]})
     return {"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "ingest_key": key["key"], **created}
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any, Literal
 
-from chalice import Blueprint
 from pydantic import BaseModel, Field
 
-from chalicelib.api.http import Ctx, endpoint
+from chalice import Blueprint, Response
+
+from chalicelib.api import web_session
+from chalicelib.api.http import JSON_HEADERS, Ctx, endpoint
 from chalicelib.api.schemas import Email, Name, Password, Strict
 from chalicelib.lazy import lazy
 
@@ -34,8 +38,9 @@ class SignedUp(BaseModel):
 
 
 class Token(BaseModel):
-    token: str
-    token_type: Literal["Bearer"]
+    token: str | None = Field(None, description="absent for a cookie session")
+    token_type: Literal["Bearer", "cookie"]
+    csrf_token: str | None = Field(None, description="a cookie session's CSRF token (send as X-CSRF-Token)")
     expires_at: int = Field(description="unix seconds")
     user_id: str
 
@@ -56,15 +61,27 @@ def signup(ctx: Ctx) -> dict:
 @endpoint(bp, "/api/auth/login", "POST", summary="Exchange email and password for a bearer token",
           tag="auth", auth=False, body=LoginBody, response=Token,
           description="Failed attempts are throttled per client and account together (429 with Retry-After): "
-          "a client that keeps guessing one account is paused, the account's owner elsewhere is not.")
-def login(ctx: Ctx) -> dict:
+          "a client that keeps guessing one account is paused, the account's owner elsewhere is not. With the "
+          "header `X-CostPilot-Session: cookie` (the dashboard) the token goes into an HttpOnly session cookie "
+          "instead of the body, and `csrf_token` (also in the `cp_csrf` cookie) must be sent as `X-CSRF-Token` "
+          "on every state-changing call made with that cookie.")
+def login(ctx: Ctx) -> dict | Response:
     client = ((ctx.request.context or {}).get("identity") or {}).get("sourceIp")
-    return accounts.login(ctx.body.email, ctx.body.password, client=client)
+    result = accounts.login(ctx.body.email, ctx.body.password, client=client)
+    if not web_session.wants_cookie(ctx.request):
+        return result
+    cookies = web_session.login_cookies(result["token"], result["expires_at"], int(time.time()))
+    body = {k: v for k, v in result.items() if k != "token"} | {
+        "token_type": "cookie", "csrf_token": cookies[1].split(";", 1)[0].split("=", 1)[1]}
+    return Response(body=json.dumps(body), status_code=200, headers={**JSON_HEADERS, "Set-Cookie": cookies})
 
 
-@endpoint(bp, "/api/auth/logout", "POST", summary="Revoke the token used for this call", tag="auth")
-def logout(ctx: Ctx) -> None:
+@endpoint(bp, "/api/auth/logout", "POST", summary="Revoke the token (or session cookie) used for this call",
+          tag="auth")
+def logout(ctx: Ctx) -> Response:
     accounts.logout(ctx.principal)
+    return Response(body="", status_code=204, headers={"Cache-Control": "no-store",
+                                                       "Set-Cookie": web_session.logout_cookies()})
 
 
 @endpoint(bp, "/api/me", "GET", summary="The caller and their workspaces", tag="auth", response=Me)

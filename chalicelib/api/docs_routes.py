@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 description of the API, built from the registered routes, and the root page.
+"""The OpenAPI 3.1 description of the API, built from the registered routes.
 
 Every response of every operation declares its body: the success body from the route's
 ``response`` (a pydantic model or JSON schema; a JSON object when none is given, nothing for a view
@@ -15,7 +15,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from chalice import Blueprint, Response
+from chalice import Blueprint
 
 from chalicelib.api.http import ROUTES, Ctx, RouteDoc, endpoint
 
@@ -180,20 +180,3 @@ def document() -> dict:
 @endpoint(bp, "/api/openapi.json", "GET", summary="This document", tag="meta", auth=False)
 def openapi(ctx: Ctx) -> dict:
     return document()
-
-
-_ROOT_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>CostPilot</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; line-height: 1.5">
-<h1>CostPilot</h1>
-<p>Spend on OpenAI, Anthropic, Twilio, Stripe and AWS, in one place, as it happens.</p>
-<p>The dashboard is coming. Until then, the API is described at
-<a href="/api/openapi.json">/api/openapi.json</a>.</p>
-</body></html>
-"""
-
-
-@endpoint(bp, "/", "GET", summary="Home page", tag="meta", auth=False)
-def root(ctx: Ctx) -> Response:
-    return Response(body=_ROOT_PAGE, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})

@@ -159,10 +159,9 @@ def endpoint(
                 if raw_body:  # signed webhooks read the body themselves: refuse a large one first
                     _check_size(request.raw_body or b"")
                 if auth:
-                    from chalicelib.services import api_tokens
+                    from chalicelib.api import web_session
 
-                    # a personal API token (its scope checked against the method), else a session
-                    ctx.principal = api_tokens.authenticate(request.headers.get("authorization"), method)
+                    ctx.principal = web_session.authenticate(request)  # bearer, or cookie + CSRF
                 if permission is not None and "workspace_id" in params:
                     from chalicelib.services import workspaces
 

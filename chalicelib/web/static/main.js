@@ -1,0 +1,85 @@
+// The shell: who is logged in, the workspace switcher, navigation, and the page for the URL.
+import { html, render, useEffect, useState } from "./lib.js";
+import { get, post, setUnauthenticatedHandler } from "./api.js";
+import { match, interceptLinks, navigate, useLocation } from "./router.js";
+import { AuthPage } from "./auth.js";
+import { Overview } from "./overview.js";
+import { Onboarding } from "./onboarding.js";
+import { Costs } from "./costs.js";
+import { Alerts } from "./alerts.js";
+import { Connections } from "./connections.js";
+import { Members } from "./members.js";
+import { Billing } from "./billing.js";
+import { ErrorBox, Loading } from "./ui.js";
+
+const PAGES = [
+  ["", "Overview", Overview], ["costs", "Costs", Costs], ["alerts", "Alerts", Alerts],
+  ["connections", "Connections", Connections], ["members", "Members", Members], ["billing", "Billing", Billing],
+];
+
+function Shell({ me, ws, section, query, onLogout }) {
+  const current = me.workspaces.find((w) => w.workspace_id === ws);
+  const page = section === "onboarding" ? ["onboarding", "Get started", Onboarding] : PAGES.find((p) => p[0] === section.split("/")[0]);
+  const Page = page ? page[2] : null;
+  useEffect(() => { document.title = `${page ? page[1] : "Not found"} · ${current ? current.name : ""} · CostPilot`; }, [section, ws]);
+  if (!current) return html`<main class="page"><div class="error" role="alert">You are not a member of this workspace.</div><a href="/app">Your workspaces</a></main>`;
+  return html`<div class="shell">
+    <header class="top">
+      <a class="brand" href=${`/app/workspaces/${ws}`}>CostPilot</a>
+      <label class="switch"><span class="sr">Workspace</span>
+        <select value=${ws} onChange=${(e) => navigate(`/app/workspaces/${e.target.value}`)}>
+          ${me.workspaces.map((w) => html`<option value=${w.workspace_id}>${w.name}</option>`)}
+        </select></label>
+      <span class="who muted">${me.email} · ${current.role}</span>
+      <button type="button" class="link" onClick=${onLogout}>Log out</button>
+    </header>
+    <nav class="tabs" aria-label="Sections">
+      ${PAGES.map(([key, label]) => html`<a href=${`/app/workspaces/${ws}${key ? `/${key}` : ""}`} aria-current=${(section.split("/")[0] || "") === key ? "page" : null}>${label}</a>`)}
+    </nav>
+    <main class="page" id="main">
+      ${Page ? html`<${Page} ws=${ws} role=${current.role} me=${me} section=${section} query=${query} />` : html`<p>Page not found. <a href=${`/app/workspaces/${ws}`}>Overview</a></p>`}
+    </main>
+  </div>`;
+}
+
+function App() {
+  const { path, query } = useLocation();
+  const [me, setMe] = useState(undefined);
+  const [error, setError] = useState(null);
+  // No cp_csrf cookie means no session: show the login without a call that would answer 401.
+  const loadMe = () => (!document.cookie.includes("cp_csrf=") ? Promise.resolve(null)
+    : get("/api/me", { quiet401: true })).then((m) => { setMe(m); return m; }, (e) => { setMe(null); if (e.status !== 401) setError(e); return null; });
+  useEffect(() => { setUnauthenticatedHandler(() => setMe(null)); loadMe(); }, []);
+
+  if (me === undefined) return html`<${Loading} what="Loading CostPilot" />`;
+  if (error) return html`<main class="page"><${ErrorBox} error=${error} /></main>`;
+  const signup = path === "/app/signup";
+  if (!me) {
+    return html`<${AuthPage} mode=${signup ? "signup" : "login"} onDone=${async (isNew) => {
+      const m = await get("/api/me");
+      const ws = m.workspaces[0] && m.workspaces[0].workspace_id;
+      const next = query.get("next");
+      // navigate before showing the shell, so it never renders the login URL with a session
+      navigate(next && next.startsWith("/app/") ? next : ws ? `/app/workspaces/${ws}${isNew ? "/onboarding" : ""}` : "/app", { replace: true });
+      setMe(m);
+    }} />`;
+  }
+  const onLogout = async () => { try { await post("/api/auth/logout"); } finally { setMe(null); navigate("/app/login"); } };
+  // Stripe returns to /?workspace=...&checkout=...
+  if (path === "/" && query.get("workspace")) {
+    queueMicrotask(() => navigate(`/app/workspaces/${query.get("workspace")}/billing${query.get("checkout") ? `?checkout=${query.get("checkout")}` : ""}`, { replace: true }));
+    return html`<${Loading} />`;
+  }
+  const m = match("/app/workspaces/:ws", path) || match("/app/workspaces/:ws/:section", path)
+    || match("/app/workspaces/:ws/:section/:item", path);
+  if (!m) {
+    const first = me.workspaces[0];
+    if (first) { queueMicrotask(() => navigate(`/app/workspaces/${first.workspace_id}`, { replace: true })); return html`<${Loading} />`; }
+    return html`<main class="page"><p>You have no workspace.</p><button type="button" onClick=${onLogout}>Log out</button></main>`;
+  }
+  const section = [m.section, m.item].filter(Boolean).join("/");
+  return html`<${Shell} me=${me} ws=${m.ws} section=${section} query=${query} onLogout=${onLogout} />`;
+}
+
+interceptLinks();
+render(html`<${App} />`, document.getElementById("root"));

@@ -1,0 +1,223 @@
+"""A new user in a real browser on the real local stack: sign up, onboarding, connect the fake OpenAI,
+push usage, alert on it, explore costs by URL; the demo workspace's every page at two widths.
+Figures on the page are compared with the API's to the cent; every page must load with no console
+error, no failed request and no serious accessibility violation."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from devstack.fakes.openai import ADMIN_KEY as OPENAI_KEY
+from tests.browser.conftest import dollars, signup, workspace_of
+
+pytestmark = pytest.mark.e2e
+
+PAGES = ["", "costs", "alerts", "connections", "members", "billing", "onboarding"]
+
+
+def _reload_until(tab, selector: str, attempts: int = 24) -> None:
+    """Reloads until ``selector`` is on the page (waiting for the sync worker or the alert evaluator)."""
+    for _ in range(attempts):
+        try:
+            tab.page.wait_for_selector(selector, timeout=5000)
+            return
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError: try again after a reload
+            tab.page.reload()
+    raise AssertionError(f"{selector} never appeared on {tab.page.url}")
+
+
+def _wait_for(condition, attempts: int = 120) -> None:
+    for _ in range(attempts):
+        if condition():
+            return
+        time.sleep(0.5)
+    raise AssertionError("condition never held")
+
+
+def _push(base: str, key: str, events: list[dict]) -> dict:
+    r = httpx.post(f"{base}/api/webhooks/provider-usage", content=json.dumps({"events": events}),
+                   headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _event(cost: str, **kw) -> dict:
+    return {"id": uuid.uuid4().hex, "timestamp": (datetime.now(UTC) - timedelta(seconds=5)).isoformat(),
+            "provider": "openai", "model": "gpt-4o", "input_tokens": 1000, "output_tokens": 100, "cost": cost, **kw}
+
+
+def _api(tab, path: str) -> dict:
+    r = tab.page.request.get(tab.base + path)  # the page's own cookie session
+    assert r.ok, r.text()
+    return r.json()
+
+
+def test_sign_up_connect_the_fake_openai_create_a_first_alert_and_see_synced_spend(tab):
+    signup(tab, "onboard")
+    ws = workspace_of(tab)
+    page = tab.page
+    page.get_by_label("Provider", exact=True).select_option("openai")
+    page.get_by_label("Label", exact=True).fill("OpenAI prod")
+    page.get_by_label("Admin API key").fill(OPENAI_KEY)
+    page.get_by_role("button", name="Connect").click()
+    page.get_by_text("Connected OpenAI prod").wait_for()
+    page.get_by_label("Name", exact=True).fill("Daily OpenAI over $100")
+    page.get_by_label("Amount (USD)").fill("100")
+    page.get_by_role("button", name="Create alert").click()
+    page.get_by_text("Your alert is watching spend.").wait_for()
+    assert tab.axe() == []
+    page.get_by_role("link", name="See spend").click()
+    _reload_until(tab, ".plot[data-drawn]")
+    _wait_for(lambda: _api(tab, f"/api/workspaces/{ws}/connections")["connections"][0]["last_success_at"])
+    page.reload()  # the sync has finished: the page and the API now read the same rollups
+    page.locator(".plot[data-drawn]").wait_for()
+    summary = _api(tab, f"/api/workspaces/{ws}/summary")
+    pe = summary["forecast"]["period_end"]
+    shown = page.locator("[data-figure=month-to-date]").inner_text()
+    assert shown == dollars(Decimal(pe["spent_so_far"]) + Decimal(pe["today_so_far"]))
+    assert page.locator("[data-figure=projected]").inner_text() == dollars(pe["projected"])
+    assert "openai" in page.locator(".legend").inner_text()
+    assert _api(tab, f"/api/workspaces/{ws}/alerts")["alerts"][0]["name"] == "Daily OpenAI over $100"
+    assert tab.problems == []
+
+
+def test_ingest_key_push_usage_explore_costs_by_url_and_download_csv(tab):
+    signup(tab, "push")
+    ws = workspace_of(tab)
+    page = tab.page
+    page.get_by_label("Push usage from my code").check()
+    page.get_by_label("Key name").fill("backend")
+    page.get_by_role("button", name="Create ingest key").click()
+    key = page.locator("[data-secret=ingest-key]").input_value()
+    assert key.startswith("cpk_live_") and key in page.locator("pre").first.inner_text()
+    result = _push(tab.base, key, [_event("1.005", feature="search"), _event("2.1234", model="gpt-4o-mini", feature="chat"),
+                                   _event("0.3333", feature="search", provider="anthropic", model="claude-sonnet-4")])
+    assert result["summary"]["accepted"] == 3
+    tab.goto(f"/app/workspaces/{ws}/costs")
+    page.locator("[data-figure=total]").wait_for()
+    api_total = _api(tab, f"/api/workspaces/{ws}/usage?group_by=provider")["totals"][0]["spend"]
+    assert page.locator("[data-figure=total]").inner_text() == dollars(api_total) == "$3.46"
+
+    page.get_by_label("Group by").select_option("model")
+    page.get_by_label("Provider filter").fill("openai")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(re.compile(r"group_by=model"))
+    page.locator("[data-figure='spend:gpt-4o-mini']").wait_for()
+    url = page.url
+    assert "provider=openai" in url
+    page.reload()
+    page.locator("[data-figure='spend:gpt-4o-mini']").wait_for()
+    assert page.url == url and page.get_by_label("Group by").input_value() == "model"
+    assert page.get_by_label("Provider filter").input_value() == "openai"
+    by_model = _api(tab, f"/api/workspaces/{ws}/usage?group_by=model&provider=openai")
+    api_mini = sum(Decimal(p["spend"]) for p in by_model["series"] if p["group"]["model"] == "gpt-4o-mini")
+    assert page.locator("[data-figure='spend:gpt-4o-mini']").inner_text() == dollars(api_mini) == "$2.12"
+    assert page.locator("[data-figure=total]").inner_text() == dollars(by_model["totals"][0]["spend"]) == "$3.13"
+    assert page.locator("table.sortable tbody tr").count() == 2
+
+    page.get_by_role("button", name="Show as table").click()
+    assert page.locator("figure table").count() == 1
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download CSV").click()
+    text = Path(download.value.path()).read_text()
+    assert "gpt-4o-mini" in text and "claude" not in text
+    assert tab.problems == []
+
+
+def test_a_threshold_alert_fires_on_pushed_usage_and_is_acknowledged_from_the_banner(tab, stack):
+    email = signup(tab, "alert")
+    ws = workspace_of(tab)
+    page = tab.page
+    auth = {"X-CSRF-Token": next(c["value"] for c in tab.context.cookies() if c["name"] == "cp_csrf")}
+    key = tab.page.request.post(f"{tab.base}/api/workspaces/{ws}/ingest-keys", data={"name": "app"}, headers=auth).json()["key"]
+    tab.goto(f"/app/workspaces/{ws}/alerts")
+    page.get_by_role("button", name="New alert").click()
+    page.get_by_label("Name", exact=True).fill("OpenAI today over $5")
+    page.get_by_label("Amount (USD)").fill("5")
+    page.get_by_label("Scope value").fill("openai")
+    page.get_by_role("button", name="Create alert").click()
+    page.get_by_text("Created “OpenAI today over $5”.").wait_for()
+    _push(tab.base, key, [_event("3.50")])
+    _push(tab.base, key, [_event("2.25")])
+    tab.goto(f"/app/workspaces/{ws}")
+    _reload_until(tab, ".banner")
+    banner = page.locator(".banner").first
+    assert "OpenAI today over $5" in banner.inner_text() and "$5.75" in banner.inner_text()
+    tab.goto(f"/app/workspaces/{ws}/alerts")
+    _reload_until(tab, ".pill.sent")
+    assert "email: sent" in page.locator("ul.history").inner_text()
+    outbox = stack.banner_url("Outbox (emails sent):")
+    mails = httpx.get(f"{outbox}/messages.json", params={"to": email}).json()
+    assert any("$5.75" in m["subject"] for m in mails)
+    tab.goto(f"/app/workspaces/{ws}")
+    page.locator(".banner").get_by_role("button", name="Acknowledge").click()
+    page.locator(".banner").wait_for(state="detached")
+    firing = _api(tab, f"/api/workspaces/{ws}/alerts/history")["firings"][0]
+    assert firing["status"] == "acknowledged" and firing["acknowledged_by"] == email
+    assert tab.problems == []
+
+
+def test_demo_pages_at_both_widths_with_no_errors_and_no_serious_accessibility_violations(tab, stack):
+    demo = re.search(r"Demo login:\s+(\S+) / (\S+)", "".join(stack.banner))
+    tab.goto("/")
+    tab.page.get_by_label("Email", exact=True).fill(demo.group(1))
+    tab.page.get_by_label("Password", exact=True).fill(demo.group(2))
+    tab.shoot("login")
+    tab.api_calls.clear()
+    tab.page.get_by_role("button", name="Log in").click()
+    tab.page.locator(".plot[data-drawn]").wait_for()
+    assert len(tab.api_calls) <= 3, tab.api_calls  # login, me, summary
+    ws = workspace_of(tab)
+    violations = {}
+    for section in PAGES:
+        tab.goto(f"/app/workspaces/{ws}/{section}".rstrip("/"))
+        tab.page.locator("main h1, main .card").first.wait_for()
+        tab.page.wait_for_load_state("networkidle")
+        tab.shoot(section or "overview")
+        found = tab.axe()
+        if found:
+            violations[section or "overview"] = found
+    assert violations == {}
+    assert tab.problems == []
+
+
+def test_a_plan_limit_shows_which_limit_and_which_plan_lifts_it(tab, stack):
+    demo = re.search(r"Demo login:\s+(\S+) / (\S+)", "".join(stack.banner))
+    tab.goto("/app/login")
+    tab.page.get_by_label("Email", exact=True).fill(demo.group(1))
+    tab.page.get_by_label("Password", exact=True).fill(demo.group(2))
+    tab.page.get_by_role("button", name="Log in").click()
+    tab.page.locator(".kpis").wait_for()
+    tab.goto(f"/app/workspaces/{workspace_of(tab)}/connections")
+    tab.expected_statuses.add(402)
+    tab.page.get_by_role("button", name="Connect a provider").click()
+    tab.page.get_by_label("Admin API key").fill(OPENAI_KEY)
+    tab.page.get_by_role("button", name="Connect", exact=True).click()
+    error = tab.page.locator(".error").first
+    error.wait_for()
+    text = error.inner_text()
+    assert "Plan limit reached" in text and "connections" in text and "free plan" in text.lower() and "pro" in text.lower()
+    assert tab.problems == []
+
+
+def test_logging_out_ends_the_session_and_a_forged_post_is_refused(tab):
+    signup(tab, "logout")
+    ws = workspace_of(tab)
+    forged = tab.page.request.post(f"{tab.base}/api/workspaces/{ws}/ingest-keys", data={"name": "forged"})
+    assert forged.status == 403 and forged.json()["error"]["code"] == "csrf_rejected"
+    tab.page.get_by_role("button", name="Log out").click()
+    tab.page.get_by_role("button", name="Log in").wait_for()
+    assert not [c for c in tab.context.cookies() if c["name"] == "cp_session"]
+    tab.expected_statuses.add(401)
+    assert tab.page.request.get(f"{tab.base}/api/me").status == 401
+    tab.expected_statuses.discard(401)
+    assert tab.problems == []
