@@ -29,7 +29,7 @@ class Stack:
     the stack starts empty and never touches the checkout's ``.devstack/``). ``args`` are passed on
     (e.g. ``--fresh``, ``--no-demo``); ``restarted`` starts it again on the same ports and folder."""
 
-    def __init__(self, port: int | None = None, startup_seconds: float = 90, state_dir: Path | None = None,
+    def __init__(self, port: int | None = None, startup_seconds: float = 300, state_dir: Path | None = None,
                  args: tuple[str, ...] = (), outbox_port: int | None = None, stripe_port: int | None = None):
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"

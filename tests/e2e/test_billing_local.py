@@ -10,9 +10,9 @@ import subprocess
 import sys
 import uuid
 
-import httpx
 import pytest
 
+from tests.e2e import http
 from tests.e2e.stack import ROOT, Stack
 
 pytestmark = pytest.mark.e2e
@@ -33,36 +33,36 @@ def _cli(stack, *args) -> object:
 
 def _signup(base: str) -> str:
     email = f"teammate-{uuid.uuid4().hex[:8]}@example.com"
-    assert httpx.post(f"{base}/api/auth/signup", json={"email": email, "password": "long enough pw"}).status_code == 201
+    assert http.post(f"{base}/api/auth/signup", json={"email": email, "password": "long enough pw"}).status_code == 201
     return email
 
 
 def test_demo_owner_upgrades_replays_and_cancels(stack):
     base = stack["base"]
-    token = httpx.post(f"{base}/api/auth/login",
+    token = http.post(f"{base}/api/auth/login",
                        json={"email": "demo@costpilot.local", "password": "demo-password-123"}).json()["token"]
     auth = {"Authorization": f"Bearer {token}"}
-    ws = httpx.get(f"{base}/api/me", headers=auth).json()["workspaces"][0]["workspace_id"]
+    ws = http.get(f"{base}/api/me", headers=auth).json()["workspaces"][0]["workspace_id"]
     billing, members = f"{base}/api/workspaces/{ws}/billing", f"{base}/api/workspaces/{ws}/members"
-    assert httpx.get(billing, headers=auth).json()["plan"]["name"] == "free"
+    assert http.get(billing, headers=auth).json()["plan"]["name"] == "free"
 
     # Free: the owner and two more; the fourth member needs Pro.
     for _ in range(2):
-        assert httpx.post(members, json={"email": _signup(base)}, headers=auth).status_code == 201
+        assert http.post(members, json={"email": _signup(base)}, headers=auth).status_code == 201
     fourth = _signup(base)
-    r = httpx.post(members, json={"email": fourth}, headers=auth)
+    r = http.post(members, json={"email": fourth}, headers=auth)
     assert (r.status_code, r.json()["error"]["code"], r.json()["error"]["upgrade_to"]) == (402, "plan_limit", "pro")
 
     # Checkout opens the fake's hosted page; "Pay" delivers the signed events and redirects back.
-    checkout = httpx.post(f"{billing}/checkout", json={"plan": "pro"}, headers=auth).json()
+    checkout = http.post(f"{billing}/checkout", json={"plan": "pro"}, headers=auth).json()
     assert checkout["url"].startswith(stack["stripe"])
-    assert "Pay" in httpx.get(checkout["url"]).text
-    paid = httpx.post(checkout["url"] + "/pay")
+    assert "Pay" in http.get(checkout["url"]).text
+    paid = http.post(checkout["url"] + "/pay")
     assert paid.status_code == 303 and paid.headers["location"].startswith(base)
-    state = httpx.get(billing, headers=auth).json()
+    state = http.get(billing, headers=auth).json()
     assert state["plan"]["name"] == "pro" and state["usage"]["members"]["limit"] == 5
-    assert httpx.post(members, json={"email": fourth}, headers=auth).status_code == 201  # the limit moved at once
-    state = httpx.get(billing, headers=auth).json()
+    assert http.post(members, json={"email": fourth}, headers=auth).status_code == 201  # the limit moved at once
+    state = http.get(billing, headers=auth).json()
 
     # Replaying every event changes nothing.
     events = _cli(stack, "events")
@@ -72,19 +72,19 @@ def test_demo_owner_upgrades_replays_and_cancels(stack):
     for e in events:
         assert _cli(stack, "replay", e["id"])["status"] == 200
     assert _cli(stack, "deliver", "--order", "reversed")[0]["status"] == 200
-    assert httpx.get(billing, headers=auth).json() == state
+    assert http.get(billing, headers=auth).json() == state
 
     # Cancel in the portal: Pro until the period ends, then Free; nothing is deleted.
-    portal = httpx.post(f"{billing}/portal", headers=auth).json()["url"]
-    action = re.search(r'action="(/billing_portal/[^"]+/cancel)"', httpx.get(portal).text).group(1)
-    assert httpx.post(stack["stripe"] + action).status_code == 303
-    state = httpx.get(billing, headers=auth).json()
+    portal = http.post(f"{billing}/portal", headers=auth).json()["url"]
+    action = re.search(r'action="(/billing_portal/[^"]+/cancel)"', http.get(portal).text).group(1)
+    assert http.post(stack["stripe"] + action).status_code == 303
+    state = http.get(billing, headers=auth).json()
     assert state["plan"]["name"] == "pro" and state["subscription"]["cancel_at_period_end"] is True
     assert state["notice"]["code"] == "cancels_at_period_end"
 
     sub_id = _cli(stack, "subscriptions")[0]["id"]
     _cli(stack, "end_period", sub_id)
-    state = httpx.get(billing, headers=auth).json()
+    state = http.get(billing, headers=auth).json()
     assert state["plan"]["name"] == "free" and state["subscription"]["status"] == "canceled"
-    assert len(httpx.get(members, headers=auth).json()["members"]) == 4  # every record kept
-    assert httpx.post(members, json={"email": _signup(base)}, headers=auth).status_code == 402
+    assert len(http.get(members, headers=auth).json()["members"]) == 4  # every record kept
+    assert http.post(members, json={"email": _signup(base)}, headers=auth).status_code == 402
