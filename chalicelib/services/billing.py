@@ -142,6 +142,7 @@ def _plan_view(plan: Plan) -> dict:
 def _usage(workspace_id: str, plan: Plan, now: int) -> dict:
     from chalicelib.store.connections import Connection
     from chalicelib.store.identity import Membership
+    from chalicelib.store.ingest_keys import IngestKey
 
     connections = list(Connection.query(workspace_id))
     store = _alert_rule_store()
@@ -149,6 +150,7 @@ def _usage(workspace_id: str, plan: Plan, now: int) -> dict:
     usage: dict[str, dict[str, Any]] = {
         Limit.CONNECTIONS: {"used": len(connections), "active": sum(c.status == "active" for c in connections)},
         Limit.MEMBERS: {"used": Membership.count(workspace_id)},
+        Limit.INGEST_KEYS: {"used": sum(k.revoked_at is None for k in IngestKey.by_workspace.query(workspace_id))},
         Limit.ALERT_RULES: {"used": None} if rules is None else {
             "used": len(rules), "active": sum(status == "active" for _, status in rules)},
         Limit.EVENTS_PER_MONTH: {"used": _events_this_month(workspace_id, now)},
@@ -291,7 +293,6 @@ def _alert_rule_store() -> Any:
     rules: ``services.alerts.rules``; its table: ``store.alerts.AlertRule``); None otherwise."""
     try:
         from chalicelib.services import alerts
-        from chalicelib.store.alerts import AlertRule
     except ImportError:
         return None
     if not callable(getattr(alerts, "rules", None)):
@@ -301,17 +302,8 @@ def _alert_rule_store() -> Any:
         return {r.alert_id: (r.created_at, r.status) for r in alerts.rules(workspace_id)}
 
     def set_status(workspace_id: str, alert_id: str, old: str, new: str) -> bool:
-        from pynamodb.exceptions import UpdateError
-
-        try:
-            AlertRule(workspace_id, alert_id).update(
-                actions=[AlertRule.status.set(new), AlertRule.updated_at.set(datetime.now(UTC))],
-                condition=AlertRule.status == old)
-        except UpdateError as e:
-            if getattr(e, "cause_response_code", None) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        # the plan's own choice: within its limit by construction, so not enforced again
+        return alerts.change_status(workspace_id, alert_id, old, new, enforce=False)
 
     return SimpleNamespace(items=items, set_status=set_status)
 

@@ -12,12 +12,15 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from chalicelib import config
 from chalicelib.adapters import kms_secrets
 from chalicelib.domain import ingest, signatures
+from chalicelib.domain.plans import Limit
 from chalicelib.errors import NotFound, PayloadTooLarge, Unauthenticated, ValidationFailed
+from chalicelib.services import counters
+from chalicelib.store.base import cancelled_by_condition
 from chalicelib.store.identity import Membership
 from chalicelib.store.ingest_keys import IngestKey
 
@@ -48,7 +51,8 @@ def create_key(m: Membership, name: str) -> dict:
         signing_kid=signatures.public_prefix(secret), created_by=m.user_id,
         signing_secret=kms_secrets.seal({"secret": secret}, m.workspace_id, key_id, SIGNING_PURPOSE),
     )
-    record.save(condition=IngestKey.key_id.does_not_exist())
+    counters.change(m.workspace_id, Limit.INGEST_KEYS, +1,
+                    lambda t: t.save(record, condition=IngestKey.key_id.does_not_exist()))
     return {**_view(record), "key": key, "signing_secret": secret,
             "note": "Store these now: CostPilot keeps only a hash of the key and cannot show either again."}
 
@@ -65,7 +69,16 @@ def revoke_key(m: Membership, key_id: str) -> dict:
     if k.workspace_id != m.workspace_id:
         raise NotFound("ingest key not found")
     if k.revoked_at is None:
-        k.update(actions=[IngestKey.revoked_at.set(datetime.now(UTC))])
+        revoked_at = datetime.now(UTC)
+        try:
+            counters.change(m.workspace_id, Limit.INGEST_KEYS, -1, lambda t: t.update(
+                k, actions=[IngestKey.revoked_at.set(revoked_at)], condition=IngestKey.revoked_at.does_not_exist()))
+        except TransactWriteError as e:
+            if not any(cancelled_by_condition(e)):
+                raise
+            k = IngestKey.get(key_id, consistent_read=True)  # revoked meanwhile: one revoke counts
+        else:
+            k.revoked_at = revoked_at
     return _view(k)
 
 
