@@ -198,6 +198,8 @@ def update(m: Membership, alert_id: str, changes: dict) -> dict:
     rule = _rule(m.workspace_id, alert_id, name, r.kind, merged)
     actions = [AlertRule.name.set(name), AlertRule.config.set(rule.config()),
                AlertRule.updated_at.set(datetime.now(UTC))]
+    if rule.config() != r.config:  # amount, levels, scope, period...: its firing state starts afresh
+        actions.append(AlertRule.generation.add(1))
     new_secrets: dict[str, str] = {}
     if changes.get("channels") is not None:
         public, blob, new_secrets = _channels(m, changes["channels"], alert_id)
