@@ -91,8 +91,7 @@ def usage(ctx: Ctx, workspace_id: str) -> Response | dict:
     params = ctx.query.model_dump(by_alias=True, exclude_none=True)
     fmt = params.pop("format", "json")
     query = usage_queries.parse(params)
-    query, notice = usage_queries.clip_to_plan(workspace_id, query)
-    result = usage_queries.run(workspace_id, query)
+    result, notice = usage_queries.run_within_plan(workspace_id, query)
     if fmt == "csv":
         from chalicelib.domain import csv_export
 

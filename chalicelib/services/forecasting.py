@@ -25,7 +25,8 @@ def daily_history(workspace_id: str, end: date, filters: dict[str, frozenset], c
                   days: int = HISTORY_DAYS) -> tuple[date, list[Decimal]]:
     """Spend per UTC day up to ``end`` (inclusive), from the first day with spend. Days without
     spend are real zeros, not gaps."""
-    start = end - timedelta(days=days - 1)
+    start = max(end - timedelta(days=days - 1), usage_queries.earliest_day(workspace_id))  # the plan's history
+    days = (end - start).days + 1
     result = usage_queries.daily_spend(workspace_id, start, end, filters=filters)
     by_day = usage_queries.spend_by_day(result, currency)
     series = [by_day.get(start + timedelta(days=i), Decimal(0)) for i in range(days)]
@@ -120,8 +121,12 @@ def insights(workspace_id: str, days: int = 30) -> list[dict[str, Any]]:
     end = usage_queries.today()
     start = end - timedelta(days=days - 1)
     prev_start, prev_end = start - timedelta(days=days), start - timedelta(days=1)
+    earliest = usage_queries.earliest_day(workspace_id)  # the plan's history: nothing before it is read
 
     def model_rows(a: date, b: date) -> list[rules.UsageRow]:
+        a = max(a, earliest)
+        if a > b:
+            return []
         result = usage_queries.daily_spend(workspace_id, a, b, group_by=("provider", "model", "unit_type"))
         acc: dict[tuple, dict] = defaultdict(lambda: {"cost": Decimal(0), "in": 0, "out": 0})
         for p in result.series:
@@ -136,6 +141,9 @@ def insights(workspace_id: str, days: int = 30) -> list[dict[str, Any]]:
                 for (day, provider, model), v in acc.items() if provider]
 
     def tag_rows(a: date, b: date) -> list[rules.UsageRow]:
+        a = max(a, earliest)
+        if a > b:
+            return []
         result = usage_queries.daily_spend(workspace_id, a, b, group_by=("provider", "project", "feature"))
         return [rules.UsageRow(p.period, dict(p.group)["provider"] or "(unattributed)", p.spend,
                                project=dict(p.group)["project"], feature=dict(p.group)["feature"])
