@@ -33,12 +33,12 @@ from chalicelib.adapters import queues
 from chalicelib.domain import alert_channels, alert_messages
 from chalicelib.domain.alert_messages import Notification
 from chalicelib.store.alerts import AlertRule, Delivery, Firing, firing_id
-from chalicelib.store.identity import Membership
 from chalicelib.store.base import (
     cancelled_by_condition,
     is_condition_failure,
     transaction,
 )
+from chalicelib.store.identity import Membership
 
 log = logging.getLogger("costpilot.alerts.delivery")
 
