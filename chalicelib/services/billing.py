@@ -122,6 +122,7 @@ def overview(workspace_id: str, now: float | None = None) -> dict:
         },
         "notice": None if notice is None else {**asdict(notice), "until": _iso(notice.until)},
         "usage": _usage(workspace_id, plan, now),
+        "refused_subscriptions": sorted(account.refused_subscription_ids or []) if account else [],
         "paused_by_plan": {kind.limit.value: list(getattr(account, kind.paused_attr) or []) if account else []
                            for kind in _pausables()},
         "plans": [_plan_view(p) for p in plans.PLANS],
@@ -192,13 +193,55 @@ def start_checkout(workspace_id: str, plan_name: str) -> dict:
             "this workspace already has a subscription: change, renew or cancel it in the customer portal",
             details={"portal": f"/api/workspaces/{workspace_id}/billing/portal"})
     customer_id = ensure_customer(workspace_id)
+    previous = getattr(_account(workspace_id), "checkout_session_id", None)
+    if previous:
+        _close_checkout(workspace_id, previous)
     back = f"{config.public_url()}/?workspace={workspace_id}"
     session = gateway().create_checkout_session(
         customer_id=customer_id, price_id=price_id, workspace_id=workspace_id, plan=plan.name,
         success_url=back + "&checkout=success&session_id={CHECKOUT_SESSION_ID}",
         cancel_url=back + "&checkout=cancelled")
+    _remember_checkout(workspace_id, previous, session["id"])
     log.info("checkout %s opened for %s (%s)", session["id"], workspace_id, plan.name)
     return {"url": session["url"], "session_id": session["id"], "plan": plan.name}
+
+
+def _close_checkout(workspace_id: str, session_id: str) -> None:
+    """Before a new checkout: the one opened before can no longer be paid (expired at Stripe);
+    if it was paid already, its subscription is on its way and no second one is sold."""
+    from chalicelib.adapters.stripe_gateway import gateway
+
+    status = gateway().retrieve_checkout_session(session_id).get("status")
+    if status == "open":
+        try:
+            gateway().expire_checkout_session(session_id)
+            return
+        except Exception:  # noqa: BLE001 - completed meanwhile? look again below
+            status = gateway().retrieve_checkout_session(session_id).get("status")
+    if status == "complete":
+        raise SubscriptionExists(
+            "a checkout of this workspace was just paid: its subscription is being set up; change the plan "
+            "in the customer portal", details={"portal": f"/api/workspaces/{workspace_id}/billing/portal"})
+
+
+def _remember_checkout(workspace_id: str, previous: str | None, session_id: str) -> None:
+    """Stores the open session under a condition on the one it replaces: of two concurrent
+    checkouts one is kept and the other's session is expired at once (409)."""
+    from pynamodb.exceptions import UpdateError
+
+    from chalicelib.adapters.stripe_gateway import gateway
+    from chalicelib.store.base import is_condition_failure
+    from chalicelib.store.billing import BillingAccount
+
+    attr = BillingAccount.checkout_session_id
+    try:
+        BillingAccount(workspace_id).update(actions=[attr.set(session_id)],
+                                            condition=(attr == previous) if previous else attr.does_not_exist())
+    except UpdateError as e:
+        if not is_condition_failure(e):
+            raise
+        gateway().expire_checkout_session(session_id)
+        raise Conflict("another checkout of this workspace was opened at the same time; use that one") from None
 
 
 def ensure_customer(workspace_id: str) -> str:

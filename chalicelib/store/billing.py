@@ -24,6 +24,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
@@ -71,6 +72,11 @@ class BillingAccount(BaseModel):
     plan_paused_connection_ids = ListAttribute(of=UnicodeAttribute, null=True)
     plan_paused_alert_rule_ids = ListAttribute(of=UnicodeAttribute, null=True)
     reconciled_plan = UnicodeAttribute(null=True)
+
+    # At most one live subscription: the checkout session last opened (an earlier open one is
+    # expired first), and subscriptions that arrived while another was live, cancelled and flagged.
+    checkout_session_id = UnicodeAttribute(null=True)
+    refused_subscription_ids = UnicodeSetAttribute(null=True)
 
     by_customer = BillingByCustomerIndex()
 
