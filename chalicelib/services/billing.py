@@ -224,6 +224,30 @@ def _close_checkout(workspace_id: str, session_id: str) -> None:
             "in the customer portal", details={"portal": f"/api/workspaces/{workspace_id}/billing/portal"})
 
 
+def cancel_for_deletion(workspace_id: str) -> list[str]:
+    """Before the workspace is deleted: nothing of it stays billable at Stripe. Expires an open
+    checkout, cancels (prorated) every live subscription it knows of; answers the ids cancelled."""
+    from chalicelib.adapters.stripe_gateway import gateway
+
+    account = _account(workspace_id)
+    if account is None:
+        return []
+    subscriptions = {account.stripe_subscription_id, *(account.refused_subscription_ids or ())}
+    if account.checkout_session_id:
+        session = gateway().retrieve_checkout_session(account.checkout_session_id)
+        if session.get("status") == "open":
+            gateway().expire_checkout_session(account.checkout_session_id)
+        subscriptions.add(session.get("subscription"))
+    cancelled = []
+    for sub_id in sorted(s for s in subscriptions if s):
+        if gateway().retrieve_subscription(sub_id).get("status") in ("canceled", "incomplete_expired"):
+            continue
+        gateway().cancel_subscription(sub_id, idempotency_key=f"costpilot-{config.stage()}-{sub_id}-deleted")
+        cancelled.append(sub_id)
+        log.info("subscription %s of deleted workspace %s cancelled", sub_id, workspace_id)
+    return cancelled
+
+
 def _remember_checkout(workspace_id: str, previous: str | None, session_id: str) -> None:
     """Stores the open session under a condition on the one it replaces: of two concurrent
     checkouts one is kept and the other's session is expired at once (409)."""

@@ -138,8 +138,8 @@ def workspace_of(event: dict) -> str | None:
     for workspace_id in candidates:
         if isinstance(workspace_id, str) and workspace_id:
             try:
-                Workspace.get(workspace_id)
-                return workspace_id
+                if Workspace.get(workspace_id).deleted_at is None:  # a deleted one is being purged
+                    return workspace_id
             except Workspace.DoesNotExist:
                 continue
     return None

@@ -66,21 +66,10 @@ def rename(membership: Membership, name: str) -> dict:
 
 
 def delete(membership: Membership) -> None:
-    """Deletes the workspace and every membership (its data is unreachable from then on), then its
-    credentials (sealed provider keys, ingest keys) and its usage records and rollups."""
-    from chalicelib.store import usage
-    from chalicelib.store.connections import Connection
-    from chalicelib.store.ingest_keys import IngestKey
+    """Cancels the workspace's subscription and removes everything it owns (services.workspace_purge)."""
+    from chalicelib.services import workspace_purge
 
-    workspace_id = membership.workspace_id
-    _load(workspace_id).delete()
-    for model, rows in ((Membership, Membership.query(workspace_id)),
-                        (Connection, Connection.query(workspace_id)),
-                        (IngestKey, IngestKey.by_workspace.query(workspace_id))):
-        with model.batch_write() as batch:
-            for row in list(rows):
-                batch.delete(row)
-    usage.delete_workspace_data(workspace_id)
+    workspace_purge.delete_workspace(membership.workspace_id)
 
 
 def _load(workspace_id: str) -> Workspace:

@@ -101,12 +101,24 @@ def state_actions(state: SubscriptionState) -> list:
     return actions
 
 
+class EventsByWorkspace(GlobalSecondaryIndex["ProcessedEvent"]):
+    """A workspace's processed events (sparse: events of no known workspace have none), so that
+    deleting the workspace removes them."""
+
+    class Meta:
+        index_name = "by-workspace"
+        projection = KeysOnlyProjection()
+
+    workspace_id = UnicodeAttribute(hash_key=True)
+
+
 class ProcessedEvent(BaseModel):
     Meta = table_meta("billing-events")
     event_id = UnicodeAttribute(hash_key=True)
     event_type = UnicodeAttribute()
     event_created = NumberAttribute(default=0)
     workspace_id = UnicodeAttribute(null=True)
+    by_workspace = EventsByWorkspace()
     outcome = UnicodeAttribute()  # applied | ignored | unknown_workspace
     processed_at = UTCDateTimeAttribute(default=utcnow)
     expires_at = TTLAttribute()

@@ -436,13 +436,6 @@ def _query_all(table: str, workspace_id: str, projection: str, names: dict | Non
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def delete_workspace_data(workspace_id: str) -> None:
-    db = _db()
-    for table in (records_table(), rollups_table()):
-        for item in list(_query_all(table, workspace_id, "sk")):
-            db.delete_item(TableName=table, Key={"pk": {"S": workspace_id}, "sk": item["sk"]})
-
-
 def stored_rollups_item(workspace_id: str, grain: str, period: str, day: str) -> dict[RollupKey, RollupValues]:
     """The rows of one rollup item (all its shards): e.g. this month's provider totals."""
     sort_key = rollup.sort_key(day, grain, period)

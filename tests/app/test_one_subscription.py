@@ -14,7 +14,7 @@ def _live(fake, user):
             if s["metadata"].get("workspace_id") == user.workspace_id and s["status"] != "canceled"]
 
 
-def test_two_checkouts_one_after_the_other_leave_one_payable(api, user, stripe_fake):
+def test_two_checkouts_one_after_the_other_leave_one_payable(api, user, stripe_fake):  # noqa: F811
     pro = _checkout(api, user, "pro")
     team = _checkout(api, user, "team")
     assert pro.status == team.status == 200, (pro.body, team.body)
@@ -28,7 +28,7 @@ def test_two_checkouts_one_after_the_other_leave_one_payable(api, user, stripe_f
     assert r.json["error"]["portal"].endswith("/billing/portal")
 
 
-def test_a_second_subscription_that_arrives_anyway_is_cancelled_and_flagged(api, user, stripe_fake):
+def test_a_second_subscription_that_arrives_anyway_is_cancelled_and_flagged(api, user, stripe_fake):  # noqa: F811
     first = _upgrade(api, user, stripe_fake, "pro")
     customer = stripe_fake.subscriptions[first]["customer"]
     # a checkout made outside CostPilot (say an old link) for the same workspace is paid
