@@ -142,3 +142,15 @@ def test_a_missing_or_drifted_counter_is_rebuilt_and_never_goes_below_zero(api, 
     Workspace(user.workspace_id).update(actions=[Workspace.member_count.set(7)])
     assert counters.rebuild_all(user.workspace_id)[Limit.MEMBERS.value] == 1
     assert _workspace(user).member_count == 1
+
+
+def test_the_repair_command_reports_and_fixes_a_drifted_counter(api, user, capsys):
+    from chalicelib.store.identity import Workspace
+    from chalicelib.tools import rebuild_counters
+
+    Workspace(user.workspace_id).update(actions=[Workspace.member_count.set(4)])
+    assert rebuild_counters.main([user.workspace_id]) == 0
+    assert "REPAIRED members 4 -> 1" in capsys.readouterr().out
+    assert _workspace(user).member_count == 1
+    rebuild_counters.main([user.workspace_id])
+    assert "unchanged" in capsys.readouterr().out
