@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import DeleteError, UpdateError
 
 from chalicelib import aws
 from chalicelib.errors import NotFound
@@ -29,11 +29,13 @@ from chalicelib.store.identity import Membership, Workspace
 log = logging.getLogger("costpilot.workspaces.purge")
 
 PASS_ITEMS = 2_000  # deleted by one pass (a request, or one workspace in the hourly job)
+SETTLE_SECONDS = 15 * 60  # longer than any handler that may still write for the workspace
 
 
 def delete_workspace(workspace_id: str, *, budget: int = PASS_ITEMS) -> bool:
     """Cancels billing, makes the workspace unreachable, purges up to ``budget`` items now.
-    True when nothing is left; otherwise the hourly job finishes it."""
+    True when all its data is gone (the mark itself goes on a later pass); else the hourly job
+    finishes it."""
     from chalicelib.services import billing
 
     billing.cancel_for_deletion(workspace_id)
@@ -45,26 +47,38 @@ def delete_workspace(workspace_id: str, *, budget: int = PASS_ITEMS) -> bool:
             raise NotFound("workspace not found") from None
         raise
     _delete_models(Membership, Membership.query(workspace_id), None)  # nobody reaches it from now on
-    return purge(workspace_id, budget=budget)
+    return purge(workspace_id, budget=budget) != "partial"
 
 
-def purge(workspace_id: str, *, budget: int = PASS_ITEMS) -> bool:
-    """Deletes up to ``budget`` items of a deleted workspace; True when all is gone."""
+def purge(workspace_id: str, *, budget: int = PASS_ITEMS, now: float | None = None) -> str:
+    """Deletes up to ``budget`` items of a deleted workspace: ``partial`` (more is left),
+    ``settling`` (all data gone, the mark stays a while) or ``done``.
+
+    The workspace item (the mark) goes only once ``SETTLE_SECONDS`` have passed since the delete:
+    a sync or evaluation already running then (SQS visibility: 12 minutes) may still write, and
+    the hourly pass removes what it wrote before the mark goes.
+    """
     left = [budget]
     for step in _steps(workspace_id):
         if not step(left):
-            return False
-    Workspace(workspace_id).delete(condition=Workspace.deleted_at.exists())
+            return "partial"
+    now = time.time() if now is None else now
+    try:
+        Workspace(workspace_id).delete(condition=Workspace.deleted_at <= int(now) - SETTLE_SECONDS)
+    except DeleteError as e:
+        if is_condition_failure(e):
+            return "settling"  # the next pass looks again
+        raise
     log.info("workspace %s purged", workspace_id)
-    return True
+    return "done"
 
 
-def purge_pending(budget: int = PASS_ITEMS) -> int:
+def purge_pending(budget: int = PASS_ITEMS, now: float | None = None) -> int:
     """The hourly pass: continues every deleted workspace's purge; answers how many finished."""
     done = 0
     for w in Workspace.scan(Workspace.deleted_at.exists()):
         try:
-            done += purge(w.workspace_id, budget=budget)
+            done += purge(w.workspace_id, budget=budget, now=now) == "done"
         except Exception:  # noqa: BLE001 - one workspace's failure must not stop the others
             log.exception("purging workspace %s failed", w.workspace_id)
     return done

@@ -18,6 +18,7 @@ from tests.app.test_billing import _upgrade, stripe_fake  # noqa: F401 - fixture
 from tests.helpers import purge_queue
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+LATER = 4_000_000_000  # unix seconds (2096): long after any delete's settling time
 
 
 @pytest.fixture(autouse=True)
@@ -103,15 +104,19 @@ def test_deleting_a_paying_workspace_cancels_stripe_and_leaves_nothing_anywhere(
     assert api.get(f"/api/workspaces/{user.workspace_id}", token=user.token).status == 404
     assert _leftovers(user.workspace_id)  # not all at once
     for _ in range(100):
-        if workspace_purge.purge_pending(budget=10):
+        if workspace_purge.purge(user.workspace_id, budget=10) != "partial":
             break
+    # all its data is gone; the mark stays until what may still be running has finished
+    assert _leftovers(user.workspace_id) == {"costpilot-test-workspaces": 1}
+    assert workspace_purge.purge(user.workspace_id, budget=10) == "settling"
+    assert workspace_purge.purge_pending(budget=10, now=LATER) >= 1
     assert _leftovers(user.workspace_id) == {}
-    assert workspace_purge.purge_pending(budget=10) == 0
 
 
 def test_the_delete_route_answers_204_and_a_stripe_outage_deletes_nothing(api, user, stripe_fake,  # noqa: F811
                                                                           monkeypatch):
     from chalicelib.adapters import stripe_gateway
+    from chalicelib.services import workspace_purge
 
     _upgrade(api, user, stripe_fake)
 
@@ -125,4 +130,6 @@ def test_the_delete_route_answers_204_and_a_stripe_outage_deletes_nothing(api, u
     assert api.get(f"/api/workspaces/{user.workspace_id}", token=user.token).status == 200
     monkeypatch.setattr(stripe_gateway.StripeGateway, "cancel_subscription", real)
     assert api.delete(f"/api/workspaces/{user.workspace_id}", token=user.token).status == 204
+    assert _leftovers(user.workspace_id) == {"costpilot-test-workspaces": 1}
+    workspace_purge.purge_pending(now=LATER)
     assert _leftovers(user.workspace_id) == {}
