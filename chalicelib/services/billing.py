@@ -195,7 +195,7 @@ def start_checkout(workspace_id: str, plan_name: str) -> dict:
     customer_id = ensure_customer(workspace_id)
     previous = getattr(_account(workspace_id), "checkout_session_id", None)
     if previous:
-        _close_checkout(workspace_id, previous)
+        _close_checkout(workspace_id, previous, state)
     back = f"{config.public_url()}/?workspace={workspace_id}"
     session = gateway().create_checkout_session(
         customer_id=customer_id, price_id=price_id, workspace_id=workspace_id, plan=plan.name,
@@ -206,19 +206,22 @@ def start_checkout(workspace_id: str, plan_name: str) -> dict:
     return {"url": session["url"], "session_id": session["id"], "plan": plan.name}
 
 
-def _close_checkout(workspace_id: str, session_id: str) -> None:
+def _close_checkout(workspace_id: str, session_id: str, state: SubscriptionState) -> None:
     """Before a new checkout: the one opened before can no longer be paid (expired at Stripe);
-    if it was paid already, its subscription is on its way and no second one is sold."""
+    if it was paid and its subscription is not mirrored yet, that one is on its way and no second
+    one is sold (a subscription already mirrored has ended, or the caller found it live)."""
     from chalicelib.adapters.stripe_gateway import gateway
 
-    status = gateway().retrieve_checkout_session(session_id).get("status")
-    if status == "open":
+    session = gateway().retrieve_checkout_session(session_id)
+    if session.get("status") == "open":
         try:
             gateway().expire_checkout_session(session_id)
             return
         except Exception:  # noqa: BLE001 - completed meanwhile? look again below
-            status = gateway().retrieve_checkout_session(session_id).get("status")
-    if status == "complete":
+            session = gateway().retrieve_checkout_session(session_id)
+    subscription = session.get("subscription")
+    subscription = subscription.get("id") if isinstance(subscription, dict) else subscription
+    if session.get("status") == "complete" and subscription and subscription != state.stripe_subscription_id:
         raise SubscriptionExists(
             "a checkout of this workspace was just paid: its subscription is being set up; change the plan "
             "in the customer portal", details={"portal": f"/api/workspaces/{workspace_id}/billing/portal"})
