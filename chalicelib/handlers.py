@@ -34,7 +34,8 @@ def alert_sweep(event) -> dict:
 
 
 def billing_reconciler(event) -> dict:
-    """Pauses/resumes what a plan covers when it changes with time alone (period end, grace end)."""
-    from chalicelib.services import billing
+    """Pauses/resumes what a plan covers when it changes with time alone (period end, grace end);
+    continues the purge of deleted workspaces too large for their delete request."""
+    from chalicelib.services import billing, workspace_purge
 
-    return {"reconciled": billing.reconcile_all()}
+    return {"reconciled": billing.reconcile_all(), "purged": workspace_purge.purge_pending()}

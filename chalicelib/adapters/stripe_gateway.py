@@ -78,6 +78,18 @@ class StripeGateway:
     def retrieve_subscription(self, subscription_id: str) -> dict:
         return self._call(self._client.v1.subscriptions.retrieve, subscription_id)
 
+    def cancel_subscription(self, subscription_id: str, *, idempotency_key: str) -> dict:
+        """Ends the subscription now, crediting the unused time (prorated)."""
+        return self._call(self._client.v1.subscriptions.cancel, subscription_id, params={"prorate": True},
+                          options={"idempotency_key": idempotency_key})
+
+    def retrieve_checkout_session(self, session_id: str) -> dict:
+        return self._call(self._client.v1.checkout.sessions.retrieve, session_id)
+
+    def expire_checkout_session(self, session_id: str) -> dict:
+        """An open Checkout Session can never be paid after this (Stripe answers 400 if not open)."""
+        return self._call(self._client.v1.checkout.sessions.expire, session_id)
+
     @staticmethod
     def _call(method: Any, *args: Any, **kwargs: Any) -> dict:
         import stripe

@@ -101,8 +101,7 @@ def usage(ctx: Ctx, workspace_id: str) -> Response | dict:
 
         params["group_by"] = focus_export.group_by(params.get("group_by"))
     query = usage_queries.parse(params)
-    query, notice = usage_queries.clip_to_plan(workspace_id, query)
-    result = usage_queries.run(workspace_id, query)
+    result, notice = usage_queries.run_within_plan(workspace_id, query)
     if fmt == "csv":
         from chalicelib.domain import csv_export
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
+from chalicelib.api.billing_routes import stripe_errors
 from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.schemas import Email, Name, Strict
 from chalicelib.domain.roles import Permission, Role
@@ -52,6 +53,7 @@ def rename_workspace(ctx: Ctx, workspace_id: str) -> dict:
 
 @endpoint(bp, "/api/workspaces/{workspace_id}", "DELETE", summary="Delete a workspace (owners only)",
           tag="workspaces", permission=Permission.DELETE_WORKSPACE)
+@stripe_errors  # its subscription is cancelled first: Stripe down deletes nothing (503)
 def delete_workspace(ctx: Ctx, workspace_id: str) -> None:
     workspaces.delete(ctx.membership)
 

@@ -5,7 +5,7 @@ A plan's Stripe price id differs per stage, so the table names the stage config 
 price id -> plan lookup the webhook handler needs.
 
 Two kinds of limit exist:
-- counted limits (connections, alert rules, members, events per month): the request is allowed
+- counted limits (connections, active alert rules, members, live ingest keys, events per month): the request is allowed
   while ``current + adding <= allowed``;
 - setting limits: ``history_days`` (how far back a query may look; larger is better) and
   ``min_sync_interval_minutes`` (the shortest sync interval; smaller is better).
@@ -27,6 +27,7 @@ class Limit(StrEnum):
     CONNECTIONS = "connections"
     ALERT_RULES = "alert_rules"
     MEMBERS = "members"
+    INGEST_KEYS = "ingest_keys"
     EVENTS_PER_MONTH = "events_per_month"
     HISTORY_DAYS = "history_days"
     MIN_SYNC_INTERVAL_MINUTES = "min_sync_interval_minutes"
@@ -47,6 +48,7 @@ class PlanLimits:
     connections: int
     alert_rules: int
     members: int
+    ingest_keys: int  # live (not revoked) keys
     events_per_month: int
     history_days: int
     min_sync_interval_minutes: int
@@ -77,6 +79,7 @@ FREE = Plan(
         connections=2,
         alert_rules=3,
         members=3,  # an owner, an admin and a member: a team can try roles before paying
+        ingest_keys=5,
         events_per_month=10_000,
         history_days=30,
         min_sync_interval_minutes=60,
@@ -91,6 +94,7 @@ PRO = Plan(
         connections=10,
         alert_rules=25,
         members=5,
+        ingest_keys=25,
         events_per_month=500_000,
         history_days=365,
         min_sync_interval_minutes=15,
@@ -105,6 +109,7 @@ TEAM = Plan(
         connections=50,
         alert_rules=200,
         members=25,
+        ingest_keys=100,
         events_per_month=5_000_000,
         history_days=730,
         min_sync_interval_minutes=5,

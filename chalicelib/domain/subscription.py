@@ -160,6 +160,25 @@ def _apply_invoice(state: SubscriptionState, invoice: Mapping[str, Any], created
     return replace(state, status=status, past_due_since=past_due_since, last_invoice_created=created)
 
 
+def second_subscription(state: SubscriptionState, event: Mapping[str, Any]) -> str | None:
+    """The id of a subscription this event names that the workspace must not keep: another one
+    than the mirrored subscription while that one still grants a plan (a second checkout paid,
+    say). The mirror ignores it; the caller cancels it at Stripe and flags it."""
+    kind = event.get("type")
+    obj = event.get("data", {}).get("object", {})
+    if kind == "checkout.session.completed":
+        sub_id = _id(obj.get("subscription"))
+    elif kind in SUBSCRIPTION_EVENTS and not kind.endswith(".deleted"):
+        if obj.get("status") in ("canceled", "incomplete_expired"):
+            return None
+        sub_id = _id(obj.get("id"))
+    else:
+        return None
+    if not sub_id or state.stripe_subscription_id in (None, sub_id) or state.status in _REPLACEABLE:
+        return None
+    return sub_id
+
+
 def effective_plan(state: SubscriptionState, now: int | datetime) -> tuple[str, PlanNotice | None]:
     """The plan the workspace gets at ``now``, and a notice when that is about to change or just did."""
     now = _seconds(now)

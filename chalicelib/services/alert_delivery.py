@@ -38,6 +38,7 @@ from chalicelib.store.base import (
     is_condition_failure,
     transaction,
 )
+from chalicelib.store.identity import Membership
 
 log = logging.getLogger("costpilot.alerts.delivery")
 
@@ -186,6 +187,7 @@ def deliver(workspace_id: str, key: str, *, include_failed: bool = False, final:
     n = Notification.from_json(firing.message)
     channels = {c["channel_id"]: c for c in (rule.channels if rule else [])}
     targets: dict[str, str] | None = None
+    members: set[str] | None = None
     now = int(time.time())
     for d in deliveries:
         if d.status == "failed" and not include_failed:
@@ -199,6 +201,12 @@ def deliver(workspace_id: str, key: str, *, include_failed: bool = False, final:
         if channel is None:  # the alert was deleted or its channels replaced since the firing
             _finish(d, token, "cancelled", "the channel no longer exists")
             continue
+        if channel["type"] == "email":  # recipients are who is a member now, not when it was set up
+            members = _member_emails(workspace_id) if members is None else members
+            channel = {**channel, "to": [a for a in channel["to"] if a.lower() in members]}
+            if not channel["to"]:
+                _finish(d, token, "cancelled", "no recipient is a member of the workspace any more")
+                continue
         try:
             if targets is None and channel["type"] != "email":
                 targets = _targets(rule)
@@ -218,6 +226,10 @@ def deliver(workspace_id: str, key: str, *, include_failed: bool = False, final:
     if outcome.settled:
         _mark_settled(firing)
     return outcome
+
+
+def _member_emails(workspace_id: str) -> set[str]:
+    return {m.email.lower() for m in Membership.query(workspace_id, consistent_read=True)}
 
 
 def _mark_settled(firing: Firing) -> None:

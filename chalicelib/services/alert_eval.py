@@ -387,18 +387,19 @@ def fire(rule: AlertRule, domain_rule: Rule, b: Breach, now: datetime) -> str | 
     Returns the key notified by this call, if any."""
     from chalicelib.services import alert_delivery
 
+    armed = _armed_period(rule, b.period_key)
     for _ in range(3):
-        existing = _existing(rule.workspace_id, rule.alert_id, b.period_key)
+        existing = _existing(rule.workspace_id, rule.alert_id, armed)
         for f in existing.values():
             if not f.settled:  # a crash between record and send: finish what was recorded
                 alert_delivery.resume(f)
         if b.level in existing:
             return None
         new_merged = [lvl for lvl in b.merged if lvl not in existing]
-        key = alerts.firing_key(rule.alert_id, b.period_key, b.level)
+        key = alerts.firing_key(rule.alert_id, armed, b.level)
         n = _notification(domain_rule, key, now, **b.build())
         firing = new_firing(domain_rule, key, b.period_key, b.level, n, now)
-        merged = [new_firing(domain_rule, alerts.firing_key(rule.alert_id, b.period_key, lvl), b.period_key, lvl,
+        merged = [new_firing(domain_rule, alerts.firing_key(rule.alert_id, armed, lvl), b.period_key, lvl,
                              n, now, merged_into=key) for lvl in new_merged]
         if alert_delivery.record(firing, merged, rule.channels):
             log.info("alert %s fired: %s", rule.alert_id, key)
@@ -406,6 +407,12 @@ def fire(rule: AlertRule, domain_rule: Rule, b: Breach, now: datetime) -> str | 
             return key
         # Another evaluator recorded some of these keys first: look again.
     return None
+
+
+def _armed_period(rule: AlertRule, period_key: str) -> str:
+    """The period part of the rule's firing keys: a changed rule (``generation``) is armed anew."""
+    generation = int(rule.generation or 0)
+    return f"{period_key}~g{generation}" if generation else period_key
 
 
 def evaluate_workspace(workspace_id: str, now: datetime | None = None, *, recover: bool = False) -> list[str]:

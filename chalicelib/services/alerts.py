@@ -15,15 +15,16 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from chalicelib import config
 from chalicelib.domain import alert_channels, alerts, plans
 from chalicelib.domain.alerts import Kind, Rule
-from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.services import counters
 from chalicelib.services.accounts import new_id
 from chalicelib.store.alerts import AlertRule, Delivery, Firing, firing_id
-from chalicelib.store.base import is_condition_failure
+from chalicelib.store.base import cancelled_by_condition, is_condition_failure, transaction
 from chalicelib.store.identity import Membership
 
 log = logging.getLogger("costpilot.alerts")
@@ -82,10 +83,35 @@ def list_for(m: Membership) -> list[dict]:
 
 
 def _check_plan(workspace_id: str) -> None:
+    """Fails fast before channels are sealed; the counted write (``counters``) is what enforces."""
     from chalicelib.services import billing
 
     plans.check_limit(billing.current_plan(workspace_id), plans.Limit.ALERT_RULES,
                       len(rules(workspace_id, active_only=True)))
+
+
+def change_status(workspace_id: str, alert_id: str, old: str, new: str, *, enforce: bool = True) -> bool:
+    """Moves a rule from ``old`` to ``new`` with the active-rules counter in the same transaction
+    (``enforce``: a resume counts against the plan). False if the rule was not ``old`` any more."""
+    r = AlertRule(workspace_id, alert_id)
+    actions = [AlertRule.status.set(new), AlertRule.updated_at.set(datetime.now(UTC))]
+    condition = AlertRule.status == old
+
+    def writes(t) -> None:
+        t.update(r, actions=actions, condition=condition)
+
+    delta = (new == "active") - (old == "active")
+    try:
+        if delta:
+            counters.change(workspace_id, plans.Limit.ALERT_RULES, delta, writes, enforce=enforce)
+        else:
+            with transaction() as t:
+                writes(t)
+    except TransactWriteError as e:
+        if any(cancelled_by_condition(e)):
+            return False
+        raise
+    return True
 
 
 # --- channels -----------------------------------------------------------------------------------
@@ -156,7 +182,8 @@ def create(m: Membership, spec: dict) -> dict:
     public, blob, new_secrets = _channels(m, spec["channels"], alert_id)
     r = AlertRule(m.workspace_id, alert_id, name=rule.name, kind=rule.kind.value, config=rule.config(),
                   channels=public, sealed_channels=blob, created_by=m.user_id)
-    r.save(condition=AlertRule.alert_id.does_not_exist())
+    counters.change(m.workspace_id, plans.Limit.ALERT_RULES, +1,
+                    lambda t: t.save(r, condition=AlertRule.alert_id.does_not_exist()))
     log.info("alert %s (%s) created in %s", alert_id, rule.kind, m.workspace_id)
     _evaluate_soon(m.workspace_id)
     return view(r, signing_secrets=new_secrets)
@@ -171,6 +198,8 @@ def update(m: Membership, alert_id: str, changes: dict) -> dict:
     rule = _rule(m.workspace_id, alert_id, name, r.kind, merged)
     actions = [AlertRule.name.set(name), AlertRule.config.set(rule.config()),
                AlertRule.updated_at.set(datetime.now(UTC))]
+    if rule.config() != r.config:  # amount, levels, scope, period...: its firing state starts afresh
+        actions.append(AlertRule.generation.add(1))
     new_secrets: dict[str, str] = {}
     if changes.get("channels") is not None:
         public, blob, new_secrets = _channels(m, changes["channels"], alert_id)
@@ -183,10 +212,8 @@ def update(m: Membership, alert_id: str, changes: dict) -> dict:
 
 def set_status(m: Membership, alert_id: str, status: str) -> dict:
     r = get(m.workspace_id, alert_id)
-    if status == "active" and r.status != "active":
-        _check_plan(m.workspace_id)
-    r.update(actions=[AlertRule.status.set(status), AlertRule.updated_at.set(datetime.now(UTC))],
-             condition=AlertRule.alert_id.exists())
+    if r.status != status and not change_status(m.workspace_id, alert_id, r.status, status):
+        raise Conflict("the alert changed meanwhile; reload and retry")
     if status == "active":
         _evaluate_soon(m.workspace_id)
     return view(get(m.workspace_id, alert_id))
@@ -194,7 +221,22 @@ def set_status(m: Membership, alert_id: str, status: str) -> dict:
 
 def delete(m: Membership, alert_id: str) -> None:
     """Removes the rule; its history stays, and deliveries not yet made are cancelled."""
-    get(m.workspace_id, alert_id).delete()
+    r = get(m.workspace_id, alert_id)
+    condition = AlertRule.status == r.status
+
+    def writes(t) -> None:
+        t.delete(r, condition=condition)
+
+    try:
+        if r.status == "active":
+            counters.change(m.workspace_id, plans.Limit.ALERT_RULES, -1, writes)
+        else:
+            with transaction() as t:
+                writes(t)
+    except TransactWriteError as e:
+        if any(cancelled_by_condition(e)):
+            raise Conflict("the alert changed meanwhile; reload and retry") from None
+        raise
 
 
 def send_test(m: Membership, alert_id: str) -> dict:

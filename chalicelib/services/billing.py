@@ -122,6 +122,7 @@ def overview(workspace_id: str, now: float | None = None) -> dict:
         },
         "notice": None if notice is None else {**asdict(notice), "until": _iso(notice.until)},
         "usage": _usage(workspace_id, plan, now),
+        "refused_subscriptions": sorted(account.refused_subscription_ids or []) if account else [],
         "paused_by_plan": {kind.limit.value: list(getattr(account, kind.paused_attr) or []) if account else []
                            for kind in _pausables()},
         "plans": [_plan_view(p) for p in plans.PLANS],
@@ -142,6 +143,7 @@ def _plan_view(plan: Plan) -> dict:
 def _usage(workspace_id: str, plan: Plan, now: int) -> dict:
     from chalicelib.store.connections import Connection
     from chalicelib.store.identity import Membership
+    from chalicelib.store.ingest_keys import IngestKey
 
     connections = list(Connection.query(workspace_id))
     store = _alert_rule_store()
@@ -149,6 +151,7 @@ def _usage(workspace_id: str, plan: Plan, now: int) -> dict:
     usage: dict[str, dict[str, Any]] = {
         Limit.CONNECTIONS: {"used": len(connections), "active": sum(c.status == "active" for c in connections)},
         Limit.MEMBERS: {"used": Membership.count(workspace_id)},
+        Limit.INGEST_KEYS: {"used": sum(k.revoked_at is None for k in IngestKey.by_workspace.query(workspace_id))},
         Limit.ALERT_RULES: {"used": None} if rules is None else {
             "used": len(rules), "active": sum(status == "active" for _, status in rules)},
         Limit.EVENTS_PER_MONTH: {"used": _events_this_month(workspace_id, now)},
@@ -190,13 +193,82 @@ def start_checkout(workspace_id: str, plan_name: str) -> dict:
             "this workspace already has a subscription: change, renew or cancel it in the customer portal",
             details={"portal": f"/api/workspaces/{workspace_id}/billing/portal"})
     customer_id = ensure_customer(workspace_id)
+    previous = getattr(_account(workspace_id), "checkout_session_id", None)
+    if previous:
+        _close_checkout(workspace_id, previous, state)
     back = f"{config.public_url()}/?workspace={workspace_id}"
     session = gateway().create_checkout_session(
         customer_id=customer_id, price_id=price_id, workspace_id=workspace_id, plan=plan.name,
         success_url=back + "&checkout=success&session_id={CHECKOUT_SESSION_ID}",
         cancel_url=back + "&checkout=cancelled")
+    _remember_checkout(workspace_id, previous, session["id"])
     log.info("checkout %s opened for %s (%s)", session["id"], workspace_id, plan.name)
     return {"url": session["url"], "session_id": session["id"], "plan": plan.name}
+
+
+def _close_checkout(workspace_id: str, session_id: str, state: SubscriptionState) -> None:
+    """Before a new checkout: the one opened before can no longer be paid (expired at Stripe);
+    if it was paid and its subscription is not mirrored yet, that one is on its way and no second
+    one is sold (a subscription already mirrored has ended, or the caller found it live)."""
+    from chalicelib.adapters.stripe_gateway import gateway
+
+    session = gateway().retrieve_checkout_session(session_id)
+    if session.get("status") == "open":
+        try:
+            gateway().expire_checkout_session(session_id)
+            return
+        except Exception:  # noqa: BLE001 - completed meanwhile? look again below
+            session = gateway().retrieve_checkout_session(session_id)
+    subscription = session.get("subscription")
+    subscription = subscription.get("id") if isinstance(subscription, dict) else subscription
+    if session.get("status") == "complete" and subscription and subscription != state.stripe_subscription_id:
+        raise SubscriptionExists(
+            "a checkout of this workspace was just paid: its subscription is being set up; change the plan "
+            "in the customer portal", details={"portal": f"/api/workspaces/{workspace_id}/billing/portal"})
+
+
+def cancel_for_deletion(workspace_id: str) -> list[str]:
+    """Before the workspace is deleted: nothing of it stays billable at Stripe. Expires an open
+    checkout, cancels (prorated) every live subscription it knows of; answers the ids cancelled."""
+    from chalicelib.adapters.stripe_gateway import gateway
+
+    account = _account(workspace_id)
+    if account is None:
+        return []
+    subscriptions = {account.stripe_subscription_id, *(account.refused_subscription_ids or ())}
+    if account.checkout_session_id:
+        session = gateway().retrieve_checkout_session(account.checkout_session_id)
+        if session.get("status") == "open":
+            gateway().expire_checkout_session(account.checkout_session_id)
+        subscriptions.add(session.get("subscription"))
+    cancelled = []
+    for sub_id in sorted(s for s in subscriptions if s):
+        if gateway().retrieve_subscription(sub_id).get("status") in ("canceled", "incomplete_expired"):
+            continue
+        gateway().cancel_subscription(sub_id, idempotency_key=f"costpilot-{config.stage()}-{sub_id}-deleted")
+        cancelled.append(sub_id)
+        log.info("subscription %s of deleted workspace %s cancelled", sub_id, workspace_id)
+    return cancelled
+
+
+def _remember_checkout(workspace_id: str, previous: str | None, session_id: str) -> None:
+    """Stores the open session under a condition on the one it replaces: of two concurrent
+    checkouts one is kept and the other's session is expired at once (409)."""
+    from pynamodb.exceptions import UpdateError
+
+    from chalicelib.adapters.stripe_gateway import gateway
+    from chalicelib.store.base import is_condition_failure
+    from chalicelib.store.billing import BillingAccount
+
+    attr = BillingAccount.checkout_session_id
+    try:
+        BillingAccount(workspace_id).update(actions=[attr.set(session_id)],
+                                            condition=(attr == previous) if previous else attr.does_not_exist())
+    except UpdateError as e:
+        if not is_condition_failure(e):
+            raise
+        gateway().expire_checkout_session(session_id)
+        raise Conflict("another checkout of this workspace was opened at the same time; use that one") from None
 
 
 def ensure_customer(workspace_id: str) -> str:
@@ -291,7 +363,6 @@ def _alert_rule_store() -> Any:
     rules: ``services.alerts.rules``; its table: ``store.alerts.AlertRule``); None otherwise."""
     try:
         from chalicelib.services import alerts
-        from chalicelib.store.alerts import AlertRule
     except ImportError:
         return None
     if not callable(getattr(alerts, "rules", None)):
@@ -301,17 +372,8 @@ def _alert_rule_store() -> Any:
         return {r.alert_id: (r.created_at, r.status) for r in alerts.rules(workspace_id)}
 
     def set_status(workspace_id: str, alert_id: str, old: str, new: str) -> bool:
-        from pynamodb.exceptions import UpdateError
-
-        try:
-            AlertRule(workspace_id, alert_id).update(
-                actions=[AlertRule.status.set(new), AlertRule.updated_at.set(datetime.now(UTC))],
-                condition=AlertRule.status == old)
-        except UpdateError as e:
-            if getattr(e, "cause_response_code", None) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        # the plan's own choice: within its limit by construction, so not enforced again
+        return alerts.change_status(workspace_id, alert_id, old, new, enforce=False)
 
     return SimpleNamespace(items=items, set_status=set_status)
 

@@ -28,6 +28,7 @@ from chalicelib.domain.subscription import (
     SubscriptionState,
     apply_event,
     apply_subscription,
+    second_subscription,
 )
 from chalicelib.errors import ValidationFailed
 
@@ -63,6 +64,7 @@ def handle(raw_body: bytes, signature_header: str | None) -> dict:
         log.warning("Stripe event %s (%s) names no known workspace; acknowledged", event_id, kind)
         return _answer(event, _record_only(event, None, "unknown_workspace"))
     outcome = _apply(workspace_id, event)
+    _refuse_second_subscription(workspace_id, event)
     _reconcile(workspace_id)
     log.info("Stripe event %s (%s) for %s: %s", event_id, kind, workspace_id, outcome)
     return _answer(event, outcome)
@@ -136,11 +138,31 @@ def workspace_of(event: dict) -> str | None:
     for workspace_id in candidates:
         if isinstance(workspace_id, str) and workspace_id:
             try:
-                Workspace.get(workspace_id)
-                return workspace_id
+                if Workspace.get(workspace_id).deleted_at is None:  # a deleted one is being purged
+                    return workspace_id
             except Workspace.DoesNotExist:
                 continue
     return None
+
+
+def _refuse_second_subscription(workspace_id: str, event: dict) -> None:
+    """A workspace keeps one live subscription: another that arrives anyway (two checkouts both
+    paid) is cancelled at Stripe (prorated) and flagged on the account, never silently kept.
+    Runs after the event was recorded; a failure here answers 5xx, and Stripe's retry (a
+    duplicate event) or the next event naming it tries again."""
+    from chalicelib.adapters.stripe_gateway import gateway
+    from chalicelib.store.billing import BillingAccount
+
+    account = _load(workspace_id)
+    sub_id = second_subscription(account.state(), event) if account else None
+    if sub_id is None:
+        return
+    sub = gateway().retrieve_subscription(sub_id)
+    if sub.get("status") not in ("canceled", "incomplete_expired"):
+        gateway().cancel_subscription(sub_id, idempotency_key=f"costpilot-{config.stage()}-{sub_id}-second")
+    account.update(actions=[BillingAccount.refused_subscription_ids.add({sub_id})])
+    log.error("workspace %s already has subscription %s: second subscription %s cancelled and flagged",
+              workspace_id, account.stripe_subscription_id, sub_id)
 
 
 def _reconcile(workspace_id: str) -> None:

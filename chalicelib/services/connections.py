@@ -6,12 +6,15 @@ from __future__ import annotations
 import logging
 import time
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from chalicelib import config
 from chalicelib.adapters import kms_secrets, queues
+from chalicelib.domain.plans import Limit
 from chalicelib.errors import NotFound, UpstreamRejected, ValidationFailed
+from chalicelib.services import counters
 from chalicelib.services.accounts import new_id
+from chalicelib.store.base import cancelled_by_condition
 from chalicelib.store.connections import Connection
 from chalicelib.store.identity import Membership
 
@@ -67,7 +70,7 @@ def create(m: Membership, provider: str, label: str, credentials: dict[str, str]
            sync_interval_minutes: int | None = None) -> dict:
     from chalicelib.services import billing
 
-    billing.check_can_add_connection(m.workspace_id)
+    billing.check_can_add_connection(m.workspace_id)  # fail fast, before the provider call
     interval = sync_interval_minutes or billing.default_sync_interval(m.workspace_id)
     billing.check_sync_interval(m.workspace_id, interval)
     hint = _check_key(provider, credentials)
@@ -77,7 +80,8 @@ def create(m: Membership, provider: str, label: str, credentials: dict[str, str]
         credentials=kms_secrets.seal(credentials, m.workspace_id, connection_id, provider),
         sync_interval_minutes=interval, next_sync_at=int(time.time()) + interval * 60,
     )
-    c.save(condition=Connection.connection_id.does_not_exist())
+    counters.change(m.workspace_id, Limit.CONNECTIONS, +1,
+                    lambda t: t.save(c, condition=Connection.connection_id.does_not_exist()))
     log.info("connection %s added to %s (%s)", connection_id, m.workspace_id, provider)
     request_sync(c, reason="created")
     return view(c)
@@ -128,7 +132,14 @@ def update(m: Membership, connection_id: str, *, label: str | None = None, statu
 
 def delete(m: Membership, connection_id: str) -> None:
     """Removes the connection and its key; the spend it already reported stays in the history."""
-    get(m.workspace_id, connection_id).delete()
+    c = get(m.workspace_id, connection_id)
+    try:
+        counters.change(m.workspace_id, Limit.CONNECTIONS, -1,
+                        lambda t: t.delete(c, condition=Connection.connection_id.exists()))
+    except TransactWriteError as e:
+        if any(cancelled_by_condition(e)):
+            raise NotFound("connection not found") from None  # deleted meanwhile
+        raise
 
 
 def request_sync(c: Connection, reason: str) -> None:

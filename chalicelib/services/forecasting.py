@@ -24,9 +24,11 @@ def _cents(x: float) -> str:
 def daily_history(workspace_id: str, end: date, filters: dict[str, frozenset], currency: str = "USD",
                   days: int = HISTORY_DAYS, now: datetime | None = None) -> tuple[date, list[Decimal]]:
     """Spend per UTC day up to ``end`` (inclusive), from the first day with spend. Days without
-    spend are real zeros, not gaps. Days the providers have not finished billing read the
-    provisional spend (the larger of the bill so far and pushed events), as alerts do."""
-    start = end - timedelta(days=days - 1)
+    spend are real zeros, not gaps; history starts no earlier than the plan allows. Days the providers
+    have not finished billing read the provisional spend (the larger of the bill so far and pushed
+    events), as alerts do."""
+    start = max(end - timedelta(days=days - 1), usage_queries.earliest_day(workspace_id))  # the plan's history
+    days = (end - start).days + 1
     result = usage_queries.daily_spend(workspace_id, start, end, filters=filters, now=now)
     by_day = usage_queries.spend_by_day(result, currency)
     series = [by_day.get(start + timedelta(days=i), Decimal(0)) for i in range(days)]
@@ -122,8 +124,12 @@ def insights(workspace_id: str, days: int = 30) -> list[dict[str, Any]]:
     end = usage_queries.today()
     start = end - timedelta(days=days - 1)
     prev_start, prev_end = start - timedelta(days=days), start - timedelta(days=1)
+    earliest = usage_queries.earliest_day(workspace_id)  # the plan's history: nothing before it is read
 
     def model_rows(a: date, b: date) -> list[rules.UsageRow]:
+        a = max(a, earliest)
+        if a > b:
+            return []
         result = usage_queries.daily_spend(workspace_id, a, b, group_by=("provider", "model", "unit_type"))
         acc: dict[tuple, dict] = defaultdict(lambda: {"cost": Decimal(0), "in": 0, "out": 0})
         for p in result.series:
@@ -138,6 +144,9 @@ def insights(workspace_id: str, days: int = 30) -> list[dict[str, Any]]:
                 for (day, provider, model), v in acc.items() if provider]
 
     def tag_rows(a: date, b: date) -> list[rules.UsageRow]:
+        a = max(a, earliest)
+        if a > b:
+            return []
         result = usage_queries.daily_spend(workspace_id, a, b, group_by=("provider", "project", "feature"))
         return [rules.UsageRow(p.period, dict(p.group)["provider"] or "(unattributed)", p.spend,
                                project=dict(p.group)["project"], feature=dict(p.group)["feature"])

@@ -12,12 +12,15 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from chalicelib import config
 from chalicelib.adapters import kms_secrets
 from chalicelib.domain import ingest, signatures
+from chalicelib.domain.plans import Limit
 from chalicelib.errors import NotFound, PayloadTooLarge, Unauthenticated, ValidationFailed
+from chalicelib.services import counters
+from chalicelib.store.base import cancelled_by_condition
 from chalicelib.store.identity import Membership
 from chalicelib.store.ingest_keys import IngestKey
 
@@ -48,7 +51,8 @@ def create_key(m: Membership, name: str) -> dict:
         signing_kid=signatures.public_prefix(secret), created_by=m.user_id,
         signing_secret=kms_secrets.seal({"secret": secret}, m.workspace_id, key_id, SIGNING_PURPOSE),
     )
-    record.save(condition=IngestKey.key_id.does_not_exist())
+    counters.change(m.workspace_id, Limit.INGEST_KEYS, +1,
+                    lambda t: t.save(record, condition=IngestKey.key_id.does_not_exist()))
     return {**_view(record), "key": key, "signing_secret": secret,
             "note": "Store these now: CostPilot keeps only a hash of the key and cannot show either again."}
 
@@ -65,7 +69,16 @@ def revoke_key(m: Membership, key_id: str) -> dict:
     if k.workspace_id != m.workspace_id:
         raise NotFound("ingest key not found")
     if k.revoked_at is None:
-        k.update(actions=[IngestKey.revoked_at.set(datetime.now(UTC))])
+        revoked_at = datetime.now(UTC)
+        try:
+            counters.change(m.workspace_id, Limit.INGEST_KEYS, -1, lambda t: t.update(
+                k, actions=[IngestKey.revoked_at.set(revoked_at)], condition=IngestKey.revoked_at.does_not_exist()))
+        except TransactWriteError as e:
+            if not any(cancelled_by_condition(e)):
+                raise
+            k = IngestKey.get(key_id, consistent_read=True)  # revoked meanwhile: one revoke counts
+        else:
+            k.revoked_at = revoked_at
     return _view(k)
 
 
@@ -114,7 +127,6 @@ def _estimate(provider: str, model: str | None, **tokens: Any):
 
 def ingest_batch(headers: dict, raw_body: bytes, now: datetime | None = None) -> dict:
     from chalicelib.services import sync
-    from chalicelib.store import usage
 
     now = now or datetime.now(UTC)
     if len(raw_body or b"") > ingest.MAX_BODY_BYTES:
@@ -130,8 +142,7 @@ def ingest_batch(headers: dict, raw_body: bytes, now: datetime | None = None) ->
             raise PayloadTooLarge(e.message, field=e.field) from None
         raise ValidationFailed(e.message, field=e.field, details={"reason": e.code}) from None
     accepted = [o for o in outcomes if o.status is ingest.Status.ACCEPTED]
-    _check_quota(key.workspace_id, len(accepted), now)
-    stored = usage.add_events(key.workspace_id, [o.record for o in accepted]) if accepted else None
+    stored = _store(key.workspace_id, [o.record for o in accepted], now) if accepted else None
     duplicates = set(stored.duplicates) if stored else set()
     outcomes = [o.as_duplicate() if o.status is ingest.Status.ACCEPTED and o.id in duplicates else o
                 for o in outcomes]
@@ -143,18 +154,27 @@ def ingest_batch(headers: dict, raw_body: bytes, now: datetime | None = None) ->
     return {"workspace_id": key.workspace_id, "summary": counts, "events": [o.to_json() for o in outcomes]}
 
 
-def _check_quota(workspace_id: str, adding: int, now: datetime) -> None:
-    """Events per month come from the plan; this month's count is one rollup read."""
+def _store(workspace_id: str, records: list, now: datetime):
+    """Stores the events not stored before; the fresh ones count against this month's quota
+    (the month they are written in, whatever their timestamps), in the same transaction."""
     from chalicelib.services import billing
+    from chalicelib.store import usage
 
-    if not adding or not hasattr(billing, "check_event_quota"):
-        return
-    billing.check_event_quota(workspace_id, events_this_month(workspace_id, now), adding)
+    plan = billing.current_plan(workspace_id)
+    try:
+        return usage.add_events(workspace_id, records, quota=plan.limit(Limit.EVENTS_PER_MONTH),
+                                month=_month(now))
+    except usage.QuotaExceeded as e:
+        billing.check_event_quota(workspace_id, e.used, e.adding)  # raises PlanLimitExceeded (402)
+        raise
+
+
+def _month(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%Y-%m")
 
 
 def events_this_month(workspace_id: str, now: datetime) -> int:
-    from chalicelib.domain.usage import RecordKind
+    """Pushed events written this UTC month (what the quota counts)."""
     from chalicelib.store import usage
 
-    rows = usage.stored_rollups_item(workspace_id, "p", "m", now.date().isoformat())
-    return sum(v.count for k, v in rows.items() if k.kind is RecordKind.EVENT)
+    return usage.events_written(workspace_id, _month(now))

@@ -38,18 +38,37 @@ def parse(params: Mapping[str, Any] | None) -> UsageQuery:
         raise ValidationFailed(e.message, field=e.field) from None
 
 
+def earliest_day(workspace_id: str) -> date:
+    """The first UTC day the workspace's plan lets any read see (usage, CSV, forecast, insights)."""
+    from chalicelib.domain import plans
+    from chalicelib.services import billing
+
+    return plans.clip_history(billing.current_plan(workspace_id), date.min, today())[0]
+
+
+def run_within_plan(workspace_id: str, query: UsageQuery) -> tuple[UsageResult, dict | None]:
+    """The query's result inside the plan's history window, and the notice when it was clipped.
+    A range wholly before the window (one old day included) answers no spend."""
+    clipped, notice = clip_to_plan(workspace_id, query)
+    earliest = date.fromisoformat(notice["from"]) if notice else None
+    rows = usage.query_rows(workspace_id, clipped)
+    if earliest is not None and earliest > query.end:
+        rows = iter(())
+    return usage_query.run_query(rows, clipped), notice
+
+
 def clip_to_plan(workspace_id: str, query: UsageQuery) -> tuple[UsageQuery, dict | None]:
-    """Clips the start to the plan's history window; says so when it does."""
+    """Clips the start to the plan's history window; says so when it does (``from`` is the
+    window's first day, after ``to`` when the whole range is older)."""
     from chalicelib.domain import plans
     from chalicelib.services import billing
 
     plan = billing.current_plan(workspace_id)
-    start, clipped = plans.clip_history(plan, query.start, today())
+    earliest, clipped = plans.clip_history(plan, query.start, today())
     if not clipped:
         return query, None
-    if start > query.end:
-        start = query.end
-    notice = {"code": "history_clipped", "requested_from": query.start.isoformat(), "from": start.isoformat(),
+    start = min(earliest, query.end)
+    notice = {"code": "history_clipped", "requested_from": query.start.isoformat(), "from": earliest.isoformat(),
               "plan": plan.name,
               "message": f"The {plan.title} plan shows {plan.limit(plans.Limit.HISTORY_DAYS)} days of history."}
     return UsageQuery(start, query.end, query.granularity, query.group_by, query.filters), notice

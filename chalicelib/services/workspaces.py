@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
+from chalicelib.domain.plans import Limit
 from chalicelib.domain.roles import Permission, Role, allows, can_manage_member
 from chalicelib.errors import AlreadyExists, Conflict, Forbidden, LastOwner, NotFound
+from chalicelib.services import counters
 from chalicelib.services.accounts import Principal, new_id, normalized_email
 from chalicelib.store.base import cancelled_by_condition, transaction
 from chalicelib.store.identity import Membership, User, Workspace
@@ -45,7 +47,7 @@ def list_for_user(principal: Principal) -> list[dict]:
 
 
 def create(principal: Principal, name: str) -> dict:
-    workspace = Workspace(new_id("ws"), name=name, created_by=principal.user_id, owner_count=1)
+    workspace = Workspace(new_id("ws"), name=name, created_by=principal.user_id, owner_count=1, **counters.initial())
     membership = Membership(workspace.workspace_id, principal.user_id, role=Role.OWNER.value, email=principal.email)
     with transaction() as t:
         t.save(workspace, condition=Workspace.workspace_id.does_not_exist())
@@ -64,21 +66,10 @@ def rename(membership: Membership, name: str) -> dict:
 
 
 def delete(membership: Membership) -> None:
-    """Deletes the workspace and every membership (its data is unreachable from then on), then its
-    credentials (sealed provider keys, ingest keys) and its usage records and rollups."""
-    from chalicelib.store import usage
-    from chalicelib.store.connections import Connection
-    from chalicelib.store.ingest_keys import IngestKey
+    """Cancels the workspace's subscription and removes everything it owns (services.workspace_purge)."""
+    from chalicelib.services import workspace_purge
 
-    workspace_id = membership.workspace_id
-    _load(workspace_id).delete()
-    for model, rows in ((Membership, Membership.query(workspace_id)),
-                        (Connection, Connection.query(workspace_id)),
-                        (IngestKey, IngestKey.by_workspace.query(workspace_id))):
-        with model.batch_write() as batch:
-            for row in list(rows):
-                batch.delete(row)
-    usage.delete_workspace_data(workspace_id)
+    workspace_purge.delete_workspace(membership.workspace_id)
 
 
 def _load(workspace_id: str) -> Workspace:
@@ -107,14 +98,14 @@ def invite(actor: Membership, raw_email: str, role: Role) -> dict:
         raise NotFound("no user with this email; ask them to sign up first", field="email") from None
     from chalicelib.services import billing
 
-    billing.check_can_add_member(actor.workspace_id, user.user_id)
+    if Membership.count(actor.workspace_id, Membership.user_id == user.user_id, consistent_read=True):
+        raise AlreadyExists("this user is already a member", field="email")
+    billing.check_can_add_member(actor.workspace_id, user.user_id)  # fail fast; the counter enforces
     member = Membership(actor.workspace_id, user.user_id, role=role.value, email=user.email)
     try:
-        with transaction() as t:
-            t.save(member, condition=Membership.user_id.does_not_exist())
-            if role is Role.OWNER:
-                t.update(Workspace(actor.workspace_id), actions=[Workspace.owner_count.add(1)],
-                         condition=Workspace.workspace_id.exists())
+        counters.change(actor.workspace_id, Limit.MEMBERS, +1,
+                        lambda t: t.save(member, condition=Membership.user_id.does_not_exist()),
+                        actions=[Workspace.owner_count.add(1)] if role is Role.OWNER else [])
     except TransactWriteError as e:
         if any(cancelled_by_condition(e)) and Membership.count(actor.workspace_id, Membership.user_id == user.user_id):
             raise AlreadyExists("this user is already a member", field="email") from e
@@ -146,8 +137,24 @@ def remove(actor: Membership, user_id: str) -> None:
     if user_id != actor.user_id:
         if not allows(actor.role, Permission.MANAGE_MEMBERS) or not can_manage_member(actor.role, target.role):
             raise Forbidden(f"your role ({actor.role}) cannot remove a {target.role}")
-    with _owner_change(actor.workspace_id, Role(target.role), None) as t:
-        t.delete(target, condition=Membership.role == target.role)
+    old = Role(target.role)
+    try:
+        counters.change(actor.workspace_id, Limit.MEMBERS, -1,
+                        lambda t: t.delete(target, condition=Membership.role == target.role),
+                        actions=[Workspace.owner_count.add(-1)] if old is Role.OWNER else [],
+                        condition=(Workspace.owner_count > 1) if old is Role.OWNER else None)
+    except TransactWriteError as e:
+        _explain(e, actor.workspace_id, old)
+
+
+def _explain(e: TransactWriteError, workspace_id: str, old: Role) -> None:
+    """Why a membership transaction was cancelled (always raises)."""
+    if not any(cancelled_by_condition(e)):
+        raise e
+    # PynamoDB sends items grouped by operation, so re-read rather than trust positions.
+    if old is Role.OWNER and _load(workspace_id).owner_count <= 1:
+        raise LastOwner("a workspace must keep at least one owner") from e
+    raise Conflict("the membership changed meanwhile; reload and retry") from e
 
 
 class _owner_change:
@@ -170,9 +177,4 @@ class _owner_change:
         try:
             return self.tx.__exit__(exc_type, exc, tb)
         except TransactWriteError as e:
-            if not any(cancelled_by_condition(e)):
-                raise
-            # PynamoDB sends items grouped by operation, so re-read rather than trust positions.
-            if self.old is Role.OWNER and _load(self.workspace_id).owner_count <= 1:
-                raise LastOwner("a workspace must keep at least one owner") from e
-            raise Conflict("the membership changed meanwhile; reload and retry") from e
+            _explain(e, self.workspace_id, self.old)

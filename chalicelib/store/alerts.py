@@ -39,6 +39,9 @@ class AlertRule(BaseModel):
     # URLs and webhook signing secrets, sealed under KMS and bound to this alert.
     sealed_channels = BinaryAttribute(null=True, legacy_encoding=False)
     snoozed_until = NumberAttribute(default=0)  # unix seconds; no new firings before it
+    # Bumped when what the rule watches changes (amount, levels, scope...): firing keys carry it, so
+    # a changed rule fires afresh in the current period.
+    generation = NumberAttribute(default=0)
     created_by = UnicodeAttribute(default="")
     created_at = UTCDateTimeAttribute(default=utcnow)
     updated_at = UTCDateTimeAttribute(default=utcnow)

@@ -24,6 +24,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
@@ -72,6 +73,11 @@ class BillingAccount(BaseModel):
     plan_paused_alert_rule_ids = ListAttribute(of=UnicodeAttribute, null=True)
     reconciled_plan = UnicodeAttribute(null=True)
 
+    # At most one live subscription: the checkout session last opened (an earlier open one is
+    # expired first), and subscriptions that arrived while another was live, cancelled and flagged.
+    checkout_session_id = UnicodeAttribute(null=True)
+    refused_subscription_ids = UnicodeSetAttribute(null=True)
+
     by_customer = BillingByCustomerIndex()
 
     def state(self) -> SubscriptionState:
@@ -95,12 +101,24 @@ def state_actions(state: SubscriptionState) -> list:
     return actions
 
 
+class EventsByWorkspace(GlobalSecondaryIndex["ProcessedEvent"]):
+    """A workspace's processed events (sparse: events of no known workspace have none), so that
+    deleting the workspace removes them."""
+
+    class Meta:
+        index_name = "by-workspace"
+        projection = KeysOnlyProjection()
+
+    workspace_id = UnicodeAttribute(hash_key=True)
+
+
 class ProcessedEvent(BaseModel):
     Meta = table_meta("billing-events")
     event_id = UnicodeAttribute(hash_key=True)
     event_type = UnicodeAttribute()
     event_created = NumberAttribute(default=0)
     workspace_id = UnicodeAttribute(null=True)
+    by_workspace = EventsByWorkspace()
     outcome = UnicodeAttribute()  # applied | ignored | unknown_workspace
     processed_at = UTCDateTimeAttribute(default=utcnow)
     expires_at = TTLAttribute()

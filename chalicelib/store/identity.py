@@ -46,6 +46,14 @@ class Workspace(BaseModel):
     created_by = UnicodeAttribute()
     # Maintained in the same transaction as owner memberships; a condition on it keeps >= 1 owner.
     owner_count = NumberAttribute(default=1)
+    # Counted plan limits (services.counters): changed in the transaction that creates or removes
+    # what they count, under a condition; missing means "not counted yet" (rebuilt on first use).
+    member_count = NumberAttribute(null=True)
+    connection_count = NumberAttribute(null=True)
+    active_alert_rule_count = NumberAttribute(null=True)
+    live_ingest_key_count = NumberAttribute(null=True)
+    # Set when the workspace is deleted; its data is purged (services.workspace_purge), then the item.
+    deleted_at = NumberAttribute(null=True)
 
 
 class MembershipByUserIndex(GlobalSecondaryIndex["Membership"]):

@@ -6,8 +6,9 @@ usage-records
     ``rec#<day>#sync#<connection>``: every record one connection reported for one UTC day, as a
     compressed chunk. A re-sync replaces the whole day for that connection (invariant 2: a
     restated bucket replaces, a vanished one disappears, nothing is added twice).
-    ``rec#<day>#push#<batch>``: the new events of one ingest batch for one day, plus ``ids``, the
-    8-byte digests of their idempotency ids (dedupe reads them).
+    ``rec#<day>#push#<batch>``: the new events of one ingest batch for one day.
+    ``eid#<sha256 of the event id>``: one marker per pushed event id, whatever its day (dedupe).
+    ``quota#<YYYY-MM>``: ``n``, the events written in that UTC month (the plan's quota counts it).
 usage-rollups
     ``<grain><period>#<date>#<shard>`` for the provider-side grains ``p`` (provider) and ``m``
     (provider, model, API key, unit type), periods ``d`` (day) and ``m`` (month), in the layout
@@ -209,28 +210,45 @@ def _delta(old: Iterable[UsageRecord], new: Iterable[UsageRecord]) -> dict[Rollu
 
 # --- pushed events ----------------------------------------------------------------------------
 
-
-def event_digest(idempotency_id: str) -> bytes:
-    return hashlib.sha256(idempotency_id.encode()).digest()[:8]
+MARKERS_PER_TRANSACTION = 80  # + chunk, fine aggregate, rollup shards, quota: under DynamoDB's 100
 
 
-def _seen_ids(workspace_id: str, day: str) -> set[bytes]:
-    seen: set[bytes] = set()
-    kwargs = {
-        "TableName": records_table(),
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-        "ExpressionAttributeValues": {":pk": {"S": workspace_id}, ":prefix": {"S": f"rec#{day}#push#"}},
-        "ProjectionExpression": "ids",
-        "ConsistentRead": True,
-    }
-    while True:
-        page = _db().query(**kwargs)
-        for item in page.get("Items", []):
-            ids = item["ids"]["B"]
-            seen.update(ids[i:i + 8] for i in range(0, len(ids), 8))
-        if "LastEvaluatedKey" not in page:
-            return seen
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+def event_marker(idempotency_id: str) -> str:
+    """The sort key of an event id's marker: one item per id and workspace, whatever the day."""
+    return "eid#" + hashlib.sha256(idempotency_id.encode()).hexdigest()[:32]
+
+
+def quota_key(month: str) -> str:
+    """The counter of events written in ``month`` (YYYY-MM of the write, not of the events)."""
+    return f"quota#{month}"
+
+
+class QuotaExceeded(Exception):
+    """Storing the fresh events would pass the month's quota; nothing of them was written."""
+
+    def __init__(self, used: int, adding: int):
+        super().__init__(f"{used} events stored this month; {adding} more would pass the quota")
+        self.used, self.adding = used, adding
+
+
+def events_written(workspace_id: str, month: str) -> int:
+    item = _db().get_item(TableName=records_table(), Key={"pk": {"S": workspace_id}, "sk": {"S": quota_key(month)}},
+                          ConsistentRead=True).get("Item")
+    return int(item["n"]["N"]) if item and "n" in item else 0
+
+
+def _stored_markers(workspace_id: str, markers: Iterable[str]) -> set[str]:
+    """Which of these markers exist: BatchGetItem of just these keys (100 a call)."""
+    wanted = sorted(set(markers))
+    found: set[str] = set()
+    for i in range(0, len(wanted), 100):
+        keys = [{"pk": {"S": workspace_id}, "sk": {"S": sk}} for sk in wanted[i:i + 100]]
+        request = {records_table(): {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "sk"}}
+        while request:
+            page = _db().batch_get_item(RequestItems=request)
+            found.update(item["sk"]["S"] for item in page.get("Responses", {}).get(records_table(), []))
+            request = page.get("UnprocessedKeys") or None
+    return found
 
 
 @dataclass
@@ -239,40 +257,84 @@ class IngestResult:
     duplicates: list[str] = field(default_factory=list)
 
 
-def add_events(workspace_id: str, events: list[UsageRecord]) -> IngestResult:
-    """Stores pushed events not seen before (by idempotency id within their UTC day)."""
+def add_events(workspace_id: str, events: list[UsageRecord], *, quota: int | None = None,
+               month: str | None = None) -> IngestResult:
+    """Stores pushed events whose id this workspace has not stored before, whatever their day.
+
+    Each stored id has a marker item, created under ``attribute_not_exists`` in the transaction
+    that writes the event, so an id is stored once even across days and concurrent writers; the
+    check reads only this batch's markers. Every stored event adds to the counter of ``month``
+    (the write's UTC month, default now) in the same transaction, under ``n <= quota - adding``
+    when a ``quota`` is given: ``QuotaExceeded`` when the fresh events do not fit.
+    """
+    month = month or time.strftime("%Y-%m", time.gmtime())
     result = IngestResult()
-    by_day: dict[str, list[UsageRecord]] = {}
+    unique: dict[str, UsageRecord] = {}
     for event in events:
-        by_day.setdefault(event.day, []).append(event)
-    for day, day_events in sorted(by_day.items()):
-        for _ in range(MAX_ATTEMPTS):
-            version = _day_version(workspace_id, day)
-            seen = _seen_ids(workspace_id, day)
-            fresh = [e for e in day_events if event_digest(e.idempotency_id) not in seen]
-            if not fresh:
-                result.duplicates += [e.idempotency_id for e in day_events]
-                break
-            items = []
-            for chunk in _chunks(fresh):
-                batch = hashlib.sha256(b"".join(event_digest(e.idempotency_id) for e in chunk)).hexdigest()[:24]
-                items.append({"Put": {
-                    "TableName": records_table(),
-                    "Item": {"pk": {"S": workspace_id}, "sk": {"S": f"rec#{day}#push#{batch}"},
-                             "blob": {"B": record_codec.encode(chunk)},
-                             "ids": {"B": b"".join(event_digest(e.idempotency_id) for e in chunk)},
-                             "n": {"N": str(len(chunk))}},
-                    "ConditionExpression": "attribute_not_exists(pk)"}})
-                items.append(_fine_put(workspace_id, day, f"push#{batch}", chunk))
-            items += _rollup_updates(workspace_id, day, rollup.rebuild(fresh), version)
-            if _transact(items):
-                fresh_ids = {e.idempotency_id for e in fresh}
-                result.accepted += [e.idempotency_id for e in day_events if e.idempotency_id in fresh_ids]
-                result.duplicates += [e.idempotency_id for e in day_events if e.idempotency_id not in fresh_ids]
-                break
+        marker = event_marker(event.idempotency_id)
+        if marker in unique:
+            result.duplicates.append(event.idempotency_id)
         else:
-            raise ConcurrentUpdate(f"{workspace_id} {day}: too many concurrent writers")
+            unique[marker] = event
+    stored = _stored_markers(workspace_id, unique)
+    result.duplicates += [e.idempotency_id for m, e in unique.items() if m in stored]
+    fresh = {m: e for m, e in unique.items() if m not in stored}
+    if quota is not None and fresh:
+        used = events_written(workspace_id, month)
+        if used + len(fresh) > quota:
+            raise QuotaExceeded(used, len(fresh))
+    by_day: dict[str, list[tuple[str, UsageRecord]]] = {}
+    for marker, event in fresh.items():
+        by_day.setdefault(event.day, []).append((marker, event))
+    for day, day_events in sorted(by_day.items()):
+        for i in range(0, len(day_events), MARKERS_PER_TRANSACTION):
+            _add_slice(workspace_id, day, day_events[i:i + MARKERS_PER_TRANSACTION], quota, month, result)
     return result
+
+
+def _add_slice(workspace_id: str, day: str, pending: list[tuple[str, UsageRecord]], quota: int | None, month: str,
+               result: IngestResult) -> None:
+    for _ in range(MAX_ATTEMPTS):
+        if not pending:
+            return
+        version = _day_version(workspace_id, day)
+        items = [{"Put": {"TableName": records_table(),
+                          "Item": {"pk": {"S": workspace_id}, "sk": {"S": marker}, "day": {"S": day}},
+                          "ConditionExpression": "attribute_not_exists(pk)"}} for marker, _ in pending]
+        records = [e for _, e in pending]
+        for chunk in _chunks(records):
+            batch = hashlib.sha256("".join(event_marker(e.idempotency_id) for e in chunk).encode()).hexdigest()[:24]
+            items.append({"Put": {
+                "TableName": records_table(),
+                "Item": {"pk": {"S": workspace_id}, "sk": {"S": f"rec#{day}#push#{batch}"},
+                         "blob": {"B": record_codec.encode(chunk)}, "n": {"N": str(len(chunk))}},
+                "ConditionExpression": "attribute_not_exists(pk)"}})
+            items.append(_fine_put(workspace_id, day, f"push#{batch}", chunk))
+        items += _rollup_updates(workspace_id, day, rollup.rebuild(records), version)
+        items.append(_quota_update(workspace_id, month, len(records), quota))
+        if _transact(items):
+            result.accepted += [e.idempotency_id for e in records]
+            return
+        # Someone stored some of these ids, changed the day, or used the quota: look again.
+        stored = _stored_markers(workspace_id, [m for m, _ in pending])
+        result.duplicates += [e.idempotency_id for m, e in pending if m in stored]
+        pending = [(m, e) for m, e in pending if m not in stored]
+        if quota is not None and pending:
+            used = events_written(workspace_id, month)
+            if used + len(pending) > quota:
+                raise QuotaExceeded(used, len(pending))
+    raise ConcurrentUpdate(f"{workspace_id} {day}: too many concurrent writers")
+
+
+def _quota_update(workspace_id: str, month: str, adding: int, quota: int | None) -> dict:
+    update: dict[str, Any] = {
+        "TableName": records_table(), "Key": {"pk": {"S": workspace_id}, "sk": {"S": quota_key(month)}},
+        "UpdateExpression": "ADD #n :k", "ExpressionAttributeNames": {"#n": "n"},
+        "ExpressionAttributeValues": {":k": {"N": str(adding)}}}
+    if quota is not None:
+        update["ConditionExpression"] = "attribute_not_exists(#n) OR #n <= :room"
+        update["ExpressionAttributeValues"][":room"] = {"N": str(quota - adding)}
+    return {"Update": update}
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -358,6 +420,8 @@ def rebuild_rollups(workspace_id: str) -> int:
         db.delete_item(TableName=rollups_table(), Key={"pk": {"S": workspace_id}, "sk": item["sk"]})
     by_day: dict[str, list[UsageRecord]] = {}
     for chunk in _query_all(records_table(), workspace_id, projection="sk, #b", names={"#b": "blob"}):
+        if not chunk["sk"]["S"].startswith("rec#"):
+            continue  # event id markers and quota counters are not records
         _, day, chunk_id = chunk["sk"]["S"].split("#", 2)
         chunk_records = record_codec.decode(workspace_id, chunk["blob"]["B"])
         by_day.setdefault(day, []).extend(chunk_records)
@@ -384,13 +448,6 @@ def _query_all(table: str, workspace_id: str, projection: str, names: dict | Non
         if "LastEvaluatedKey" not in page:
             return
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def delete_workspace_data(workspace_id: str) -> None:
-    db = _db()
-    for table in (records_table(), rollups_table()):
-        for item in list(_query_all(table, workspace_id, "sk")):
-            db.delete_item(TableName=table, Key={"pk": {"S": workspace_id}, "sk": item["sk"]})
 
 
 def stored_rollups_item(workspace_id: str, grain: str, period: str, day: str) -> dict[RollupKey, RollupValues]:

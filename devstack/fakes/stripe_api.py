@@ -7,7 +7,7 @@ It is a WSGI app (werkzeug) that the real stripe-python client is pointed at thr
     server = serve_in_thread(fake)
     client = stripe.StripeClient("sk_test_local", base_addresses={"api": server.base_url})
 
-Endpoints: customers (create, retrieve), checkout sessions (create in subscription mode, retrieve),
+Endpoints: customers (create, retrieve), checkout sessions (create in subscription mode, retrieve, expire),
 billing portal sessions (create), subscriptions (retrieve, update, cancel). Requests are form-encoded
 with nested keys (``line_items[0][price]``) as stripe-python sends them; answers and errors have
 Stripe's JSON shapes (API ``dahlia``: a subscription's period lives on its items, an invoice names
@@ -174,6 +174,7 @@ class FakeStripe:
                 Rule("/v1/customers/<object_id>", methods=["GET"], endpoint="get_customer"),
                 Rule("/v1/checkout/sessions", methods=["POST"], endpoint="create_session"),
                 Rule("/v1/checkout/sessions/<object_id>", methods=["GET"], endpoint="get_session"),
+                Rule("/v1/checkout/sessions/<object_id>/expire", methods=["POST"], endpoint="expire_session"),
                 Rule("/v1/billing_portal/sessions", methods=["POST"], endpoint="create_portal_session"),
                 Rule("/v1/subscriptions/<object_id>", methods=["GET"], endpoint="get_subscription"),
                 Rule("/v1/subscriptions/<object_id>", methods=["POST"], endpoint="update_subscription"),
@@ -371,6 +372,16 @@ class FakeStripe:
         if object_id not in self.sessions:
             raise _missing("checkout.session", object_id)
         return self.sessions[object_id]
+
+    def _expire_session(self, params: dict, object_id: str) -> dict:
+        """Only an open session can be expired; it can then never be paid."""
+        session = self._get_session({}, object_id)
+        if session["status"] != "open":
+            raise StripeError(400, f"Only Checkout Sessions with a status in ['open'] can be expired. This "
+                              f"Checkout Session has a status of '{session['status']}'.", code="checkout_session_not_open")
+        session.update(status="expired", url=None)
+        self._emit("checkout.session.expired", session)
+        return session
 
     def _create_portal_session(self, params: dict) -> dict:
         customer = params.get("customer")
