@@ -77,7 +77,7 @@ def login(ctx: Ctx) -> dict | Response:
 
 
 @endpoint(bp, "/api/auth/logout", "POST", summary="Revoke the token (or session cookie) used for this call",
-          tag="auth")
+          tag="auth", status=204)
 def logout(ctx: Ctx) -> Response:
     accounts.logout(ctx.principal)
     return Response(body="", status_code=204, headers={"Cache-Control": "no-store",

@@ -99,7 +99,7 @@ def _query_param_schema(prop: dict) -> dict:
 
 
 def _success(route: RouteDoc, components: dict) -> tuple[str, dict]:
-    if route.returns == "None":
+    if route.returns == "None" or route.status == 204:
         return "204", {"description": "done; no body"}
     if isinstance(route.response, dict):
         schema: dict[str, Any] = route.response

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -60,7 +60,7 @@ def forecast(workspace_id: str, horizon: int, filters: dict[str, frozenset], bud
 
     from chalicelib.engines import forecast as engine
 
-    now = datetime.now(UTC)
+    now = usage_queries.clock()
     today = now.date()
     # one read through today; today's bucket is still growing, so the history ends yesterday and the
     # forecast starts today

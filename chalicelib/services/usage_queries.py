@@ -13,8 +13,13 @@ from chalicelib.errors import ValidationFailed
 from chalicelib.store import usage
 
 
+def clock() -> datetime:
+    """The read path's one clock: which day is today and which provider-days are still provisional."""
+    return datetime.now(UTC)
+
+
 def today() -> date:
-    return datetime.now(UTC).date()
+    return clock().date()
 
 
 def connected_providers(workspace_id: str) -> set[str]:
@@ -50,11 +55,9 @@ def run_within_plan(workspace_id: str, query: UsageQuery) -> tuple[UsageResult, 
     """The query's result inside the plan's history window, and the notice when it was clipped.
     A range wholly before the window (one old day included) answers no spend."""
     clipped, notice = clip_to_plan(workspace_id, query)
-    earliest = date.fromisoformat(notice["from"]) if notice else None
-    rows = usage.query_rows(workspace_id, clipped)
-    if earliest is not None and earliest > query.end:
-        rows = iter(())
-    return usage_query.run_query(rows, clipped), notice
+    if notice and date.fromisoformat(notice["from"]) > query.end:
+        return usage_query.run_query(iter(()), clipped, now=clock()), notice
+    return run(workspace_id, clipped), notice
 
 
 def clip_to_plan(workspace_id: str, query: UsageQuery) -> tuple[UsageQuery, dict | None]:
@@ -76,7 +79,7 @@ def clip_to_plan(workspace_id: str, query: UsageQuery) -> tuple[UsageQuery, dict
 
 def run(workspace_id: str, query: UsageQuery, now: datetime | None = None) -> UsageResult:
     """The query's result at ``now`` (default: the clock), which decides the provisional days."""
-    now = now or datetime.now(UTC)
+    now = now or clock()
     rows = usage.query_rows(workspace_id, query, provisional_from=finality.first_provisional_day(now))
     return usage_query.run_query(rows, query, now=now)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -16,7 +16,7 @@ TODAY = date(2026, 11, 18)
 
 @pytest.fixture
 def fixed_today(monkeypatch):
-    monkeypatch.setattr(usage_queries, "today", lambda: TODAY)
+    monkeypatch.setattr(usage_queries, "clock", lambda: datetime.combine(TODAY, time(12), UTC))
     return TODAY
 
 

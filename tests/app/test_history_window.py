@@ -1,10 +1,10 @@
 """The Free plan's 30-day history holds on every read path: usage (one old day included), CSV,
-forecast and insights. Fixed clock: usage_queries.today() is pinned."""
+forecast and insights. Fixed clock: usage_queries.clock() is pinned."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -19,7 +19,7 @@ OLD = TODAY - timedelta(days=200)
 def fixed_today(monkeypatch):
     from chalicelib.services import usage_queries
 
-    monkeypatch.setattr(usage_queries, "today", lambda: TODAY)
+    monkeypatch.setattr(usage_queries, "clock", lambda: datetime.combine(TODAY, time(12), UTC))
 
 
 def push(ws: str, day: date, amount: str) -> None:
