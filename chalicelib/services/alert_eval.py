@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
@@ -35,6 +36,9 @@ from chalicelib.domain.alert_messages import (
 from chalicelib.domain.alerts import Kind, Rule, Window, provider_title
 from chalicelib.store.alerts import AlertMarker, AlertRule, Firing
 from chalicelib.store.base import is_condition_failure
+
+if TYPE_CHECKING:  # numpy stays off the cold start: the engine is imported where it runs
+    from chalicelib.engines.spikes import Spike
 
 log = logging.getLogger("costpilot.alerts.eval")
 
@@ -315,10 +319,18 @@ def _spike_rule(rule: Rule, spend: _Spend, now: datetime, test: bool = False) ->
             "figure": observed, "threshold": expected, "figure_label": f"Spend on {day.isoformat()} (UTC)",
             "threshold_label": "Expected", "level": "spike", "period_label": f"{day:%a %d %b %Y} (UTC)",
             "scope_label": rule.scope.label, "contributors": contributors,
-            "details": (f"Spike score {found[-1].score:.2f} (threshold {rule.sensitivity:.2f})",) if found else (),
+            "details": _spike_details(found[-1], rule.sensitivity) if found else (),
         }
 
     return [Breach(f"d{day.isoformat()}", "spike", build)]
+
+
+def _spike_details(spike: Spike, sensitivity: float) -> tuple[str, ...]:
+    """The score, and which kind of event the spike looks like (runaway loop, leaked key, ...)."""
+    lines = [f"Spike score {spike.score:.2f} (threshold {sensitivity:.2f})"]
+    if spike.kind:
+        lines.append(f"Looks like a {spike.kind}" + (f": {spike.reason}" if spike.reason else ""))
+    return tuple(lines)
 
 
 def _connection_rule(rule: Rule, now: datetime, test: bool = False) -> list[Breach]:

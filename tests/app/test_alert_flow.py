@@ -309,6 +309,8 @@ def test_spike(api, user, receiver):
     [hook] = receiver.wait_for(1)
     assert hook.json["headline"].startswith("Unusual spend: All spend was $40.00")
     assert hook.json["contributors"]["model"][0]["name"] == "gpt-4.1"
+    kinds = ("runaway loop", "leaked key", "recurring job", "new baseline")
+    assert any(line.startswith(tuple(f"Looks like a {k}" for k in kinds)) for line in hook.json["details"])
     assert alert_eval.evaluate_workspace(user.workspace_id) == []
 
 
