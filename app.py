@@ -15,8 +15,8 @@ from chalicelib.api import (
     http,
     insight_routes,
     otlp_routes,
-    token_routes,
     page_routes,
+    token_routes,
     usage_routes,
     workspace_routes,
 )

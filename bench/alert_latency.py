@@ -81,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     client = httpx.Client(timeout=10)
     try:
         email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
-        client.post(f"{base}/api/auth/signup", json={"email": email, "password": "bench password 123"}).raise_for_status()
-        token = client.post(f"{base}/api/auth/login", json={"email": email, "password": "bench password 123"}).json()["token"]
+        login = {"email": email, "password": "bench password 123"}
+        client.post(f"{base}/api/auth/signup", json=login).raise_for_status()
+        token = client.post(f"{base}/api/auth/login", json=login).json()["token"]
         auth = {"Authorization": f"Bearer {token}"}
         ws = client.get(f"{base}/api/me", headers=auth).json()["workspaces"][0]["workspace_id"]
         key = client.post(f"{base}/api/workspaces/{ws}/ingest-keys", json={"name": "bench"}, headers=auth).json()["key"]

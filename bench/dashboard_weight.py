@@ -27,8 +27,10 @@ def main() -> None:
     raw = sum(len(a.body.encode()) for a in files)
     packed = sum(len(gzip.compress(a.body.encode(), 9)) for a in files)
     for a in sorted(files, key=lambda a: -len(a.body)):
-        print(f"  {a.name:22} {len(a.body.encode()) / 1024:6.1f} KB  {len(gzip.compress(a.body.encode(), 9)) / 1024:5.1f} KB gz")
-    print(f"first screen: {len(files)} files, {raw / 1024:.1f} KB, {packed / 1024:.1f} KB gzipped (each file gzipped alone)")
+        print(f"  {a.name:22} {len(a.body.encode()) / 1024:6.1f} KB  "
+              f"{len(gzip.compress(a.body.encode(), 9)) / 1024:5.1f} KB gz")
+    print(f"first screen: {len(files)} files, {raw / 1024:.1f} KB, {packed / 1024:.1f} KB gzipped "
+          "(each file gzipped alone)")
 
 
 if __name__ == "__main__":

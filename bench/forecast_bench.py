@@ -170,9 +170,10 @@ def report(split: str, methods, results, timings) -> None:
     """The table and the aims for one split."""
     groups = ["wikipedia", "synthetic", "exchange"]
     print(f"== {split} split ==")
-    header = f"{'group':<10} {'method':<10} {'n':>4} {'MASE med':>9} {'MASE mean':>9} {'sMAPE':>7} {'cov80':>6} {'MSIS':>7} {'ms/call':>8}"
+    header = (f"{'group':<10} {'method':<10} {'n':>4} {'MASE med':>9} {'MASE mean':>9} {'sMAPE':>7} {'cov80':>6} "
+              f"{'MSIS':>7} {'ms/call':>8}")
     print(header)
-    for group in groups + ["all"]:
+    for group in [*groups, "all"]:
         for label in methods:
             rows = (
                 [r for g in groups for r in results[(split, g, label)]]

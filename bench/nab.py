@@ -139,7 +139,7 @@ def best_threshold(
     null, perfect = null_and_perfect(files, p)
     best = (1.1, normalised(null, null, perfect))
     for thr in candidates:
-        total = sum(raw_score(f, s >= thr, p)[0] for f, s in zip(files, scores))
+        total = sum(raw_score(f, s >= thr, p)[0] for f, s in zip(files, scores, strict=True))
         value = normalised(total, null, perfect)
         if value > best[1]:
             best = (float(thr), value)

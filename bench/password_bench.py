@@ -27,7 +27,8 @@ import json, os, resource, sys, threading, time
 sys.path.insert(0, {root!r})
 os.environ.setdefault("COSTPILOT_STAGE", "bench")
 import app  # noqa: F401  the Lambda's handler module, as a cold start imports it
-import chalicelib.api.auth_routes, chalicelib.services.accounts, chalicelib.services.workspaces  # noqa: E401,F401  what a login loads
+# what a login loads
+import chalicelib.api.auth_routes, chalicelib.services.accounts, chalicelib.services.workspaces  # noqa: E401,F401
 from chalicelib.services import passwords
 passwords._hasher()
 passwords.hash_password("warm up the allocator once!")  if {warm} else None
@@ -62,7 +63,10 @@ def main() -> None:
 
     params = config.password_hash_params()
     cap = config.password_hash_concurrency()
-    mib = lambda kib: kib / 1024
+
+    def mib(kib: float) -> float:
+        return kib / 1024
+
     one = run(1, 1)
     per_hash = mib(one["peak_kib"] - one["base_kib"])
     capped = run(args.burst, cap)

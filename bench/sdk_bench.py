@@ -47,7 +47,8 @@ def record_overhead(calls: int = 200_000, chunk: int = 1000) -> dict:
         cpu = time.thread_time() - cpu_started
     client.close()
     per_chunk.sort()
-    return {"calls": calls, "caller_cpu_us": round(cpu / calls * 1e6, 2), "mean_us": round(total / calls * 1e6, 2), "median_us": round(statistics.median(per_chunk), 2),
+    return {"calls": calls, "caller_cpu_us": round(cpu / calls * 1e6, 2), "mean_us": round(total / calls * 1e6, 2),
+            "median_us": round(statistics.median(per_chunk), 2),
             "p99_us": round(per_chunk[int(len(per_chunk) * 0.99) - 1], 2), "dropped": client.stats["dropped"]}
 
 

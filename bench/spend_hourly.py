@@ -16,8 +16,9 @@ Wider and harder than a clean office-hours curve, because real accounts are:
 
 Anomalies: runaway loops (spend 3-50x the usual for 1-12 hours) and leaked keys (a flat extra
 spend, round the clock for 1-5 days, from an onset at night or on a weekend, of 2-19x the usual
-spend at the onset hour: 3-20x at onset, less in busy hours). Each is an :class:`Event` with ``anomaly=True``. Benign events (``anomaly=False``)
-are launches and recurring jobs from their second occurrence on (the first run of a job is news);
+spend at the onset hour: 3-20x at onset, less in busy hours). Each is an :class:`Event` with
+``anomaly=True``. Benign events (``anomaly=False``) are launches and recurring jobs from their
+second occurrence on (the first run of a job is news);
 outage catch-ups are labelled ``catch-up`` and are neither anomalies nor counted as benign targets.
 ``clean_mask`` marks the hours outside every labelled event (and outside the 24 hours after an
 anomaly or a catch-up): alarms there are false alarms.
@@ -103,7 +104,7 @@ def hourly_series(
     busy = np.zeros(n, bool)  # hours taken by an event (events do not overlap)
 
     def free(a: int, b: int) -> bool:
-        return 0 <= a and b < n and not busy[max(a - 48, 0) : b + 49].any()
+        return a >= 0 and b < n and not busy[max(a - 48, 0) : b + 49].any()
 
     def take(kind: str, a: int, b: int, anomaly: bool) -> None:
         busy[a : b + 1] = True

@@ -86,7 +86,7 @@ def nab_corpus(
 
 def _score(files, scores, p, thr) -> float:
     null, perfect = nab.null_and_perfect(files, p)
-    total = sum(nab.raw_score(f, s >= thr, p)[0] for f, s in zip(files, scores))
+    total = sum(nab.raw_score(f, s >= thr, p)[0] for f, s in zip(files, scores, strict=True))
     return nab.normalised(total, null, perfect)
 
 
@@ -94,7 +94,7 @@ def _operational(corpus, files, scores, p) -> str:
     found = total = fps = 0
     months = 0.0
     delays = []
-    for (_, ts, _, w, lab), f, s in zip(corpus, files, scores):
+    for (_, ts, _, w, lab), f, s in zip(corpus, files, scores, strict=True):
         det = (s >= THRESHOLD) & f.scored
         _, k, fp = nab.raw_score(f, det, p)
         found, total, fps = found + k, total + f.n_windows, fps + fp

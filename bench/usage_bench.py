@@ -75,7 +75,7 @@ class Meter:
     def transact_write_items(self, TransactItems, **kwargs):
         keys = []
         for entry in TransactItems:
-            (op, body), = entry.items()
+            (_op, body), = entry.items()
             key = body.get("Key") or {"pk": body["Item"]["pk"], "sk": body["Item"]["sk"]}
             before = self.client.get_item(TableName=body["TableName"], Key=key).get("Item")
             keys.append((body["TableName"], key, item_size(before)))
@@ -161,8 +161,9 @@ def main() -> int:
     print(f"{'events':>10} {'ingest s':>9} {'WCU/1000 ev':>12} {'(last 30 d)':>12} {'day items':>10} {'day RCU':>8} "
           f"{'month items':>12} {'month RCU':>10}  total spend")
     for r in rows:
-        print(f"{r['events']:>10,} {r['ingest_s']:>9.1f} {r['wcu_per_1000']:>12.1f} {r['wcu_per_1000_last_month']:>12.1f} "
-              f"{r['day_items']:>10} {r['day_rcu']:>8.1f} {r['month_items']:>12} {r['month_rcu']:>10.1f}  {r['total']}")
+        print(f"{r['events']:>10,} {r['ingest_s']:>9.1f} {r['wcu_per_1000']:>12.1f} "
+              f"{r['wcu_per_1000_last_month']:>12.1f} {r['day_items']:>10} {r['day_rcu']:>8.1f} "
+              f"{r['month_items']:>12} {r['month_rcu']:>10.1f}  {r['total']}")
     small, large = rows[0], rows[-1]
     print(f"aim: large query reads <= 1.1x small (day: {large['day_rcu'] / max(small['day_rcu'], 0.5):.2f}x, "
           f"month: {large['month_rcu'] / max(small['month_rcu'], 0.5):.2f}x), under 100 RCU "

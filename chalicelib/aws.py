@@ -6,20 +6,20 @@ builds, so each is built on first use. `reset()` drops them (tests switch emulat
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from chalicelib import config
 
 
-@lru_cache(maxsize=None)
+@cache
 def _session() -> Any:
     import boto3
 
     return boto3.session.Session(region_name=config.region())
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     return _session().client(service)
 

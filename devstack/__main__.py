@@ -137,10 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     restored = state.restore_aws(saved) if saved else None
 
     sys.path.insert(0, str(ROOT))
-    import app as app_module
     from chalice.cli.factory import CLIFactory
     from chalice.local import create_local_server
 
+    import app as app_module
     from devstack.runner import Runner
     from devstack.seed import seed_demo
 

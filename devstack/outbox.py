@@ -69,7 +69,8 @@ def _page(items: list[dict]) -> str:
         for m in reversed(items))
     return (f"<!doctype html><html><head><title>CostPilot outbox</title></head><body style='font-family:sans-serif'>"
             f"<h1>Outbox ({len(items)} emails)</h1>"
-            f"<p><a href='/messages.json'>messages.json</a> · <a href='/hooks.json'>hooks.json</a></p>{rows}</body></html>")
+            f"<p><a href='/messages.json'>messages.json</a> · <a href='/hooks.json'>hooks.json</a></p>"
+            f"{rows}</body></html>")
 
 
 class OutboxApp:

@@ -91,7 +91,7 @@ class Receiver(Recorder):
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def __enter__(self) -> Receiver:  # noqa: PYI034
+    def __enter__(self) -> Receiver:
         self.thread.start()
         return self
 

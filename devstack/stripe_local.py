@@ -157,7 +157,8 @@ def _request(base: str, method: str, path: str, key: str) -> Any:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m devstack.stripe_local", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--url", default=f"http://127.0.0.1:{DEFAULT_PORT}", help="the running fake (see scripts/dev's banner)")
+    p.add_argument("--url", default=f"http://127.0.0.1:{DEFAULT_PORT}",
+                   help="the running fake (see scripts/dev's banner)")
     p.add_argument("--key", default=LOCAL_SECRET_KEY)
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("events", help="list events and their deliveries")

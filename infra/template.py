@@ -274,7 +274,9 @@ def role(t: dict[str, Any], name: str, entry: dict[str, Any], stage: str) -> dic
             raise TemplateError(f"{name}: Ses must be 'send' and infra/resources.json must declare the identity")
         statements.append({
             "Sid": "SendAlertEmail", "Effect": "Allow", "Action": SES_ACTIONS[entry["Ses"]],
-            "Resource": {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SenderEmail}"},
+            "Resource": {
+                "Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SenderEmail}"
+            },
         })
     if entry.get("AssumeCustomerRoles"):
         statements.append({

@@ -64,7 +64,7 @@ def open_secret(ciphertext: bytes, workspace_id: str, connection_id: str, provid
     expected = context(workspace_id, connection_id, provider)
     try:
         plaintext, header = client.decrypt(source=ciphertext, key_provider=key_provider)
-    except Exception as e:  # the SDK raises several types; none carries plaintext
+    except Exception as e:  # noqa: BLE001 - the SDK raises several types; none carries plaintext
         raise SecretUnreadable(f"credentials of {connection_id} cannot be decrypted ({type(e).__name__})") from None
     if dict(header.encryption_context) != expected:
         raise SecretUnreadable(f"credentials stored on {connection_id} belong to another connection")

@@ -6,9 +6,8 @@ import json
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-
 from chalice import Blueprint, Response
+from pydantic import BaseModel, Field
 
 from chalicelib.api import web_session
 from chalicelib.api.http import JSON_HEADERS, Ctx, endpoint

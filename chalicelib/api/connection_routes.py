@@ -60,8 +60,9 @@ def get_connection(ctx: Ctx, workspace_id: str, connection_id: str) -> dict:
     return connections.view(connections.get(workspace_id, connection_id))
 
 
-@endpoint(bp, BASE + "/{connection_id}", "PATCH", summary="Rename, pause/resume, replace the key or change the interval",
-          tag="connections", permission=Permission.MANAGE_CONNECTIONS, body=ConnectionUpdate)
+@endpoint(bp, BASE + "/{connection_id}", "PATCH",
+          summary="Rename, pause/resume, replace the key or change the interval", tag="connections",
+          permission=Permission.MANAGE_CONNECTIONS, body=ConnectionUpdate)
 def update_connection(ctx: Ctx, workspace_id: str, connection_id: str) -> dict:
     b = ctx.body
     return connections.update(ctx.membership, connection_id, label=b.label, status=b.status,

@@ -12,8 +12,9 @@ import functools
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from chalice import Blueprint, Response
 
@@ -181,7 +182,8 @@ def endpoint(
             if isinstance(result, Response):
                 return result
             if result is None:
-                return Response(body="", status_code=204 if status == 200 else status, headers={"Cache-Control": "no-store"})
+                return Response(body="", status_code=204 if status == 200 else status,
+                                headers={"Cache-Control": "no-store"})
             return json_response(result, status)
 
         bp.route(path, methods=[method], content_types=content_types or ["application/json"])(view)
@@ -198,7 +200,7 @@ def middleware(event: Any, get_response: Callable) -> Response:
     started = time.perf_counter()
     try:
         response = get_response(event)
-    except Exception:  # noqa: BLE001 - the last line of defence: log it, tell the caller nothing
+    except Exception:  # the last line of defence: log it, tell the caller nothing
         log.exception("unhandled error on %s %s", event.method, event.path)
         response = error_response(500, "internal_error", "An internal error occurred.")
     body = response.body

@@ -74,7 +74,10 @@ class Notification:
     @staticmethod
     def from_json(text: str) -> Notification:
         raw = json.loads(text)
-        dec = lambda v: Decimal(v) if v is not None else None
+
+        def dec(v: str | None) -> Decimal | None:
+            return Decimal(v) if v is not None else None
+
         raw["figure"], raw["threshold"] = dec(raw["figure"]), dec(raw["threshold"])
         raw["levels"], raw["details"] = tuple(raw["levels"]), tuple(raw["details"])
         raw["contributors"] = {k: [Contributor(c["name"], Decimal(c["amount"])) for c in v]
@@ -135,7 +138,7 @@ def subject(n: Notification) -> str:
 def render_email(n: Notification) -> Rendered:
     facts = _fact_lines(n)
     contributors = _contributor_lines(n)
-    text = [n.headline, ""] + facts
+    text = [n.headline, "", *facts]
     if contributors:
         text += ["", "Top contributors:"] + [f"  {dim}: {items}" for dim, items in contributors]
     text += ["", f"Alert: {n.alert_name}", f"See the alert: {n.alert_url}", f"Manage your alerts: {n.manage_url}"]

@@ -12,7 +12,8 @@ from decimal import Decimal
 
 # DynamoDB numbers carry 38 significant digits; arithmetic that would need more raises instead
 # of rounding silently.
-CONTEXT = decimal.Context(prec=38, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.Inexact, decimal.InvalidOperation, decimal.Overflow])
+CONTEXT = decimal.Context(prec=38, rounding=decimal.ROUND_HALF_EVEN,
+                          traps=[decimal.Inexact, decimal.InvalidOperation, decimal.Overflow])
 
 ZERO = Decimal(0)
 

@@ -5,15 +5,18 @@ A span is a GenAI usage span when it names a provider and carries at least one t
 every other span is ignored (the endpoint counts it in ``partial_success``). Attributes, first
 found wins:
 
-| event field | span attributes |
-|---|---|
-| provider | gen_ai.provider.name, gen_ai.system, llm.provider, llm.system, llm.vendor |
-| model | gen_ai.response.model, gen_ai.request.model, llm.response.model, llm.model_name, llm.request.model |
-| input tokens | gen_ai.usage.input_tokens, gen_ai.usage.prompt_tokens, llm.usage.prompt_tokens, llm.token_count.prompt |
-| output tokens | gen_ai.usage.output_tokens, gen_ai.usage.completion_tokens, llm.usage.completion_tokens, llm.token_count.completion |
-| cache reads | gen_ai.usage.cache_read.input_tokens, gen_ai.usage.cache_read_input_tokens, llm.token_count.prompt_details.cache_read |
-| cache writes | gen_ai.usage.cache_creation.input_tokens, gen_ai.usage.cache_creation_input_tokens, llm.token_count.prompt_details.cache_write |
-| cost (optional, USD) | gen_ai.usage.cost, costpilot.cost |
+- provider: gen_ai.provider.name, gen_ai.system, llm.provider, llm.system, llm.vendor
+- model: gen_ai.response.model, gen_ai.request.model, llm.response.model, llm.model_name,
+  llm.request.model
+- input tokens: gen_ai.usage.input_tokens, gen_ai.usage.prompt_tokens, llm.usage.prompt_tokens,
+  llm.token_count.prompt
+- output tokens: gen_ai.usage.output_tokens, gen_ai.usage.completion_tokens,
+  llm.usage.completion_tokens, llm.token_count.completion
+- cache reads: gen_ai.usage.cache_read.input_tokens, gen_ai.usage.cache_read_input_tokens,
+  llm.token_count.prompt_details.cache_read
+- cache writes: gen_ai.usage.cache_creation.input_tokens, gen_ai.usage.cache_creation_input_tokens,
+  llm.token_count.prompt_details.cache_write
+- cost (optional, USD): gen_ai.usage.cost, costpilot.cost
 
 Input token attributes count all input, cached included (as the conventions say), so the cache
 reads and writes are taken out of them for CostPilot's uncached ``input_tokens``.

@@ -341,7 +341,8 @@ def to_item_attributes(
     for key, values in regrain(rows, grain, period).items():
         row = encode_row_key(key)
         attrs = items.setdefault(sort_key(key.day, grain, period), {})
-        for code, amount in zip(FIELD_CODES, (values.billed, values.estimated, values.units, values.count)):
+        amounts = (values.billed, values.estimated, values.units, values.count)
+        for code, amount in zip(FIELD_CODES, amounts, strict=True):
             if amount:
                 attrs[code + row] = Decimal(amount)
     return items

@@ -75,7 +75,8 @@ class PlanNotice:
     until: int | None = None
 
 
-def apply_event(state: SubscriptionState, event: Mapping[str, Any], price_to_plan: Mapping[str, str]) -> SubscriptionState:
+def apply_event(state: SubscriptionState, event: Mapping[str, Any],
+                price_to_plan: Mapping[str, str]) -> SubscriptionState:
     """The state after one Stripe event. Unhandled event types leave it unchanged."""
     kind = event.get("type")
     obj = event.get("data", {}).get("object", {})
@@ -141,7 +142,8 @@ def apply_subscription(
     )
 
 
-def _apply_invoice(state: SubscriptionState, invoice: Mapping[str, Any], created: int, *, paid: bool) -> SubscriptionState:
+def _apply_invoice(state: SubscriptionState, invoice: Mapping[str, Any], created: int, *,
+                   paid: bool) -> SubscriptionState:
     sub_id = _invoice_subscription(invoice)
     if sub_id is None or (state.stripe_subscription_id not in (None, sub_id)):
         return state  # a one-off invoice, or one of another (older) subscription

@@ -535,7 +535,7 @@ def run_query(
         series.append(
             Point(
                 period,
-                tuple(zip(group_by, group)),
+                tuple(zip(group_by, group, strict=True)),
                 currency,
                 acc.spend,
                 acc.billed,

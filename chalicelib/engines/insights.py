@@ -185,7 +185,7 @@ def _model_use(rows: list[UsageRow]) -> list[_ModelUse]:
 
 
 def _similar(a: tuple[float, float], b: tuple[float, float], factor: float) -> bool:
-    return all(max(x, y) <= factor * max(min(x, y), 1.0) for x, y in zip(a, b))
+    return all(max(x, y) <= factor * max(min(x, y), 1.0) for x, y in zip(a, b, strict=True))
 
 
 def cheaper_model(

@@ -347,10 +347,10 @@ def spike_scores(
 
     ``timestamps``: (n,) datetime64 (hourly, daily or any regular step; gaps, repeats and points
     out of order allowed: a late point counts at the newest time seen). ``values``: (n,) spend per
-    step (NaN, zeros and negative values allowed). Never raises on data. ``direction="up"`` scores only jumps (what costs
-    money); ``"both"`` also scores drops (an outage, a broken sync). A score of 0.5 is a robust
-    z of about 3.5 against the seasonal baseline (and at least a 3.3x rise); the first 8 points (a day for sub-daily data)
-    score 0 while the baseline forms.
+    step (NaN, zeros and negative values allowed). Never raises on data. ``direction="up"`` scores
+    only jumps (what costs money); ``"both"`` also scores drops (an outage, a broken sync). A score
+    of 0.5 is a robust z of about 3.5 against the seasonal baseline (and at least a 3.3x rise); the
+    first 8 points (a day for sub-daily data) score 0 while the baseline forms.
     """
     return _details(timestamps, values, direction).scores
 

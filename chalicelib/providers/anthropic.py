@@ -16,7 +16,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-
 from chalicelib.domain.money import MoneyError, from_cents_string
 from chalicelib.domain.pricing import estimate_cost
 from chalicelib.domain.usage import RecordKind, UsageRecord
@@ -50,7 +49,8 @@ class AnthropicClient(HttpProvider):
     def __init__(self, admin_key: str, **options: Any) -> None:
         if not admin_key:
             raise ValueError("an Anthropic admin key is required")
-        super().__init__(headers={"x-api-key": admin_key, "anthropic-version": API_VERSION}, secrets=(admin_key,), **options)
+        super().__init__(headers={"x-api-key": admin_key, "anthropic-version": API_VERSION}, secrets=(admin_key,),
+                         **options)
 
     def __repr__(self) -> str:
         return "AnthropicClient(admin_key=***)"

@@ -37,7 +37,9 @@ _AUTH_CODES = frozenset(
     }
 )
 _RATE_CODES = frozenset({"LimitExceededException", "ThrottlingException", "Throttling", "TooManyRequestsException"})
-_TRANSIENT_CODES = frozenset({"InternalFailure", "InternalServerError", "ServiceUnavailable", "ServiceUnavailableException"})
+_TRANSIENT_CODES = frozenset(
+    {"InternalFailure", "InternalServerError", "ServiceUnavailable", "ServiceUnavailableException"}
+)
 
 SessionFactory = Callable[..., Any]  # (**boto3.Session kwargs) -> boto3.Session-like
 

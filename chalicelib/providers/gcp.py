@@ -49,7 +49,8 @@ DATASET = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
 EXPORT_TABLE = re.compile(r"^gcp_billing_export_(resource_)?v1_([A-Za-z0-9_]+)$")
 # SKU descriptions that name a model: "Gemini 2.5 Flash Input Text Tokens", "Imagen 3 Generation"
 _MODEL_PATTERNS = (
-    (re.compile(r"\bGemini\s+(\d+(?:\.\d+)?)\s+(Pro|Flash[- ]Lite|Flash|Ultra|Nano)\b", re.IGNORECASE), "gemini-{0}-{1}"),
+    (re.compile(r"\bGemini\s+(\d+(?:\.\d+)?)\s+(Pro|Flash[- ]Lite|Flash|Ultra|Nano)\b", re.IGNORECASE),
+     "gemini-{0}-{1}"),
     (re.compile(r"\bGemma\s+(\d+(?:\.\d+)?)\b", re.IGNORECASE), "gemma-{0}"),
     (re.compile(r"\bImagen\s+(\d+(?:\.\d+)?)\b", re.IGNORECASE), "imagen-{0}"),
 )
@@ -154,7 +155,8 @@ class GcpBillingClient(HttpProvider):
                 body = self._http.get_json(path, {"maxResults": 1000, **({"pageToken": page} if page else {})})
             except BadRequest as e:
                 if e.status == 404:
-                    raise MissingResource(self.provider, f"dataset {self.project}:{self.dataset} not found ({e.message})",
+                    raise MissingResource(self.provider,
+                                          f"dataset {self.project}:{self.dataset} not found ({e.message})",
                                           status=404, request_id=e.request_id) from None
                 raise
             for table in body.get("tables") or []:

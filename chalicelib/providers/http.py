@@ -49,7 +49,8 @@ class RetryPolicy:
         # Stripe says explicitly when a retry is pointless (e.g. an idempotency conflict).
         return headers is None or headers.get("stripe-should-retry") != "false"
 
-    def sleep_seconds(self, attempt: int, retry_after: float | None = None, rand: Callable[[], float] = random.random) -> float:
+    def sleep_seconds(self, attempt: int, retry_after: float | None = None,
+                      rand: Callable[[], float] = random.random) -> float:
         """Backoff before retry number ``attempt`` (1-based): exponential, capped, jittered.
 
         A provider's ``Retry-After`` wins when longer, capped at ``max_retry_after``.

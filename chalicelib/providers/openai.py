@@ -17,7 +17,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-
 from chalicelib.domain.pricing import estimate_cost
 from chalicelib.domain.usage import RecordKind, UsageRecord
 from chalicelib.providers._parse import merge_duplicates

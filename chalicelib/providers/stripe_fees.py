@@ -16,7 +16,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-
 from chalicelib.domain.money import MoneyError, add, from_minor_units
 from chalicelib.domain.usage import RecordKind, UsageRecord
 from chalicelib.providers._window import DAY, day_window, midnight, to_unix

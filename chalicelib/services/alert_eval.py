@@ -458,7 +458,8 @@ def recover_unsettled(workspace_id: str, now: datetime, hours: int = 48) -> int:
 
     since = (now - timedelta(hours=hours)).isoformat()
     count = 0
-    for f in Firing.by_time.query(workspace_id, Firing.fired_sort > since, Firing.settled == False):
+    unsettled = Firing.settled == False  # noqa: E712 - a PynamoDB condition, not a comparison
+    for f in Firing.by_time.query(workspace_id, Firing.fired_sort > since, unsettled):
         alert_delivery.resume(f)
         count += 1
     return count

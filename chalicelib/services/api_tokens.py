@@ -103,7 +103,8 @@ def revoke(principal: accounts.Principal, token_id: str, now: datetime | None = 
 
 def authenticate(authorization: str | None, method: str, now: datetime | None = None) -> accounts.Principal:
     """The caller of a request: a personal API token, else a login session (accounts)."""
-    bearer = (authorization or "").removeprefix("Bearer ").strip() if (authorization or "").startswith("Bearer ") else ""
+    header = authorization or ""
+    bearer = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
     if not is_api_token(bearer):
         return accounts.authenticate(authorization)
     now = now or datetime.now(UTC)

@@ -465,6 +465,6 @@ def reconcile_all(now: float | None = None) -> int:
     for account in BillingAccount.scan(BillingAccount.reconciled_plan.exists() | BillingAccount.status.exists()):
         try:
             changed += bool(reconcile(account.workspace_id, now=now))
-        except Exception:  # noqa: BLE001 - one workspace's failure must not stop the others
+        except Exception:  # one workspace's failure must not stop the others
             log.exception("reconciling the plan of %s failed", account.workspace_id)
     return changed

@@ -170,7 +170,7 @@ def _reconcile(workspace_id: str) -> None:
 
     try:
         billing.reconcile(workspace_id)
-    except Exception:  # noqa: BLE001 - the state is stored; the hourly pass pauses/resumes later
+    except Exception:  # the state is stored; the hourly pass pauses/resumes later
         log.exception("pausing/resuming after a plan change of %s failed; the hourly pass retries", workspace_id)
 
 

@@ -13,11 +13,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any
 
 from chalicelib import config
-
-T = TypeVar("T")
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256
@@ -35,7 +33,7 @@ def _slots() -> threading.BoundedSemaphore:
     return threading.BoundedSemaphore(config.password_hash_concurrency())
 
 
-def _bounded(work: Callable[[], T]) -> T:
+def _bounded[T](work: Callable[[], T]) -> T:
     """Runs one hash or verification once a slot is free."""
     with _slots():
         return work()

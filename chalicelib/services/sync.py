@@ -145,8 +145,9 @@ def _record_failure(c: Connection, now: datetime, message: str, status: str | No
 
 def notify_new_usage(workspace_id: str, source: str) -> None:
     """Asks the alert evaluator to look at this workspace (after new usage, or a rejected key so
-    connection-failure alerts fire at once; syncs failing for a while are caught by the sweep). Coalesced: while an evaluation is queued,
-    more usage joins it (see alert_eval.request_evaluation); workspaces without rules send nothing."""
+    connection-failure alerts fire at once; syncs failing for a while are caught by the sweep).
+    Coalesced: while an evaluation is queued, more usage joins it (see
+    alert_eval.request_evaluation); workspaces without rules send nothing."""
     from chalicelib.services import alert_eval
 
     if alert_eval.has_active_rules(workspace_id):

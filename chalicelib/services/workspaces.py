@@ -134,9 +134,10 @@ def change_role(actor: Membership, user_id: str, role: Role) -> dict:
 def remove(actor: Membership, user_id: str) -> None:
     """Removes a member; anyone may remove themselves (leave), subject to the last-owner rule."""
     target = _target(actor.workspace_id, user_id)
-    if user_id != actor.user_id:
-        if not allows(actor.role, Permission.MANAGE_MEMBERS) or not can_manage_member(actor.role, target.role):
-            raise Forbidden(f"your role ({actor.role}) cannot remove a {target.role}")
+    if user_id != actor.user_id and (
+        not allows(actor.role, Permission.MANAGE_MEMBERS) or not can_manage_member(actor.role, target.role)
+    ):
+        raise Forbidden(f"your role ({actor.role}) cannot remove a {target.role}")
     old = Role(target.role)
     try:
         counters.change(actor.workspace_id, Limit.MEMBERS, -1,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
 from typing import TYPE_CHECKING
 
 from pynamodb.models import Model
@@ -35,7 +34,7 @@ class BaseModel(Model):
         abstract = True
 
 
-def transaction() -> "TransactWrite":
+def transaction() -> TransactWrite:
     """A write transaction on the stage's region (all-or-nothing, conditions on every item)."""
     from pynamodb.connection import Connection
     from pynamodb.transactions import TransactWrite

@@ -44,8 +44,8 @@ from typing import Any
 from chalicelib import aws, config
 from chalicelib.domain import rollup
 from chalicelib.domain.rollup import RollupKey, RollupValues
-from chalicelib.domain.usage_query import UsageQuery
 from chalicelib.domain.usage import UsageRecord
+from chalicelib.domain.usage_query import UsageQuery
 from chalicelib.store import record_codec
 
 # Shards per grain (domain.rollup.GRAINS): p provider, m provider-side detail, a every dimension.

@@ -15,9 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.tools.rebuild_rollups", description=__doc__)
     parser.add_argument("workspaces", nargs="+", help="workspace ids")
     args = parser.parse_args(argv)
-    from chalicelib.store import usage
-
     from chalicelib.domain import rollup
+    from chalicelib.store import usage
 
     levels = [(g, p) for g in rollup.GRAINS for p in rollup.PERIODS if p == "d" or g in rollup.MONTH_GRAINS]
     for workspace_id in args.workspaces:

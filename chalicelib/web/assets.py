@@ -68,7 +68,8 @@ def manifest() -> dict[str, Asset]:
             raise ValueError(f"{trail[-1] if trail else '?'} imports missing ./{name}")
         text = sources[name].read_text(encoding="utf-8")
         if name.endswith(".js") and sources[name].parent.name == "static":
-            text = _IMPORT.sub(lambda m: m.group(1) + "./" + build(m.group(2), (*trail, name)).file_name + m.group(3), text)
+            text = _IMPORT.sub(lambda m: m.group(1) + "./" + build(m.group(2), (*trail, name)).file_name + m.group(3),
+                               text)
         asset = Asset(name, _hashed(name, text), text, TYPES[sources[name].suffix])
         done[name] = asset
         return asset

@@ -14,4 +14,5 @@ from devstack.fakes.bigquery import FakeBigQuery
 from devstack.fakes.openai import FakeOpenAI
 from devstack.fakes.twilio import FakeTwilio
 
-__all__ = ["FakeAnthropic", "FakeBigQuery", "FakeOpenAI", "FakeProvider", "FakeStripeBalance", "FakeTwilio", "ServedFake", "serve"]
+__all__ = ["FakeAnthropic", "FakeBigQuery", "FakeOpenAI", "FakeProvider", "FakeStripeBalance", "FakeTwilio",
+           "ServedFake", "serve"]

@@ -171,7 +171,8 @@ class FakeAnthropic(FakeProvider):
         self.usage.append(MessagesRow(self.today(), model, None, API_KEYS[0], "standard",
                                       uncached_input_tokens, 0, 0, 0, output_tokens, 0))
 
-    def restate(self, day: date, new_amount_cents: Decimal, *, description: str | None = None) -> tuple[str | None, str]:
+    def restate(self, day: date, new_amount_cents: Decimal, *,
+                description: str | None = None) -> tuple[str | None, str]:
         """Correct one cost row of ``day`` to ``new_amount_cents``; returns (workspace_id, description)."""
         rows = [r for r in self.cost_rows(day) if description in (None, r["description"])]
         if not rows:

@@ -43,7 +43,8 @@ class Txn:
               "description": "Stripe processing fees", "type": "stripe_fee"}]
             if self.fee else []
         )
-        category = {"charge": "charge", "payment": "charge", "refund": "refund", "payout": "payout"}.get(self.type, "fee")
+        categories = {"charge": "charge", "payment": "charge", "refund": "refund", "payout": "payout"}
+        category = categories.get(self.type, "fee")
         return {
             "id": self.id, "object": "balance_transaction", "amount": self.amount,
             "available_on": self.created + 7 * 86_400, "balance_type": "payments", "created": self.created,
@@ -148,7 +149,9 @@ class FakeStripeBalance(FakeProvider):
                   "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits."),
         }
         kind, code, default = kinds.get(
-            status, ("api_error", None, "An unknown error occurred") if status >= 500 else ("invalid_request_error", None, "Bad request")
+            status,
+            ("api_error", None, "An unknown error occurred") if status >= 500
+            else ("invalid_request_error", None, "Bad request"),
         )
         body: dict[str, Any] = {"message": message or default, "type": kind}
         if code:

@@ -208,7 +208,8 @@ def multi_arg(request: Request, name: str) -> list[str]:
     return request.args.getlist(f"{name}[]") + request.args.getlist(name)
 
 
-def group_rows(rows: Iterable[dict[str, Any]], dims: Iterable[str], all_dims: Iterable[str], sums: Iterable[str]) -> list[dict[str, Any]]:
+def group_rows(rows: Iterable[dict[str, Any]], dims: Iterable[str], all_dims: Iterable[str],
+               sums: Iterable[str]) -> list[dict[str, Any]]:
     """Aggregate ``rows`` like a provider's ``group_by``: ungrouped dimensions become ``None``."""
     dims, all_dims, sums = set(dims), list(all_dims), list(sums)
     grouped: dict[tuple, dict[str, Any]] = {}

@@ -293,7 +293,7 @@ class FakeBigQuery(FakeProvider):
         match = re.search(r"FROM `([^`]+)`", sql)
         if body.get("useLegacySql") is not False or GROUP_BY not in sql or match is None:
             raise self.bad_request("Syntax error: this fake only answers CostPilot's daily cost query", 400)
-        project, dataset, table = (match.group(1).split(".") + ["", ""])[:3]
+        project, dataset, table = [*match.group(1).split("."), "", ""][:3]
         if dataset != self.dataset:
             raise self.bad_request(f"Not found: Dataset {project}:{dataset} was not found in location {LOCATION}", 404)
         if table not in self.tables:

@@ -135,7 +135,8 @@ class FakeOpenAI(FakeProvider):
         )
 
     def billed_by_day(self) -> dict[date, Decimal]:
-        return {day: total for day in self.ledger_days() if (total := sum((r["amount"] for r in self.cost_rows(day)), Decimal(0)))}
+        return {day: total for day in self.ledger_days()
+                if (total := sum((r["amount"] for r in self.cost_rows(day)), Decimal(0)))}
 
     def token_totals(self, start: date | None = None, end: date | None = None) -> dict[str, int]:
         days = set(self._days(start, end))

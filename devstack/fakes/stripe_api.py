@@ -378,7 +378,8 @@ class FakeStripe:
         session = self._get_session({}, object_id)
         if session["status"] != "open":
             raise StripeError(400, f"Only Checkout Sessions with a status in ['open'] can be expired. This "
-                              f"Checkout Session has a status of '{session['status']}'.", code="checkout_session_not_open")
+                              f"Checkout Session has a status of '{session['status']}'.",
+                              code="checkout_session_not_open")
         session.update(status="expired", url=None)
         self._emit("checkout.session.expired", session)
         return session

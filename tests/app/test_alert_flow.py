@@ -133,7 +133,8 @@ def test_budget_levels_crossed_at_once_make_one_notification_each_level_once(api
     push(user.workspace_id, "20")  # 106%: 90 and 100 at once
     evaluate(api)
     got = receiver.wait_for(2)
-    assert [(r.json["level"], r.json["levels"]) for r in got] == [("80", ["50", "80"]), ("100", ["50", "80", "90", "100"])]
+    assert [(r.json["level"], r.json["levels"]) for r in got] == [("80", ["50", "80"]),
+                                                                  ("100", ["50", "80", "90", "100"])]
     assert "reached 106.0% of your $100.00 budget" in got[1].json["headline"]
     assert [f["level"] for f in history(api, user)] == ["100", "80"]
 
@@ -170,7 +171,8 @@ def test_failing_channel_is_retried_with_backoff_then_dead_lettered(api, user, r
 
     record = {"messageId": "d1", "receiptHandle": "r",
               "body": json.dumps({"workspace_id": user.workspace_id, "firing_key": firing["firing_id"]}),
-              "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:x", "awsRegion": "us-east-1"}
+              "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:x",
+              "awsRegion": "us-east-1"}
     for receive in range(1, 6):
         payload = api.client.lambda_.invoke(RETRIER, {"Records": [{**record, "attributes": {
             "ApproximateReceiveCount": str(receive)}}]}).payload
@@ -232,7 +234,8 @@ def test_lapsed_lease_is_taken_over_but_a_live_one_is_not(api, user, receiver):
     finally:
         alert_delivery.deliver_now_or_later = orig
     [d] = Delivery.query(firing_id(user.workspace_id, key))
-    d.update(actions=[Delivery.status.set("sending"), Delivery.claim_until.set(int(datetime.now(UTC).timestamp()) + 60)])
+    d.update(actions=[Delivery.status.set("sending"),
+                      Delivery.claim_until.set(int(datetime.now(UTC).timestamp()) + 60)])
     assert alert_delivery.deliver(user.workspace_id, key).busy == [d.channel_id]  # someone is sending
     d.update(actions=[Delivery.claim_until.set(1)])  # ...and crashed: the lease lapsed
     assert alert_delivery.deliver(user.workspace_id, key).sent == [d.channel_id]
@@ -344,7 +347,8 @@ def test_send_a_test(api, user, receiver):
 def test_digest(api, user):
     from chalicelib.services import alert_eval
 
-    r = api.call("PUT", f"/api/workspaces/{user.workspace_id}/digest", json_body={"frequency": "daily"}, token=user.token)
+    r = api.call("PUT", f"/api/workspaces/{user.workspace_id}/digest", json_body={"frequency": "daily"},
+                 token=user.token)
     assert r.status == 200 and r.json["frequency"] == "daily"
     now = datetime.now(UTC)
     push(user.workspace_id, "12.5", at=now - timedelta(days=1), notify=False)
@@ -371,7 +375,8 @@ def test_partial_batch_failures_are_reported(api, user, monkeypatch):
 
     monkeypatch.setattr(alert_eval, "evaluate_workspace", flaky)
     records = [{"messageId": mid, "receiptHandle": "r", "body": body, "attributes": {}, "messageAttributes": {},
-                "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"}
+                "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+                "awsRegion": "us-east-1"}
                for mid, body in (("ok", json.dumps({"workspace_id": user.workspace_id})),
                                  ("bad", json.dumps({"workspace_id": other.workspace_id})),
                                  ("junk", "not json"))]

@@ -83,7 +83,8 @@ def test_every_stage_refuses_private_targets_by_default_and_urls_are_never_shown
     slack, hook = r.json["channels"]
     assert slack == {"channel_id": slack["channel_id"], "type": "slack", "hint": "https://hooks.slack.com/…a1b2"}
     assert hook["signing_secret"].startswith("whsec_")  # shown once, at creation
-    for reply in (api.get(base(user), token=user.token), api.get(f"{base(user)}/{r.json['alert_id']}", token=user.token)):
+    for reply in (api.get(base(user), token=user.token),
+                  api.get(f"{base(user)}/{r.json['alert_id']}", token=user.token)):
         assert "SuperSecretToken" not in reply.text and "whsec_" not in reply.text
 
 

@@ -53,7 +53,8 @@ def test_calendar_edge_timestamps_are_rejected_per_event_and_the_good_ones_store
 
 
 @pytest.mark.parametrize("query", [
-    "to=9999-12-31", "from=9999-12-25", "from=9999-12-25&to=9999-12-31", "from=9999-12-01&to=9999-12-31&granularity=month",
+    "to=9999-12-31", "from=9999-12-25", "from=9999-12-25&to=9999-12-31",
+    "from=9999-12-01&to=9999-12-31&granularity=month",
     "from=9999-12-27&to=9999-12-31&granularity=week", "to=0001-01-01", "from=0001-01-01&to=0001-01-05",
     "to=0001-01-10",
 ])

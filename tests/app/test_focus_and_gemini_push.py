@@ -53,8 +53,8 @@ def test_usage_downloads_as_focus_1_2(api, user, key):
     openai = {"id": "oai-1", "timestamp": AT.isoformat(), "provider": "openai", "model": "gpt-4o-mini",
               "input_tokens": 1200, "output_tokens": 300, "cost": "0.0021", "feature": "search", "customer": "globex"}
     assert push(api, key, [gemini_event(1), openai]).json["summary"]["accepted"] == 2
-    r = api.get(f"/api/workspaces/{user.workspace_id}/usage?from={TODAY}&to={TODAY}&group_by=project,feature&format=focus",
-                token=user.token)
+    r = api.get(f"/api/workspaces/{user.workspace_id}/usage"
+                f"?from={TODAY}&to={TODAY}&group_by=project,feature&format=focus", token=user.token)
     assert r.status == 200 and r.headers["content-type"].startswith("text/csv")
     assert r.headers["content-disposition"].startswith('attachment; filename="focus-1.2-')
     rows = list(csv.DictReader(io.StringIO(r.text)))

@@ -6,7 +6,6 @@ import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-
 from chalicelib.domain.usage import RecordKind, UsageRecord
 from chalicelib.store import usage
 
@@ -31,7 +30,7 @@ def test_forecast_has_bands_projection_risk_and_accuracy(api, user, monkeypatch)
     from chalicelib.services import billing
 
     monkeypatch.setattr(billing, "current_plan", lambda workspace_id, now=None: PRO)  # Free sees 30 days only
-    seed_history(user.workspace_id, 120, Decimal("20"))
+    seed_history(user.workspace_id, 120, Decimal(20))
     r = api.get(f"/api/workspaces/{user.workspace_id}/forecast?horizon=14&budget=100", token=user.token)
     assert r.status == 200, r.body
     body = r.json
@@ -48,7 +47,7 @@ def test_forecast_has_bands_projection_risk_and_accuracy(api, user, monkeypatch)
 
 
 def test_forecast_scope_short_history_and_bad_params(api, user):
-    seed_history(user.workspace_id, 2, Decimal("5"))
+    seed_history(user.workspace_id, 2, Decimal(5))
     r = api.get(f"/api/workspaces/{user.workspace_id}/forecast?provider=openai", token=user.token)
     assert r.json["status"] == "insufficient_history"
     r = api.get(f"/api/workspaces/{user.workspace_id}/forecast?provider=anthropic", token=user.token)
@@ -59,7 +58,7 @@ def test_forecast_scope_short_history_and_bad_params(api, user):
 
 
 def test_insights_flag_concentration(api, user):
-    seed_history(user.workspace_id, 40, Decimal("50"))
+    seed_history(user.workspace_id, 40, Decimal(50))
     r = api.get(f"/api/workspaces/{user.workspace_id}/insights", token=user.token)
     assert r.status == 200
     kinds = {i["kind"] for i in r.json["insights"]}

@@ -76,10 +76,11 @@ def test_at_the_quota_a_retry_gets_duplicates_and_new_events_get_402(api, user, 
     assert statuses(push(key, first)) == ["accepted"] * 3
     # the month is full
     usage._db().put_item(TableName=usage.records_table(), Item={
-        "pk": {"S": user.workspace_id}, "sk": {"S": usage.quota_key("2026-12")}, "n": {"N": str(FREE.limits.events_per_month)}})
+        "pk": {"S": user.workspace_id}, "sk": {"S": usage.quota_key("2026-12")},
+        "n": {"N": str(FREE.limits.events_per_month)}})
     assert statuses(push(key, first)) == ["duplicate"] * 3
     with pytest.raises(PlanLimitExceeded):
-        push(key, first + [ev(99)])
+        push(key, [*first, ev(99)])
     assert statuses(push(key, first)) == ["duplicate"] * 3  # the refused batch stored nothing
     # a new month starts afresh
     assert statuses(push(key, [ev(99, at=datetime(2027, 1, 1, 0, 5, tzinfo=UTC))],

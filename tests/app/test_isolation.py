@@ -59,7 +59,8 @@ def test_no_outsider_reaches_a_workspace(api, app, victim):
     for path, method in workspace_routes(app):
         url = _fill(path, owner, colleague)
         for kind, token in tokens.items():
-            r = api.call(method, url, json_body={"name": "pwned", "email": "x@example.com", "role": "owner"}, token=token)
+            r = api.call(method, url, json_body={"name": "pwned", "email": "x@example.com", "role": "owner"},
+                         token=token)
             expected = 404 if kind == "outsider" else 401
             assert r.status == expected, (method, path, kind, r.status, r.body)
             assert r.json["error"]["code"] in ("not_found", "unauthenticated")

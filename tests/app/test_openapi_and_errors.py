@@ -15,7 +15,8 @@ def test_openapi_lists_every_route(api, app):
                   if not p.startswith(("/app", "/static/")) and p != "/"}  # the dashboard's pages: not API
     assert registered == documented
     signup = doc["paths"]["/api/auth/signup"]["post"]
-    schema = doc["components"]["schemas"][signup["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]]
+    ref = signup["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = doc["components"]["schemas"][ref.split("/")[-1]]
     assert schema["additionalProperties"] is False and {"email", "password"} <= set(schema["properties"])
 
 

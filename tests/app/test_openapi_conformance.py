@@ -100,7 +100,8 @@ def stripe_fake(api, monkeypatch):
     """The fake Stripe on loopback, so checkout and portal answer as they would (not 503)."""
     fake = FakeStripe(os.environ["COSTPILOT_SECRET_STRIPE_SECRET_KEY"], webhook_url="http://testserver/api/stripe/webhook",
                       webhook_secret=os.environ["COSTPILOT_SECRET_STRIPE_WEBHOOK_SECRET"],
-                      prices={"price_test_pro": 900, "price_test_team": 2900}, deliver=lambda url, payload, headers: 200)
+                      prices={"price_test_pro": 900, "price_test_team": 2900},
+                      deliver=lambda url, payload, headers: 200)
     served = serve_in_thread(fake)
     monkeypatch.setenv("COSTPILOT_STRIPE_API_BASE", served.base_url)
     yield fake

@@ -38,9 +38,11 @@ class ChaliceAdapter(requests.adapters.BaseAdapter):
         url = urlsplit(request.url)
         body = request.body or b""
         r = self.client.http.request(request.method, url.path + (f"?{url.query}" if url.query else ""),
-                                     headers=dict(request.headers), body=body.encode() if isinstance(body, str) else body)
+                                     headers=dict(request.headers),
+                                     body=body.encode() if isinstance(body, str) else body)
         response = requests.Response()
-        response.status_code, response._content, response.url, response.request = r.status_code, r.body, request.url, request
+        response.status_code, response._content = r.status_code, r.body
+        response.url, response.request = request.url, request
         response.headers = requests.structures.CaseInsensitiveDict(r.headers)
         self.replies.append(response)
         return response

@@ -36,7 +36,7 @@ def test_deleting_a_workspace_removes_its_keys_and_usage(api, user):
     Connection(ws, "conn_gone", provider="openai", label="x", credentials=b"sealed").save()
     at = datetime.now(UTC)
     usage.add_events(ws, [UsageRecord(ws, RecordKind.EVENT, "push:k", "openai", at, at + timedelta(seconds=1),
-                                      billed_cost=Decimal("1"), idempotency_id="e1")])
+                                      billed_cost=Decimal(1), idempotency_id="e1")])
     assert api.delete(_ws(user), token=user.token).status == 204
     assert list(Connection.query(ws)) == [] and list(IngestKey.by_workspace.query(ws)) == []
     assert list(usage.records(ws)) == [] and usage.stored_rollups(ws, "p") == {}
@@ -54,7 +54,8 @@ def test_invite_existing_user_and_roles_gate_actions(api, user):
     assert (r.status, r.json["error"]["field"]) == (404, "email")
 
     members = api.get(f"{_ws(user)}/members", token=member.token).json["members"]
-    assert {m["email"]: m["role"] for m in members} == {user.email: "owner", admin.email: "admin", member.email: "member"}
+    assert {m["email"]: m["role"] for m in members} == {user.email: "owner", admin.email: "admin",
+                                                        member.email: "member"}
 
     # members read only
     assert api.patch(_ws(user), {"name": "x"}, token=member.token).status == 403

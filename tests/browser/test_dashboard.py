@@ -99,7 +99,8 @@ def test_ingest_key_push_usage_explore_costs_by_url_and_download_csv(tab):
     page.get_by_role("button", name="Create ingest key").click()
     key = page.locator("[data-secret=ingest-key]").input_value()
     assert key.startswith("cpk_live_") and key in page.locator("pre").first.inner_text()
-    result = _push(tab.base, key, [_event("1.005", feature="search"), _event("2.1234", model="gpt-4o-mini", feature="chat"),
+    result = _push(tab.base, key, [_event("1.005", feature="search"),
+                                   _event("2.1234", model="gpt-4o-mini", feature="chat"),
                                    _event("0.3333", feature="search", provider="anthropic", model="claude-sonnet-4")])
     assert result["summary"]["accepted"] == 3
     tab.goto(f"/app/workspaces/{ws}/costs")
@@ -138,7 +139,8 @@ def test_a_threshold_alert_fires_on_pushed_usage_and_is_acknowledged_from_the_ba
     ws = workspace_of(tab)
     page = tab.page
     auth = {"X-CSRF-Token": next(c["value"] for c in tab.context.cookies() if c["name"] == "cp_csrf")}
-    key = tab.page.request.post(f"{tab.base}/api/workspaces/{ws}/ingest-keys", data={"name": "app"}, headers=auth).json()["key"]
+    key = tab.page.request.post(f"{tab.base}/api/workspaces/{ws}/ingest-keys", data={"name": "app"},
+                                headers=auth).json()["key"]
     tab.goto(f"/app/workspaces/{ws}/alerts")
     page.get_by_role("button", name="New alert").click()
     page.get_by_label("Name", exact=True).fill("OpenAI today over $5")
@@ -205,7 +207,8 @@ def test_a_plan_limit_shows_which_limit_and_which_plan_lifts_it(tab, stack):
     error = tab.page.locator(".error").first
     error.wait_for()
     text = error.inner_text()
-    assert "Plan limit reached" in text and "connections" in text and "free plan" in text.lower() and "pro" in text.lower()
+    assert "Plan limit reached" in text and "connections" in text
+    assert "free plan" in text.lower() and "pro" in text.lower()
     assert tab.problems == []
 
 

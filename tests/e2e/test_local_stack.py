@@ -25,7 +25,8 @@ def stack():
 def test_demo_credentials_are_printed_and_work(stack):
     banner = "".join(stack.banner)
     assert "demo@costpilot.local" in banner and f"http://127.0.0.1:{stack.port}" in banner
-    r = http.post(f"{stack.base}/api/auth/login", json={"email": "demo@costpilot.local", "password": "demo-password-123"})
+    r = http.post(f"{stack.base}/api/auth/login",
+                  json={"email": "demo@costpilot.local", "password": "demo-password-123"})
     assert r.status_code == 200
     auth = {"Authorization": f"Bearer {r.json()['token']}"}
     me = http.get(f"{stack.base}/api/me", headers=auth).json()
@@ -41,11 +42,13 @@ def test_signup_login_workspaces_and_members_over_http(stack):
     base = stack.base
     alice, bob = (f"{n}-{uuid.uuid4().hex[:6]}@example.com" for n in ("alice", "bob"))
     for email in (alice, bob):
-        assert http.post(f"{base}/api/auth/signup", json={"email": email, "password": "long enough pw"}).status_code == 201
+        signup = http.post(f"{base}/api/auth/signup", json={"email": email, "password": "long enough pw"})
+        assert signup.status_code == 201
     token = http.post(f"{base}/api/auth/login", json={"email": alice, "password": "long enough pw"}).json()["token"]
     auth = {"Authorization": f"Bearer {token}"}
     ws = http.post(f"{base}/api/workspaces", json={"name": "Team"}, headers=auth).json()
-    r = http.post(f"{base}/api/workspaces/{ws['workspace_id']}/members", json={"email": bob, "role": "admin"}, headers=auth)
+    r = http.post(f"{base}/api/workspaces/{ws['workspace_id']}/members", json={"email": bob, "role": "admin"},
+                  headers=auth)
     assert r.status_code == 201
     members = http.get(f"{base}/api/workspaces/{ws['workspace_id']}/members", headers=auth).json()["members"]
     assert {m["email"]: m["role"] for m in members} == {alice: "owner", bob: "admin"}

@@ -62,7 +62,8 @@ class User:
 def _push(stack: Stack, ingest_key: str, cost: str) -> None:
     """Spend pushed for a provider the workspace has no connection to, so the alert sees just this."""
     event = {"id": uuid.uuid4().hex, "timestamp": (datetime.now(UTC) - timedelta(seconds=2)).isoformat(),
-             "provider": "anthropic", "model": "claude-3-5-haiku", "input_tokens": 1000, "output_tokens": 100, "cost": cost}
+             "provider": "anthropic", "model": "claude-3-5-haiku", "input_tokens": 1000, "output_tokens": 100,
+             "cost": cost}
     reply = post(f"{stack.base}/api/webhooks/provider-usage", content=json.dumps({"events": [event]}),
                        headers={"Authorization": f"Bearer {ingest_key}", "Content-Type": "application/json"})
     assert reply.status_code == 200 and reply.json()["summary"]["accepted"] == 1, reply.text
@@ -83,13 +84,15 @@ def test_stop_crash_and_start_again_keep_everything_and_fresh_starts_empty(tmp_p
         token = post(f"{first.base}/api/auth/login", json={"email": email, "password": PASSWORD}).json()["token"]
         user = User(first, email, token)
         user.ws = get(f"{first.base}/api/me", headers=user.auth).json()["workspaces"][0]["workspace_id"]
-        r = user.post("/connections", {"provider": "openai", "label": "prod org", "credentials": {"admin_key": ADMIN_KEY}})
+        r = user.post("/connections", {"provider": "openai", "label": "prod org",
+                                       "credentials": {"admin_key": ADMIN_KEY}})
         assert r.status_code == 201, r.text
         conn = r.json()["connection_id"]  # its admin key is sealed under the stack's KMS key
         ingest_key = user.post("/ingest-keys", {"name": "app"}).json()["key"]
         hook = f"/hooks/keep-{uuid.uuid4().hex[:8]}"
         r = user.post("/alerts", {"name": "Monthly budget", "kind": "budget", "amount": 100, "levels": [50, 100],
-                                  "period": {"kind": "monthly"}, "scope": {"dimension": "provider", "value": "anthropic"},
+                                  "period": {"kind": "monthly"},
+                                  "scope": {"dimension": "provider", "value": "anthropic"},
                                   "channels": [{"type": "email"}, {"type": "webhook", "url": first.outbox + hook}]})
         assert r.status_code == 201, r.text
         _push(first, ingest_key, "60")

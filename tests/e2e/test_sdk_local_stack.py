@@ -74,7 +74,8 @@ def spend(stack, account, group_by):
 def test_a_five_line_openai_script_shows_in_costpilot_spend(stack, account, tmp_path):
     script = tmp_path / "app.py"
     script.write_text(SCRIPT)
-    run = subprocess.run([sys.executable, str(script)], check=False, cwd=ROOT, capture_output=True, text=True, timeout=60,
+    run = subprocess.run([sys.executable, str(script)], check=False, cwd=ROOT, capture_output=True, text=True,
+                         timeout=60,
                          env=env(COSTPILOT_INGEST_KEY=account["key"], COSTPILOT_URL=stack.base,
                                  PYTHONPATH=str(ROOT)))
     assert run.returncode == 0, run.stderr

@@ -48,6 +48,7 @@ def test_provisioned_resources_are_what_is_declared(aws):
     queues = sqs.list_queues()["QueueUrls"]
     for logical, r in load_template()["Resources"].items():
         if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r["Properties"]:
-            url = next(u for u in queues if u.endswith(r["Properties"]["QueueName"]["Fn::Sub"].replace("${Stage}", "test")))
+            queue_name = r["Properties"]["QueueName"]["Fn::Sub"].replace("${Stage}", "test")
+            url = next(u for u in queues if u.endswith(queue_name))
             attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
             assert "deadLetterTargetArn" in attrs["RedrivePolicy"], logical

@@ -80,7 +80,7 @@ def test_stale_version_is_detected_and_retried(ws, monkeypatch):
     monkeypatch.setattr(usage, "_day_version", stale_then_real)
     result = usage.add_events(ws, [event(ws, "second", "2"), event(ws, "third", "3")])
     assert result.accepted == ["third"] and result.duplicates == ["second"]
-    assert totals(ws) == (Decimal("6"), 3)
+    assert totals(ws) == (Decimal(6), 3)
 
 
 def test_concurrent_overlapping_ingests_are_exact(ws):
@@ -119,8 +119,9 @@ def test_rebuild_command_reports_a_repaired_drift(ws, capsys):
 
     db = boto3.client("dynamodb", region_name="us-east-1")
     sk = f"pd#{DAY.strftime('%Y-%m-%d')}"
-    item = next(i for i in db.query(TableName=usage.rollups_table(), KeyConditionExpression="pk = :p",
-                                    ExpressionAttributeValues={":p": {"S": ws}})["Items"] if i["sk"]["S"].startswith(sk))
+    items = db.query(TableName=usage.rollups_table(), KeyConditionExpression="pk = :p",
+                     ExpressionAttributeValues={":p": {"S": ws}})["Items"]
+    item = next(i for i in items if i["sk"]["S"].startswith(sk))
     name = next(n for n in item if n.startswith("b"))
     db.update_item(TableName=usage.rollups_table(), Key={"pk": item["pk"], "sk": item["sk"]},
                    UpdateExpression="SET #n = :v", ExpressionAttributeNames={"#n": name},

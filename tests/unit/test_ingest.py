@@ -138,7 +138,8 @@ def test_given_cost_as_string_and_as_number_is_exact_and_not_estimated():
 
 
 def test_cost_from_raw_body_uses_decimal_parsing():
-    raw = b'{"events": [{"id": "a", "timestamp": "2025-03-10T11:00:00Z", "provider": "openai", "units": 1, "unit_type": "requests", "cost": 2.675}]}'
+    raw = (b'{"events": [{"id": "a", "timestamp": "2025-03-10T11:00:00Z", "provider": "openai", "units": 1, '
+           b'"unit_type": "requests", "cost": 2.675}]}')
     [o] = parse_batch(raw, workspace_id="w", source="push:x", now=NOW, estimate_cost=None)
     assert o.record.billed_cost == Decimal(
         "2.675"

@@ -141,7 +141,7 @@ def test_a_retried_query_post_joins_the_same_job(fake, clock, sleep):
     client.export_tables()  # token and table list first, so the next request is the query POST
     fake.fail_next(503)
     records = fetch(client)
-    posts = [q for q in fake.queries]
+    posts = list(fake.queries)
     assert len(fake.jobs) == 1 and sleep.calls  # one job although the POST was sent twice
     assert len({q["requestId"] for q in posts}) == 1
     assert total(records) == fake.net_total(START.date(), END.date())
@@ -190,7 +190,8 @@ def test_a_late_correction_replaces_the_days_figure(fake, clock, sleep):
 
 def test_a_row_on_the_next_invoice_is_its_own_line(fake, clock, sleep):
     fake.correct(date(2026, 10, 31), "2E27-4F75-95CD", 2.5, invoice_month="202611")
-    records = fetch(make_client(fake, clock, sleep), datetime(2026, 10, 31, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))
+    records = fetch(make_client(fake, clock, sleep), datetime(2026, 10, 31, tzinfo=UTC),
+                    datetime(2026, 11, 1, tzinfo=UTC))
     late = [r for r in records if r.metadata["invoice_month"] == "202611"]
     assert len(late) == 1 and late[0].billed_cost == Decimal("2.5")
     assert late[0].line_item.endswith("(invoice 202611)") and late[0].day == "2026-10-31"
@@ -229,7 +230,7 @@ def test_a_key_the_token_endpoint_does_not_know_is_rejected(fake, clock, sleep):
 
 def test_missing_permission_is_an_auth_error(fake, clock, sleep):
     fake.deny("bigquery.jobs.create")
-    with pytest.raises(AuthError, match="bigquery.jobs.create") as caught:
+    with pytest.raises(AuthError, match=r"bigquery\.jobs\.create") as caught:
         make_client(fake, clock, sleep).verify()
     assert caught.value.status == 403 and not isinstance(caught.value, MissingResource)
     assert not sleep.calls  # never retried

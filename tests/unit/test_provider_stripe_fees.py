@@ -84,7 +84,8 @@ def test_late_fee_restates_the_day_as_a_whole(fake, clock, sleep):
 
 def test_a_narrow_window_still_recomputes_whole_days(fake, clock, sleep):
     day = datetime(2025, 9, 3, tzinfo=UTC)
-    records = make_client(fake, clock, sleep).fetch("ws1", "conn1", day + timedelta(hours=20), day + timedelta(hours=21))
+    records = make_client(fake, clock, sleep).fetch("ws1", "conn1", day + timedelta(hours=20),
+                                                    day + timedelta(hours=21))
     assert fake.requests[0].args["created[gte]"] == str(int(day.timestamp()))
     assert fake.requests[0].args["created[lt]"] == str(int((day + timedelta(days=1)).timestamp()))
     assert by_day(records) == {k: v for k, v in fake.billed_fees().items() if k[0] == day.date()}

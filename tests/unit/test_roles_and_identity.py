@@ -14,7 +14,8 @@ def test_permission_table():
     assert can_manage_member(Role.ADMIN, Role.MEMBER) and not can_manage_member(Role.ADMIN, Role.OWNER)
 
 
-@pytest.mark.parametrize("raw,expected", [(" Alice@Example.COM ", "alice@example.com"), ("ｂob@example.com", "bob@example.com")])
+@pytest.mark.parametrize("raw,expected", [(" Alice@Example.COM ", "alice@example.com"),
+                                          ("ｂob@example.com", "bob@example.com")])
 def test_email_normalisation(raw, expected):
     assert identity.normalize_email(raw) == expected
 

@@ -25,7 +25,8 @@ from chalicelib.domain.signatures import (
 )
 
 SECRET = "cpsig_test_secret_0123456789abcdefghijklmnop"
-BODY = b'{"events":[{"id":"e1","timestamp":"2025-01-01T00:00:00Z","provider":"openai","units":1,"unit_type":"requests"}]}'
+BODY = (b'{"events":[{"id":"e1","timestamp":"2025-01-01T00:00:00Z","provider":"openai",'
+        b'"units":1,"unit_type":"requests"}]}')
 T = 1_735_689_600
 
 

@@ -175,8 +175,8 @@ def test_late_payment_failure_after_recovery_is_ignored():
             sub_event("updated", failed_at + DAY, status="active"),
         ]
     )
-    late = fold([invoice_event("invoice.payment_failed", failed_at), sub_event("updated", failed_at, status="past_due")],
-                recovered)
+    late = fold([invoice_event("invoice.payment_failed", failed_at),
+                 sub_event("updated", failed_at, status="past_due")], recovered)
     assert (late.status, late.past_due_since) == ("active", None)
 
 

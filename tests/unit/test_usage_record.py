@@ -9,13 +9,13 @@ T0 = datetime(2025, 9, 1, tzinfo=UTC)
 
 
 def rec(**kw):
-    base = dict(workspace_id="ws", kind=RecordKind.COST, source="sync:c1", provider="openai",
-                bucket_start=T0, bucket_end=T0 + timedelta(days=1), billed_cost=Decimal("1.5"))
+    base = {"workspace_id": "ws", "kind": RecordKind.COST, "source": "sync:c1", "provider": "openai",
+            "bucket_start": T0, "bucket_end": T0 + timedelta(days=1), "billed_cost": Decimal("1.5")}
     return UsageRecord(**{**base, **kw})
 
 
 def test_key_is_deterministic_and_ignores_the_value():
-    assert rec().record_key() == rec(billed_cost=Decimal("9")).record_key()  # a restatement replaces
+    assert rec().record_key() == rec(billed_cost=Decimal(9)).record_key()  # a restatement replaces
     assert rec().record_key() != rec(project="p2").record_key()
     assert rec().record_key() != rec(kind=RecordKind.USAGE).record_key()
 
