@@ -15,6 +15,15 @@ from chalicelib.domain.pricing import estimate_cost
 
 NOW = datetime.now(UTC)
 TODAY = NOW.date().isoformat()
+
+
+@pytest.fixture(autouse=True)
+def _clock_at_test_start():
+    """The app runs on the real clock: take "now" when each test starts, not at collection, so a run
+    that crosses UTC midnight between collecting and running still pushes to the app's today."""
+    global NOW, TODAY
+    NOW = datetime.now(UTC)
+    TODAY = NOW.date().isoformat()
 AT = NOW - timedelta(minutes=5)
 # usageMetadata of a generateContent response, mapped as the README says
 META = {"promptTokenCount": 12_480, "cachedContentTokenCount": 8_192, "candidatesTokenCount": 911,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -23,7 +23,6 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 URL = "http://costpilot.local/api/otlp/v1/traces"
-TODAY = datetime.now(UTC).date().isoformat()  # spans carry the SDK's real clock; the server keeps 365 days
 
 
 class ChaliceAdapter(requests.adapters.BaseAdapter):
@@ -71,10 +70,16 @@ def exporter(adapter, key):
 
 
 def spend(api, user, group_by="project,feature"):
-    r = api.get(f"/api/workspaces/{user.workspace_id}/usage?from={TODAY}&to={TODAY}&group_by={group_by}",
-                token=user.token)
+    """Spend per group over yesterday and today, read at call time (safe when a run crosses midnight)."""
+    today = datetime.now(UTC).date()
+    r = api.get(f"/api/workspaces/{user.workspace_id}/usage?from={today - timedelta(days=1)}&to={today}"
+                f"&group_by={group_by}", token=user.token)
     assert r.status == 200, r.body
-    return {tuple(p["group"].values()): Decimal(p["spend"]) for p in r.json["series"]}
+    totals: dict[tuple, Decimal] = {}
+    for p in r.json["series"]:
+        key = tuple(p["group"].values())
+        totals[key] = totals.get(key, Decimal(0)) + Decimal(p["spend"])
+    return {k: v for k, v in totals.items() if v}
 
 
 def test_exported_genai_spans_become_spend_once(api, user, key, adapter):

@@ -26,6 +26,16 @@ OLD = TODAY - timedelta(days=3)
 
 
 @pytest.fixture(autouse=True)
+def _clock_at_test_start():
+    """The app runs on the real clock: take "now" when each test starts, not at collection, so a run
+    that crosses UTC midnight between collecting and running still pushes to the app's today."""
+    global NOW, TODAY, OLD
+    NOW = datetime.now(UTC)
+    TODAY = NOW.date()
+    OLD = TODAY - timedelta(days=3)
+
+
+@pytest.fixture(autouse=True)
 def clean_queues(aws, monkeypatch):
     monkeypatch.setenv("COSTPILOT_ALERT_COALESCE_SECONDS", "0")
     for q in ("alerts", "alert-deliveries"):

@@ -66,6 +66,7 @@ def _fill(api, user, monkeypatch, receiver) -> None:
     from chalicelib.store import usage
     from chalicelib.store.identity import Membership
 
+    monkeypatch.setenv("COSTPILOT_ALLOW_LOCAL_CHANNELS", "true")  # as the local stack: the receiver is on 127.0.0.1
     ws = f"/api/workspaces/{user.workspace_id}"
     other = api.new_user("member")
     assert api.post(f"{ws}/members", {"email": other.email}, token=user.token).status == 201
@@ -95,7 +96,9 @@ def test_deleting_a_paying_workspace_cancels_stripe_and_leaves_nothing_anywhere(
     with Receiver() as receiver:
         _fill(api, user, monkeypatch, receiver)
     before = _leftovers(user.workspace_id)
-    declared = set(_tables()) - {"costpilot-test-users", "costpilot-test-sessions"}  # people, not workspaces
+    # people and their credentials, not workspaces: users, sessions, personal API tokens, login throttling
+    declared = set(_tables()) - {"costpilot-test-users", "costpilot-test-sessions", "costpilot-test-api-tokens",
+                                 "costpilot-test-login-throttle"}
     assert set(before) == declared, declared - set(before)  # the test really covers every table
 
     # a large workspace (here: more than 10 items) is purged as a job

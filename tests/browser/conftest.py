@@ -26,7 +26,7 @@ AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
 PASSWORD = "a long browser password"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # stopped before other modules run: playwright holds an event loop
 def stack():
     s = Stack()
     # the app logs every request to stdout: keep reading it, or a full pipe blocks the stack
@@ -44,7 +44,7 @@ def stack():
     s.log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # stopped before other modules run: playwright holds an event loop
 def browser():
     from playwright.sync_api import sync_playwright
 
