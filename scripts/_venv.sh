@@ -21,7 +21,7 @@ stamp="$VENV/.requirements.sha256"
 sdk_files() { find "$ROOT/sdk/python" -type f \( -name '*.py' -o -name '*.toml' -o -name '*.md' -o -name py.typed \) -not -path '*/build/*' | sort; }
 want="$( (cat "$ROOT"/requirements*.txt; sdk_files | xargs cat) | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade 'pip<26.3'  # chalice 1.34 requires pip<26.3
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/requirements-dev.txt"
   # the SDK as a user gets it (not editable): tests and scripts/dev use the installed package
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$ROOT/sdk/python"
