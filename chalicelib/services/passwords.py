@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from chalicelib import config
 
@@ -33,7 +33,10 @@ def _slots() -> threading.BoundedSemaphore:
     return threading.BoundedSemaphore(config.password_hash_concurrency())
 
 
-def _bounded[T](work: Callable[[], T]) -> T:
+T = TypeVar("T")
+
+
+def _bounded(work: Callable[[], T]) -> T:
     """Runs one hash or verification once a slot is free."""
     with _slots():
         return work()
