@@ -13,7 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.domain.money import MoneyError, add, normalize_currency, parse_decimal
-from chalicelib.domain.usage import UsageRecord
+from chalicelib.domain.usage import RecordKind, UsageRecord
+from chalicelib.providers._window import DAY, midnight
 from chalicelib.providers.errors import MalformedResponse
 
 _MISSING = object()
@@ -137,3 +138,9 @@ def _add_optional(a: Decimal | None, b: Decimal | None) -> Decimal | None:
     if a is None and b is None:
         return None
     return add(a or Decimal(0), b or Decimal(0))
+
+
+def day_cost(provider: str, workspace_id: str, source: str, day: date, **fields: Any) -> UsageRecord:
+    """A provider's billed cost for one whole UTC day (the cost-report providers' one record shape)."""
+    return UsageRecord(workspace_id=workspace_id, kind=RecordKind.COST, source=source, provider=provider,
+                       bucket_start=midnight(day), bucket_end=midnight(day) + DAY, **fields)

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Any
 
-from chalicelib.domain.usage import RecordKind, UsageRecord
-from chalicelib.providers._parse import Reader, merge_duplicates
-from chalicelib.providers._window import DAY, day_floor, day_window, midnight
+from chalicelib.domain.usage import UsageRecord
+from chalicelib.providers._parse import Reader, day_cost, merge_duplicates
+from chalicelib.providers._window import DAY, day_floor, day_window
 from chalicelib.providers.base import Clock, sync_source, utc_now
 from chalicelib.providers.errors import (
     AuthError,
@@ -137,13 +137,8 @@ class AwsCostExplorerClient:
         if not keys or not isinstance(keys[0], str):
             raise r.fail("group Keys has no service name")
         metric = r.obj(r.obj(group.get("Metrics"), "group Metrics").get(METRIC), f"Metrics.{METRIC}")
-        return UsageRecord(
-            workspace_id=workspace_id,
-            kind=RecordKind.COST,
-            source=source,
-            provider=self.provider,
-            bucket_start=midnight(day),
-            bucket_end=midnight(day) + DAY,
+        return day_cost(
+            self.provider, workspace_id, source, day,
             currency=r.currency(metric.get("Unit"), f"{METRIC}.Unit"),
             model=keys[0],
             line_item=METRIC,

@@ -31,9 +31,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.domain.usage import RecordKind, UsageRecord
-from chalicelib.providers._parse import merge_duplicates
-from chalicelib.providers._window import DAY, day_floor, day_window, midnight
+from chalicelib.domain.usage import UsageRecord
+from chalicelib.providers._parse import day_cost, merge_duplicates
+from chalicelib.providers._window import DAY, day_floor, day_window
 from chalicelib.providers.base import HttpProvider, sync_source
 from chalicelib.providers.errors import BadRequest, MissingResource, TransientError
 from chalicelib.providers.gcp_auth import TOKEN_URL, ServiceAccountAuth, parse_key
@@ -251,13 +251,8 @@ class GcpBillingClient(HttpProvider):
             metadata["last_export_time"] = datetime.fromtimestamp(exported / 1_000_000, UTC).isoformat()
         unit = r.str(row, "pricing_unit", "row.", optional=True)
         quantity = row["pricing_quantity"]
-        return UsageRecord(
-            workspace_id=workspace_id,
-            kind=RecordKind.COST,
-            source=source,
-            provider=self.provider,
-            bucket_start=midnight(day),
-            bucket_end=midnight(day) + DAY,
+        return day_cost(
+            self.provider, workspace_id, source, day,
             currency=r.currency(row["currency"], "currency"),
             model=model_name(service, sku),
             # a late row billed on the next invoice is its own fact, not merged into this month's

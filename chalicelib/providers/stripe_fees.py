@@ -17,8 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.domain.money import MoneyError, add, from_minor_units
-from chalicelib.domain.usage import RecordKind, UsageRecord
-from chalicelib.providers._window import DAY, day_window, midnight, to_unix
+from chalicelib.domain.usage import UsageRecord
+from chalicelib.providers._parse import day_cost
+from chalicelib.providers._window import day_window, to_unix
 from chalicelib.providers.base import HttpProvider, sync_source
 
 BASE_URL = "https://api.stripe.com"
@@ -56,13 +57,8 @@ class StripeFeesClient(HttpProvider):
                 fees[(day, fee[1])].append(fee[0])
         source = sync_source(connection_id)
         return [
-            UsageRecord(
-                workspace_id=workspace_id,
-                kind=RecordKind.COST,
-                source=source,
-                provider=self.provider,
-                bucket_start=midnight(day),
-                bucket_end=midnight(day) + DAY,
+            day_cost(
+                self.provider, workspace_id, source, day,
                 currency=currency,
                 line_item=LINE_ITEM,
                 unit_type="transactions",

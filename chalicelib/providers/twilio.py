@@ -16,9 +16,9 @@ from typing import Any
 
 import httpx
 
-from chalicelib.domain.usage import RecordKind, UsageRecord
-from chalicelib.providers._parse import merge_duplicates
-from chalicelib.providers._window import DAY, day_window, midnight
+from chalicelib.domain.usage import UsageRecord
+from chalicelib.providers._parse import day_cost, merge_duplicates
+from chalicelib.providers._window import DAY, day_window
 from chalicelib.providers.base import HttpProvider, sync_source
 
 BASE_URL = "https://api.twilio.com"
@@ -107,13 +107,8 @@ class TwilioClient(HttpProvider):
         }
         if isinstance(usage, str):
             metadata["usage"] = usage
-        return UsageRecord(
-            workspace_id=workspace_id,
-            kind=RecordKind.COST,
-            source=source,
-            provider=self.provider,
-            bucket_start=midnight(day),
-            bucket_end=midnight(day) + DAY,
+        return day_cost(
+            self.provider, workspace_id, source, day,
             currency=r.currency(row.get("price_unit"), "price_unit"),
             line_item=category,
             unit_type=None,
