@@ -15,6 +15,7 @@ from chalicelib.api.schemas import Email, Name, Password, Strict
 from chalicelib.lazy import lazy
 
 accounts = lazy("chalicelib.services.accounts")
+workspaces = lazy("chalicelib.services.workspaces")
 
 bp = Blueprint(__name__)
 
@@ -85,4 +86,4 @@ def logout(ctx: Ctx) -> Response:
 
 @endpoint(bp, "/api/me", "GET", summary="The caller and their workspaces", tag="auth", response=Me)
 def me(ctx: Ctx) -> dict:
-    return accounts.me(ctx.principal)
+    return {**accounts.me(ctx.principal), "workspaces": workspaces.list_for_user(ctx.principal)}

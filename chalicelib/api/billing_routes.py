@@ -15,7 +15,9 @@ from chalicelib.api.schemas import Strict
 from chalicelib.domain.roles import Permission
 from chalicelib.lazy import lazy
 
-billing = lazy("chalicelib.services.billing")
+billing_checkout = lazy("chalicelib.services.billing_checkout")
+billing_overview = lazy("chalicelib.services.billing_overview")
+billing_reconcile = lazy("chalicelib.services.billing_reconcile")
 billing_events = lazy("chalicelib.services.billing_events")
 
 bp = Blueprint(__name__)
@@ -54,27 +56,27 @@ def stripe_errors(fn: Callable) -> Callable:
 @endpoint(bp, BASE, "GET", summary="Plan, subscription, notices and usage against each limit", tag="billing",
           permission=Permission.READ)
 def get_billing(ctx: Ctx, workspace_id: str) -> dict:
-    return billing.overview(workspace_id)
+    return billing_overview.overview(workspace_id)
 
 
 @endpoint(bp, BASE + "/checkout", "POST", summary="Open a Stripe Checkout for a paid plan (owners)",
           tag="billing", permission=Permission.MANAGE_BILLING, body=CheckoutBody)
 @stripe_errors
 def checkout(ctx: Ctx, workspace_id: str) -> dict:
-    return billing.start_checkout(workspace_id, ctx.body.plan)
+    return billing_checkout.start_checkout(workspace_id, ctx.body.plan)
 
 
 @endpoint(bp, BASE + "/portal", "POST", summary="Open the Stripe Customer Portal (owners)", tag="billing",
           permission=Permission.MANAGE_BILLING)
 @stripe_errors
 def portal(ctx: Ctx, workspace_id: str) -> dict:
-    return billing.open_portal(workspace_id)
+    return billing_checkout.open_portal(workspace_id)
 
 
 @endpoint(bp, BASE + "/keep", "POST", summary="Choose what stays active when over the plan's limits (owners)",
           tag="billing", permission=Permission.MANAGE_BILLING, body=KeepBody)
 def keep(ctx: Ctx, workspace_id: str) -> dict:
-    return billing.keep(workspace_id, ctx.body.connection_ids, ctx.body.alert_rule_ids)
+    return billing_reconcile.keep(workspace_id, ctx.body.connection_ids, ctx.body.alert_rule_ids)
 
 
 @endpoint(bp, "/api/stripe/webhook", "POST", summary="Stripe webhook (signed with the stage's endpoint secret)",

@@ -1,11 +1,18 @@
-"""Pure rules for accounts: email normalisation, password policy, login throttling."""
+"""Pure rules for accounts: ids, email normalisation, password policy, login throttling."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import unicodedata
+import uuid
 from dataclasses import dataclass
+
+
+def new_id(prefix: str) -> str:
+    """A new random id of a user, workspace, connection or alert (``ws_…``, ``al_…``)."""
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 

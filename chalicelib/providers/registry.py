@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from chalicelib import config
 from chalicelib.providers.anthropic import AnthropicClient
 from chalicelib.providers.aws_ce import AwsCostExplorerClient
 from chalicelib.providers.base import ProviderClient
@@ -123,6 +124,12 @@ def build_client(
     if provider == "stripe":
         return spec.client_class(kwargs.pop("api_key"), **options)
     return spec.client_class(**kwargs, **options)
+
+
+def make_client(provider: str, credentials: Mapping[str, str], **options: Any) -> ProviderClient:
+    """The client of a stored connection, pointed where the stage says the provider's API lives
+    (``config.provider_base_url``: the local stack's fakes; unset in AWS)."""
+    return build_client(provider, credentials, base_url=config.provider_base_url(provider), **options)
 
 
 def key_hint(credentials: Mapping[str, str]) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -35,18 +34,15 @@ def normalized_email(raw: str) -> str:
         raise ValidationFailed(str(e), field="email") from e
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:20]}"
-
-
 def signup(raw_email: str, password: str, workspace_name: str | None = None) -> dict:
     """Creates the user, a first workspace and the owner membership in one transaction."""
     email = normalized_email(raw_email)
     problem = identity.password_problem(password, passwords.MIN_LENGTH, passwords.MAX_LENGTH)
     if problem:
         raise ValidationFailed(f"password {problem}", field="password")
-    user = User(email, user_id=new_id("usr"), password_hash=passwords.hash_password(password))
-    workspace = Workspace(new_id("ws"), name=workspace_name or "My workspace", created_by=user.user_id, owner_count=1)
+    user = User(email, user_id=identity.new_id("usr"), password_hash=passwords.hash_password(password))
+    workspace = Workspace(identity.new_id("ws"), name=workspace_name or "My workspace", created_by=user.user_id,
+                          owner_count=1)
     membership = Membership(workspace.workspace_id, user.user_id, role=Role.OWNER.value, email=email)
     try:
         with transaction() as t:
@@ -105,12 +101,6 @@ def logout(principal: Principal) -> None:
 
 
 def me(principal: Principal) -> dict:
-    from chalicelib.services import workspaces
-
+    """The caller's account (GET /api/me adds their workspaces: ``workspaces.list_for_user``)."""
     user = User.get(principal.email)
-    return {
-        "user_id": user.user_id,
-        "email": user.email,
-        "created_at": user.created_at.isoformat(),
-        "workspaces": workspaces.list_for_user(principal),
-    }
+    return {"user_id": user.user_id, "email": user.email, "created_at": user.created_at.isoformat()}

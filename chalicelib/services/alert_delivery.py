@@ -28,8 +28,10 @@ from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
-from chalicelib import config
-from chalicelib.adapters import queues
+from chalicelib import aws, config
+from chalicelib.adapters import channels as http_channels
+from chalicelib.adapters import email, kms_secrets, queues
+from chalicelib.adapters.channels import DeliveryError
 from chalicelib.domain import alert_channels, alert_messages
 from chalicelib.domain.alert_messages import Notification
 from chalicelib.store.alerts import AlertRule, Delivery, Firing, firing_id
@@ -131,16 +133,11 @@ def _targets(rule: AlertRule) -> dict[str, str]:
     """Channel id -> URL / secret (``<id>.url``, ``<id>.secret``), opened only when needed."""
     if rule.sealed_channels is None:
         return {}
-    from chalicelib.adapters import kms_secrets
-
     return kms_secrets.open_secret(rule.sealed_channels, rule.workspace_id, rule.alert_id, "alert-channels")
 
 
 def send(channel: dict, targets: dict[str, str], n: Notification, delivery_id: str) -> None:
     """One channel, one notification. Raises ``channels.DeliveryError``."""
-    from chalicelib.adapters import channels as http_channels
-    from chalicelib.adapters import email
-
     kind = channel["type"]
     if kind == "email":
         r = alert_messages.render_email(n)
@@ -168,8 +165,6 @@ def deliver(workspace_id: str, key: str, *, include_failed: bool = False, final:
     """Sends every claimable delivery of one firing. ``include_failed``: retry failed ones too (the
     deliveries queue does; evaluations leave them to the queue's backoff). ``final``: this is the
     last retry the queue will make, so a failure is ``dead``."""
-    from chalicelib.adapters.channels import DeliveryError
-
     outcome = Outcome()
     try:
         firing = Firing.get(workspace_id, key, consistent_read=True)
@@ -297,8 +292,6 @@ def handle_retries(event) -> dict:
 
 def _delay(raw: dict, seconds: int) -> None:
     """Pushes a failed message's next receive out by the backoff (best effort)."""
-    from chalicelib import aws
-
     try:
         arn = raw.get("eventSourceARN", "")
         name = arn.rsplit(":", 1)[-1]

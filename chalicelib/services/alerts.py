@@ -18,28 +18,25 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from chalicelib import config
+from chalicelib.adapters import kms_secrets
 from chalicelib.domain import alert_channels, alerts, plans
+from chalicelib.domain.alert_messages import Notification
 from chalicelib.domain.alerts import Kind, Rule
+from chalicelib.domain.identity import new_id
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.services import counters
-from chalicelib.services.accounts import new_id
-from chalicelib.store.alerts import AlertRule, Delivery, Firing, firing_id
+from chalicelib.services import alert_delivery, alert_eval, connections, counters, plan_limits
+from chalicelib.services.alert_facts import links, new_firing
+from chalicelib.services.alert_queue import request_evaluation
+from chalicelib.store.alerts import DIGEST_PREFIX, RULE_PREFIX, AlertRule, Delivery, Firing, firing_id, rule_of, rules
 from chalicelib.store.base import cancelled_by_condition, is_condition_failure, transaction
 from chalicelib.store.identity import Membership
 
 log = logging.getLogger("costpilot.alerts")
 
-RULE_PREFIX = "al_"
-DIGEST_PREFIX = "digest_"
 MAX_CHANNELS = 5
 
 
 # --- views ---------------------------------------------------------------------------------------
-
-
-def links(workspace_id: str, alert_id: str | None = None) -> dict[str, str]:
-    base = f"{config.public_url()}/app/workspaces/{workspace_id}/alerts"
-    return {"alert": f"{base}/{alert_id}" if alert_id else base, "manage": base}
 
 
 def view(r: AlertRule, *, signing_secrets: dict[str, str] | None = None) -> dict:
@@ -57,10 +54,6 @@ def view(r: AlertRule, *, signing_secrets: dict[str, str] | None = None) -> dict
     return out
 
 
-def rule_of(r: AlertRule) -> Rule:
-    return Rule.from_config(r.workspace_id, r.alert_id, r.name, r.kind, r.config)
-
-
 # --- reading ------------------------------------------------------------------------------------
 
 
@@ -73,21 +66,13 @@ def get(workspace_id: str, alert_id: str) -> AlertRule:
         raise NotFound("alert not found") from None
 
 
-def rules(workspace_id: str, *, active_only: bool = False) -> list[AlertRule]:
-    found = AlertRule.query(workspace_id, AlertRule.alert_id.startswith(RULE_PREFIX), consistent_read=True)
-    return [r for r in found if not active_only or r.status == "active"]
-
-
 def list_for(m: Membership) -> list[dict]:
     return [view(r) for r in sorted(rules(m.workspace_id), key=lambda r: r.created_at)]
 
 
 def _check_plan(workspace_id: str) -> None:
     """Fails fast before channels are sealed; the counted write (``counters``) is what enforces."""
-    from chalicelib.services import billing
-
-    plans.check_limit(billing.current_plan(workspace_id), plans.Limit.ALERT_RULES,
-                      len(rules(workspace_id, active_only=True)))
+    plan_limits.check_alert_rules(workspace_id, len(rules(workspace_id, active_only=True)))
 
 
 def change_status(workspace_id: str, alert_id: str, old: str, new: str, *, enforce: bool = True) -> bool:
@@ -123,8 +108,6 @@ def _member_emails(workspace_id: str) -> set[str]:
 
 def _channels(m: Membership, specs: list[dict], alert_id: str) -> tuple[list[dict], bytes | None, dict[str, str]]:
     """Public channel list, sealed targets and the new webhook signing secrets."""
-    from chalicelib.adapters import kms_secrets
-
     if not 1 <= len(specs) <= MAX_CHANNELS:
         raise ValidationFailed(f"give 1 to {MAX_CHANNELS} channels", field="channels")
     public, sealed, new_secrets = [], {}, {}
@@ -168,8 +151,6 @@ def _rule(workspace_id: str, alert_id: str, name: str, kind: str, spec: dict) ->
         field = text.split(":", 1)[0] if ":" in text else None
         raise ValidationFailed(text, field=field) from None
     if kind == Kind.CONNECTION and rule.connection_id:
-        from chalicelib.services import connections
-
         connections.get(workspace_id, rule.connection_id)  # 404 if not this workspace's
     return rule
 
@@ -241,13 +222,11 @@ def delete(m: Membership, alert_id: str) -> None:
 
 def send_test(m: Membership, alert_id: str) -> dict:
     """Sends a test notification with today's real figures through every channel, now."""
-    from chalicelib.services import alert_delivery, alert_eval
-
     r = get(m.workspace_id, alert_id)
     now = datetime.now(UTC)
     key = alerts.firing_key(alert_id, f"test-{int(now.timestamp())}-{secrets.token_hex(3)}", "test")
     notification = alert_eval.describe(rule_of(r), now, key, test=True)
-    firing = alert_eval.new_firing(rule_of(r), key, "test", "test", notification, now, test=True)
+    firing = new_firing(rule_of(r), key, "test", "test", notification, now, test=True)
     alert_delivery.record(firing, [], r.channels)
     alert_delivery.deliver_now_or_later(m.workspace_id, key)
     return {"firing_id": key, "subject": f"[CostPilot test] {notification.headline}",
@@ -256,10 +235,8 @@ def send_test(m: Membership, alert_id: str) -> dict:
 
 def _evaluate_soon(workspace_id: str) -> None:
     """A new or changed rule is evaluated within seconds (it may already be breached)."""
-    from chalicelib.services import alert_eval
-
     try:
-        alert_eval.request_evaluation(workspace_id, "rule-change")
+        request_evaluation(workspace_id, "rule-change")
     except Exception:  # noqa: BLE001 - the sweep evaluates it anyway
         log.warning("could not queue an evaluation of %s", workspace_id)
 
@@ -274,8 +251,6 @@ def _deliveries_view(workspace_id: str, key: str) -> list[dict]:
 
 
 def firing_view(f: Firing) -> dict:
-    from chalicelib.domain.alert_messages import Notification
-
     n = Notification.from_json(f.message)
     return {
         "firing_id": f.firing_key, "alert_id": f.alert_id, "alert_name": f.alert_name, "kind": f.kind,

@@ -21,7 +21,11 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from pynamodb.exceptions import PutError, TransactWriteError
+
 from chalicelib import config
+from chalicelib.adapters import stripe_gateway
+from chalicelib.adapters.stripe_gateway import gateway
 from chalicelib.domain import plans
 from chalicelib.domain.subscription import (
     HANDLED_EVENTS,
@@ -31,6 +35,16 @@ from chalicelib.domain.subscription import (
     second_subscription,
 )
 from chalicelib.errors import ValidationFailed
+from chalicelib.services import billing_reconcile
+from chalicelib.store.base import cancelled_by_condition, is_condition_failure, transaction
+from chalicelib.store.billing import (
+    EVENT_RETENTION_SECONDS,
+    BillingAccount,
+    ProcessedEvent,
+    account_of,
+    state_actions,
+)
+from chalicelib.store.identity import Workspace
 
 log = logging.getLogger("costpilot.billing.webhook")
 
@@ -43,8 +57,6 @@ class InvalidSignature(ValidationFailed):
 
 def handle(raw_body: bytes, signature_header: str | None) -> dict:
     """Process one webhook delivery; answers what was done (the HTTP layer answers 200)."""
-    from chalicelib.adapters import stripe_gateway
-
     if len(raw_body) > config.max_body_bytes():
         raise InvalidSignature("webhook body too large")
     try:
@@ -75,14 +87,9 @@ def _answer(event: dict, outcome: str) -> dict:
 
 
 def _apply(workspace_id: str, event: dict) -> str:
-    from pynamodb.exceptions import TransactWriteError
-
-    from chalicelib.store.base import cancelled_by_condition, transaction
-    from chalicelib.store.billing import BillingAccount, state_actions
-
     prices = plans.price_map(config.stripe_price_ids())
     for _ in range(MAX_ATTEMPTS):
-        account = _load(workspace_id)
+        account = account_of(workspace_id)
         before = account.state() if account else SubscriptionState()
         state = _current(apply_event(before, event, prices), event, prices)
         if account is None:
@@ -112,8 +119,6 @@ def _apply(workspace_id: str, event: dict) -> str:
 def _current(state: SubscriptionState, event: dict, prices: dict[str, str]) -> SubscriptionState:
     """``state`` with the mirrored subscription as Stripe has it now. Fetched after the account was
     read, it is at least as new as every event already applied, so it is applied as the newest."""
-    from chalicelib.adapters.stripe_gateway import gateway
-
     if not state.stripe_subscription_id:
         return state
     sub = gateway().retrieve_subscription(state.stripe_subscription_id)
@@ -124,9 +129,6 @@ def _current(state: SubscriptionState, event: dict, prices: dict[str, str]) -> S
 def workspace_of(event: dict) -> str | None:
     """The workspace an event concerns: by the customer we created for it, else by the workspace
     id we put on the checkout session and the subscription (client_reference_id, metadata)."""
-    from chalicelib.store.billing import BillingAccount
-    from chalicelib.store.identity import Workspace
-
     obj = (event.get("data") or {}).get("object") or {}
     customer = _id(obj.get("customer"))
     candidates: list[Any] = []
@@ -150,10 +152,7 @@ def _refuse_second_subscription(workspace_id: str, event: dict) -> None:
     paid) is cancelled at Stripe (prorated) and flagged on the account, never silently kept.
     Runs after the event was recorded; a failure here answers 5xx, and Stripe's retry (a
     duplicate event) or the next event naming it tries again."""
-    from chalicelib.adapters.stripe_gateway import gateway
-    from chalicelib.store.billing import BillingAccount
-
-    account = _load(workspace_id)
+    account = account_of(workspace_id)
     sub_id = second_subscription(account.state(), event) if account else None
     if sub_id is None:
         return
@@ -166,28 +165,15 @@ def _refuse_second_subscription(workspace_id: str, event: dict) -> None:
 
 
 def _reconcile(workspace_id: str) -> None:
-    from chalicelib.services import billing
-
     try:
-        billing.reconcile(workspace_id)
+        billing_reconcile.reconcile(workspace_id)
     except Exception:  # the state is stored; the hourly pass pauses/resumes later
         log.exception("pausing/resuming after a plan change of %s failed; the hourly pass retries", workspace_id)
 
 
 # ---- the processed-events table ---------------------------------------------------------------
 
-def _load(workspace_id: str):
-    from chalicelib.store.billing import BillingAccount
-
-    try:
-        return BillingAccount.get(workspace_id, consistent_read=True)
-    except BillingAccount.DoesNotExist:
-        return None
-
-
 def _seen(event_id: str) -> bool:
-    from chalicelib.store.billing import ProcessedEvent
-
     try:
         ProcessedEvent.get(event_id, consistent_read=True)
     except ProcessedEvent.DoesNotExist:
@@ -196,24 +182,16 @@ def _seen(event_id: str) -> bool:
 
 
 def _record(event: dict, workspace_id: str | None, outcome: str):
-    from chalicelib.store.billing import EVENT_RETENTION_SECONDS, ProcessedEvent
-
     return ProcessedEvent(event["id"], event_type=event["type"], event_created=int(event.get("created") or 0),
                           workspace_id=workspace_id, outcome=outcome,
                           expires_at=timedelta(seconds=EVENT_RETENTION_SECONDS))
 
 
 def _not_recorded():
-    from chalicelib.store.billing import ProcessedEvent
-
     return ProcessedEvent.event_id.does_not_exist()
 
 
 def _record_only(event: dict, workspace_id: str | None, outcome: str) -> str:
-    from pynamodb.exceptions import PutError
-
-    from chalicelib.store.base import is_condition_failure
-
     try:
         _record(event, workspace_id, outcome).save(condition=_not_recorded())
     except PutError as e:

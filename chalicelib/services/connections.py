@@ -8,12 +8,13 @@ import time
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
-from chalicelib import config
 from chalicelib.adapters import kms_secrets, queues
+from chalicelib.domain.identity import new_id
 from chalicelib.domain.plans import Limit
 from chalicelib.errors import NotFound, UpstreamRejected, ValidationFailed
-from chalicelib.services import counters
-from chalicelib.services.accounts import new_id
+from chalicelib.providers import registry
+from chalicelib.providers.errors import AuthError, MissingResource, ProviderError
+from chalicelib.services import counters, plan_limits
 from chalicelib.store.base import cancelled_by_condition
 from chalicelib.store.connections import Connection
 from chalicelib.store.identity import Membership
@@ -37,17 +38,8 @@ def view(c: Connection) -> dict:
     }
 
 
-def make_client(provider: str, credentials: dict[str, str], **options):
-    from chalicelib.providers import registry
-
-    return registry.build_client(provider, credentials, base_url=config.provider_base_url(provider), **options)
-
-
 def _check_key(provider: str, credentials: dict[str, str]) -> str:
     """Validates fields and makes the provider's cheapest read; returns the key hint."""
-    from chalicelib.providers import registry
-    from chalicelib.providers.errors import AuthError, MissingResource, ProviderError
-
     try:
         registry.check_credentials(provider, credentials)
     except registry.UnknownProvider as e:
@@ -55,7 +47,7 @@ def _check_key(provider: str, credentials: dict[str, str]) -> str:
     except registry.InvalidCredentials as e:
         raise ValidationFailed(str(e), field="credentials") from None
     try:
-        make_client(provider, credentials).verify()
+        registry.make_client(provider, credentials).verify()
     except MissingResource as e:
         raise UpstreamRejected(f"{provider}: {e.message}", field="credentials") from None
     except AuthError as e:
@@ -68,11 +60,9 @@ def _check_key(provider: str, credentials: dict[str, str]) -> str:
 
 def create(m: Membership, provider: str, label: str, credentials: dict[str, str],
            sync_interval_minutes: int | None = None) -> dict:
-    from chalicelib.services import billing
-
-    billing.check_can_add_connection(m.workspace_id)  # fail fast, before the provider call
-    interval = sync_interval_minutes or billing.default_sync_interval(m.workspace_id)
-    billing.check_sync_interval(m.workspace_id, interval)
+    plan_limits.check_can_add_connection(m.workspace_id)  # fail fast, before the provider call
+    interval = sync_interval_minutes or plan_limits.default_sync_interval(m.workspace_id)
+    plan_limits.check_sync_interval(m.workspace_id, interval)
     hint = _check_key(provider, credentials)
     connection_id = new_id("conn")
     c = Connection(
@@ -100,14 +90,12 @@ def get(workspace_id: str, connection_id: str) -> Connection:
 
 def update(m: Membership, connection_id: str, *, label: str | None = None, status: str | None = None,
            credentials: dict[str, str] | None = None, sync_interval_minutes: int | None = None) -> dict:
-    from chalicelib.services import billing
-
     c = get(m.workspace_id, connection_id)
     actions = []
     if label is not None:
         actions.append(Connection.label.set(label))
     if sync_interval_minutes is not None:
-        billing.check_sync_interval(m.workspace_id, sync_interval_minutes)
+        plan_limits.check_sync_interval(m.workspace_id, sync_interval_minutes)
         actions.append(Connection.sync_interval_minutes.set(sync_interval_minutes))
     if credentials is not None:  # a replaced key clears the error state
         hint = _check_key(c.provider, credentials)
@@ -118,7 +106,7 @@ def update(m: Membership, connection_id: str, *, label: str | None = None, statu
         ]
     if status is not None:
         if status == "active" and c.status == "paused":
-            billing.check_can_activate_connection(m.workspace_id)
+            plan_limits.check_can_activate_connection(m.workspace_id)
         if c.status == "error" and status == "active" and credentials is None:
             raise ValidationFailed("this connection's key was rejected; send new credentials to resume",
                                    field="status")

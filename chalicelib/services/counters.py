@@ -28,8 +28,12 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from chalicelib.domain import plans
 from chalicelib.domain.plans import Limit
 from chalicelib.errors import NotFound
+from chalicelib.services import plan_limits
+from chalicelib.store.alerts import rules
 from chalicelib.store.base import cancelled_by_condition, is_condition_failure, transaction
+from chalicelib.store.connections import Connection
 from chalicelib.store.identity import Membership, Workspace
+from chalicelib.store.ingest_keys import IngestKey
 
 if TYPE_CHECKING:
     from pynamodb.transactions import TransactWrite
@@ -44,20 +48,14 @@ def _members(workspace_id: str) -> int:
 
 
 def _connections(workspace_id: str) -> int:
-    from chalicelib.store.connections import Connection
-
     return Connection.count(workspace_id, consistent_read=True)
 
 
 def _active_alert_rules(workspace_id: str) -> int:
-    from chalicelib.services.alerts import rules
-
     return len(rules(workspace_id, active_only=True))
 
 
 def _live_ingest_keys(workspace_id: str) -> int:
-    from chalicelib.store.ingest_keys import IngestKey
-
     return sum(1 for k in IngestKey.by_workspace.query(workspace_id) if k.revoked_at is None)
 
 
@@ -99,11 +97,9 @@ def change(workspace_id: str, limit: Limit, delta: int, writes: Callable[[Transa
     names each item once). A failed condition of the caller's own items is re-raised as the
     ``TransactWriteError`` for the caller to explain.
     """
-    from chalicelib.services import billing
-
     attr = _attr(limit)
     for attempt in range(MAX_ATTEMPTS):
-        plan = billing.current_plan(workspace_id) if delta > 0 and enforce else None
+        plan = plan_limits.current_plan(workspace_id) if delta > 0 and enforce else None
         guard = Workspace.workspace_id.exists() & Workspace.deleted_at.does_not_exist()
         if plan is not None:
             guard &= attr <= plan.limit(limit) - delta

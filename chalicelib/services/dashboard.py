@@ -9,6 +9,7 @@ from typing import Any
 
 from chalicelib.domain.money import to_str
 from chalicelib.services import alerts, forecasting, usage_queries
+from chalicelib.store.alerts import rules
 from chalicelib.store.identity import Membership
 
 MOVERS = 5
@@ -16,7 +17,7 @@ MOVERS = 5
 
 def monthly_budget(workspace_id: str) -> Decimal | None:
     """The amount of the first active, unscoped monthly budget alert, if there is one."""
-    for rule in alerts.rules(workspace_id, active_only=True):
+    for rule in rules(workspace_id, active_only=True):
         config = rule.config or {}
         if rule.kind == "budget" and not config.get("scope") and (config.get("period") or {}).get("kind") == "monthly":
             amount = config.get("amount")

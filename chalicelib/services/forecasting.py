@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from chalicelib.domain import money
+from chalicelib.domain import money, pricing
 from chalicelib.services import usage_queries
 
 HISTORY_DAYS = 365
@@ -118,7 +118,6 @@ def _days(first: date, n: int) -> list[date]:
 
 
 def insights(workspace_id: str, days: int = 30) -> list[dict[str, Any]]:
-    from chalicelib.domain import pricing
     from chalicelib.engines import insights as rules
 
     end = usage_queries.today()

@@ -16,10 +16,11 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from chalicelib import config
 from chalicelib.adapters import kms_secrets
-from chalicelib.domain import ingest, signatures
+from chalicelib.domain import ingest, pricing, signatures
 from chalicelib.domain.plans import Limit
 from chalicelib.errors import NotFound, PayloadTooLarge, Unauthenticated, ValidationFailed
-from chalicelib.services import counters
+from chalicelib.services import alert_queue, counters, plan_limits
+from chalicelib.store import usage
 from chalicelib.store.base import cancelled_by_condition
 from chalicelib.store.identity import Membership
 from chalicelib.store.ingest_keys import IngestKey
@@ -120,14 +121,10 @@ def _load(key_id: str) -> IngestKey | None:
 
 
 def _estimate(provider: str, model: str | None, **tokens: Any):
-    from chalicelib.domain import pricing  # the catalogue loads on first use, not at cold start
-
     return pricing.estimate_cost(provider, model, **tokens)
 
 
 def ingest_batch(headers: dict, raw_body: bytes, now: datetime | None = None) -> dict:
-    from chalicelib.services import sync
-
     now = now or datetime.now(UTC)
     if len(raw_body or b"") > ingest.MAX_BODY_BYTES:
         raise PayloadTooLarge(f"request body over {ingest.MAX_BODY_BYTES} bytes", field="body")
@@ -149,7 +146,7 @@ def ingest_batch(headers: dict, raw_body: bytes, now: datetime | None = None) ->
     key.update(actions=[IngestKey.last_used_at.set(now)])
     counts = ingest.summary(outcomes)
     if counts["accepted"]:
-        sync.notify_new_usage(key.workspace_id, source=f"push:{key.key_id}")
+        alert_queue.usage_changed(key.workspace_id, source=f"push:{key.key_id}")
     log.info("ingest %s via %s: %s", key.workspace_id, key.key_id, counts)
     return {"workspace_id": key.workspace_id, "summary": counts, "events": [o.to_json() for o in outcomes]}
 
@@ -157,24 +154,11 @@ def ingest_batch(headers: dict, raw_body: bytes, now: datetime | None = None) ->
 def _store(workspace_id: str, records: list, now: datetime):
     """Stores the events not stored before; the fresh ones count against this month's quota
     (the month they are written in, whatever their timestamps), in the same transaction."""
-    from chalicelib.services import billing
-    from chalicelib.store import usage
-
-    plan = billing.current_plan(workspace_id)
+    plan = plan_limits.current_plan(workspace_id)
     try:
         return usage.add_events(workspace_id, records, quota=plan.limit(Limit.EVENTS_PER_MONTH),
-                                month=_month(now))
+                                month=usage.month_of(now))
     except usage.QuotaExceeded as e:
-        billing.check_event_quota(workspace_id, e.used, e.adding)  # raises PlanLimitExceeded (402)
+        plan_limits.check_event_quota(workspace_id, e.used, e.adding)  # raises PlanLimitExceeded (402)
         raise
 
-
-def _month(now: datetime) -> str:
-    return now.astimezone(UTC).strftime("%Y-%m")
-
-
-def events_this_month(workspace_id: str, now: datetime) -> int:
-    """Pushed events written this UTC month (what the quota counts)."""
-    from chalicelib.store import usage
-
-    return usage.events_written(workspace_id, _month(now))

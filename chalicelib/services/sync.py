@@ -21,6 +21,9 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from chalicelib import config
 from chalicelib.adapters import kms_secrets, queues
 from chalicelib.domain.plans import Limit
+from chalicelib.providers import registry
+from chalicelib.providers.errors import AuthError, MalformedResponse, ProviderError
+from chalicelib.services import alert_queue, plan_limits
 from chalicelib.store import usage
 from chalicelib.store.connections import Connection
 
@@ -45,8 +48,6 @@ def enqueue_due(now: float | None = None) -> int:
     The claim (moving ``next_sync_at`` forward under a condition on its old value) makes
     overlapping scheduler runs enqueue a connection once.
     """
-    from chalicelib.services import billing
-
     now = int(now or time.time())
     messages = []
     for c in Connection.scan(Connection.status == "active"):
@@ -54,7 +55,7 @@ def enqueue_due(now: float | None = None) -> int:
             continue
         # The plan's shortest interval wins over the connection's own (a downgrade slows syncs).
         interval = max(int(c.sync_interval_minutes),
-                       billing.current_plan(c.workspace_id).limit(Limit.MIN_SYNC_INTERVAL_MINUTES))
+                       plan_limits.current_plan(c.workspace_id).limit(Limit.MIN_SYNC_INTERVAL_MINUTES))
         try:
             c.update(actions=[Connection.next_sync_at.set(now + interval * 60)],
                      condition=Connection.next_sync_at == c.next_sync_at)
@@ -75,9 +76,6 @@ def window(c: Connection, today: date) -> tuple[date, date]:
 
 def sync_one(workspace_id: str, connection_id: str, *, now: datetime | None = None, client_options: dict | None = None,
              ) -> SyncOutcome:
-    from chalicelib.providers.errors import AuthError, MalformedResponse, ProviderError
-    from chalicelib.services.connections import make_client
-
     try:
         c = Connection.get(workspace_id, connection_id, consistent_read=True)
     except DoesNotExist:
@@ -88,15 +86,15 @@ def sync_one(workspace_id: str, connection_id: str, *, now: datetime | None = No
     start, end = window(c, now.date())
     try:
         credentials = kms_secrets.open_secret(c.credentials, workspace_id, connection_id, c.provider)
-        client = make_client(c.provider, credentials, **(client_options or {}))
+        client = registry.make_client(c.provider, credentials, **(client_options or {}))
         records = client.fetch(workspace_id, connection_id, _midnight(start), _midnight(end))
     except AuthError as e:
         _record_failure(c, now, f"{c.provider} rejected the key: {e.message}", status="error")
-        notify_new_usage(workspace_id, source=f"sync-failure:{connection_id}")  # connection alerts, now
+        alert_queue.connection_rejected(workspace_id, connection_id)  # connection alerts, now
         return SyncOutcome("rejected", detail=e.message)
     except kms_secrets.SecretUnreadable as e:
         _record_failure(c, now, str(e), status="error")
-        notify_new_usage(workspace_id, source=f"sync-failure:{connection_id}")
+        alert_queue.connection_rejected(workspace_id, connection_id)
         return SyncOutcome("rejected", detail=str(e))
     except MalformedResponse as e:
         log.error("sync %s/%s: malformed %s payload, nothing written: %s", workspace_id, connection_id,
@@ -126,7 +124,7 @@ def sync_one(workspace_id: str, connection_id: str, *, now: datetime | None = No
         Connection.last_error.remove(), Connection.failing_since.remove(),
     ])
     if changed:
-        notify_new_usage(workspace_id, source=f"sync:{connection_id}")
+        alert_queue.usage_changed(workspace_id, source=f"sync:{connection_id}")
     return SyncOutcome("synced", changed, len(records))
 
 
@@ -141,17 +139,6 @@ def _record_failure(c: Connection, now: datetime, message: str, status: str | No
     if status:
         actions.append(Connection.status.set(status))
     c.update(actions=actions)
-
-
-def notify_new_usage(workspace_id: str, source: str) -> None:
-    """Asks the alert evaluator to look at this workspace (after new usage, or a rejected key so
-    connection-failure alerts fire at once; syncs failing for a while are caught by the sweep).
-    Coalesced: while an evaluation is queued, more usage joins it (see
-    alert_eval.request_evaluation); workspaces without rules send nothing."""
-    from chalicelib.services import alert_eval
-
-    if alert_eval.has_active_rules(workspace_id):
-        alert_eval.request_evaluation(workspace_id, source)
 
 
 def handle_messages(event) -> dict:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import jwt
+
 from chalicelib import config
 from chalicelib.errors import Unauthenticated
 
@@ -21,8 +23,6 @@ class Claims:
 
 
 def issue(user_id: str, email: str, session_id: str, expires_at: int) -> str:
-    import jwt
-
     payload = {
         "iss": ISSUER,
         "aud": config.stage(),
@@ -36,8 +36,6 @@ def issue(user_id: str, email: str, session_id: str, expires_at: int) -> str:
 
 
 def verify(token: str) -> Claims:
-    import jwt
-
     try:
         payload = jwt.decode(
             token,

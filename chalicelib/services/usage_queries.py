@@ -7,9 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.domain import finality, usage_query
+from chalicelib.domain import finality, plans, usage_query
 from chalicelib.domain.usage_query import QueryError, UsageQuery, UsageResult
 from chalicelib.errors import ValidationFailed
+from chalicelib.services import plan_limits
 from chalicelib.store import usage
 
 
@@ -20,12 +21,6 @@ def clock() -> datetime:
 
 def today() -> date:
     return clock().date()
-
-
-def connected_providers(workspace_id: str) -> set[str]:
-    from chalicelib.store.connections import Connection
-
-    return {c.provider for c in Connection.query(workspace_id)}
 
 
 def parse(params: Mapping[str, Any] | None) -> UsageQuery:
@@ -45,10 +40,7 @@ def parse(params: Mapping[str, Any] | None) -> UsageQuery:
 
 def earliest_day(workspace_id: str) -> date:
     """The first UTC day the workspace's plan lets any read see (usage, CSV, forecast, insights)."""
-    from chalicelib.domain import plans
-    from chalicelib.services import billing
-
-    return plans.clip_history(billing.current_plan(workspace_id), date.min, today())[0]
+    return plans.clip_history(plan_limits.current_plan(workspace_id), date.min, today())[0]
 
 
 def run_within_plan(workspace_id: str, query: UsageQuery) -> tuple[UsageResult, dict | None]:
@@ -63,10 +55,7 @@ def run_within_plan(workspace_id: str, query: UsageQuery) -> tuple[UsageResult, 
 def clip_to_plan(workspace_id: str, query: UsageQuery) -> tuple[UsageQuery, dict | None]:
     """Clips the start to the plan's history window; says so when it does (``from`` is the
     window's first day, after ``to`` when the whole range is older)."""
-    from chalicelib.domain import plans
-    from chalicelib.services import billing
-
-    plan = billing.current_plan(workspace_id)
+    plan = plan_limits.current_plan(workspace_id)
     earliest, clipped = plans.clip_history(plan, query.start, today())
     if not clipped:
         return query, None

@@ -23,8 +23,14 @@ from pynamodb.exceptions import DeleteError, UpdateError
 
 from chalicelib import aws
 from chalicelib.errors import NotFound
+from chalicelib.services import billing_checkout
+from chalicelib.store.alerts import AlertMarker, AlertRule, Delivery, Firing, firing_id
 from chalicelib.store.base import is_condition_failure
+from chalicelib.store.billing import BillingAccount, ProcessedEvent
+from chalicelib.store.connections import Connection
 from chalicelib.store.identity import Membership, Workspace
+from chalicelib.store.ingest_keys import IngestKey
+from chalicelib.store.usage import records_table, rollups_table
 
 log = logging.getLogger("costpilot.workspaces.purge")
 
@@ -36,9 +42,7 @@ def delete_workspace(workspace_id: str, *, budget: int = PASS_ITEMS) -> bool:
     """Cancels billing, makes the workspace unreachable, purges up to ``budget`` items now.
     True when all its data is gone (the mark itself goes on a later pass); else the hourly job
     finishes it."""
-    from chalicelib.services import billing
-
-    billing.cancel_for_deletion(workspace_id)
+    billing_checkout.cancel_for_deletion(workspace_id)
     try:
         Workspace(workspace_id).update(actions=[Workspace.deleted_at.set(int(time.time()))],
                                        condition=Workspace.workspace_id.exists())
@@ -90,12 +94,6 @@ Step = Callable[[list[int]], bool]
 
 
 def _steps(workspace_id: str) -> list[Step]:
-    from chalicelib.store.alerts import AlertMarker, AlertRule, Firing
-    from chalicelib.store.billing import BillingAccount, ProcessedEvent
-    from chalicelib.store.connections import Connection
-    from chalicelib.store.ingest_keys import IngestKey
-    from chalicelib.store.usage import records_table, rollups_table
-
     def models(model: Any, rows: Callable[[], Iterable[Any]]) -> Step:
         return lambda left: _delete_models(model, rows(), left)
 
@@ -128,8 +126,6 @@ def _delete_models(model: Any, rows: Iterable[Any], left: list[int] | None) -> b
 
 def _delete_firings(workspace_id: str, firing_model: Any, left: list[int]) -> bool:
     """Each firing's deliveries, then the firing (deliveries are found through their firing)."""
-    from chalicelib.store.alerts import Delivery, firing_id
-
     for f in firing_model.query(workspace_id):
         if not _delete_models(Delivery, Delivery.query(firing_id(workspace_id, f.firing_key)), left):
             return False

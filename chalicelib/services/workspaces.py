@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
+from chalicelib.domain.identity import new_id
 from chalicelib.domain.plans import Limit
 from chalicelib.domain.roles import Permission, Role, allows, can_manage_member
 from chalicelib.errors import AlreadyExists, Conflict, Forbidden, LastOwner, NotFound
-from chalicelib.services import counters
-from chalicelib.services.accounts import Principal, new_id, normalized_email
+from chalicelib.services import counters, plan_limits, workspace_purge
+from chalicelib.services.accounts import Principal, normalized_email
 from chalicelib.store.base import cancelled_by_condition, transaction
 from chalicelib.store.identity import Membership, User, Workspace
 
@@ -67,8 +68,6 @@ def rename(membership: Membership, name: str) -> dict:
 
 def delete(membership: Membership) -> None:
     """Cancels the workspace's subscription and removes everything it owns (services.workspace_purge)."""
-    from chalicelib.services import workspace_purge
-
     workspace_purge.delete_workspace(membership.workspace_id)
 
 
@@ -96,11 +95,9 @@ def invite(actor: Membership, raw_email: str, role: Role) -> dict:
         user = User.get(email)
     except DoesNotExist:
         raise NotFound("no user with this email; ask them to sign up first", field="email") from None
-    from chalicelib.services import billing
-
     if Membership.count(actor.workspace_id, Membership.user_id == user.user_id, consistent_read=True):
         raise AlreadyExists("this user is already a member", field="email")
-    billing.check_can_add_member(actor.workspace_id, user.user_id)  # fail fast; the counter enforces
+    plan_limits.check_can_add_member(actor.workspace_id, user.user_id)  # fail fast; the counter enforces
     member = Membership(actor.workspace_id, user.user_id, role=role.value, email=user.email)
     try:
         counters.change(actor.workspace_id, Limit.MEMBERS, +1,

@@ -21,7 +21,12 @@ from pynamodb.attributes import (
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
+from chalicelib.domain.alerts import Kind, Rule
 from chalicelib.store.base import BaseModel, table_meta, utcnow
+
+# The key space of the alerts table: a workspace's rules and its members' digest subscriptions.
+RULE_PREFIX = "al_"  # an alert rule: al_<random>
+DIGEST_PREFIX = "digest_"  # a member's digest: digest_<user_id>
 
 
 class AlertRule(BaseModel):
@@ -110,3 +115,31 @@ class AlertMarker(BaseModel):
 
 def firing_id(workspace_id: str, key: str) -> str:
     return f"{workspace_id}#{key}"
+
+
+def rules(workspace_id: str, *, active_only: bool = False) -> list[AlertRule]:
+    """The workspace's alert rules (digest subscriptions are not rules)."""
+    found = AlertRule.query(workspace_id, AlertRule.alert_id.startswith(RULE_PREFIX), consistent_read=True)
+    return [r for r in found if not active_only or r.status == "active"]
+
+
+def has_active_rules(workspace_id: str) -> bool:
+    found = AlertRule.query(workspace_id, AlertRule.alert_id.startswith(RULE_PREFIX),
+                            AlertRule.status == "active", limit=1)
+    return next(iter(found), None) is not None
+
+
+def active_everywhere() -> tuple[set[str], list[AlertRule]]:
+    """A scan of every active item: the workspaces with an active rule, and the active digests."""
+    workspaces, digests = set(), []
+    for r in AlertRule.scan(AlertRule.status == "active"):
+        if r.alert_id.startswith(RULE_PREFIX):
+            workspaces.add(r.workspace_id)
+        elif r.kind == Kind.DIGEST:
+            digests.append(r)
+    return workspaces, digests
+
+
+def rule_of(r: AlertRule) -> Rule:
+    """The stored rule (or digest) as the domain's ``Rule``."""
+    return Rule.from_config(r.workspace_id, r.alert_id, r.name, r.kind, r.config)

@@ -29,6 +29,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 
+from chalicelib.domain.plans import Limit
 from chalicelib.domain.subscription import SubscriptionState
 from chalicelib.store.base import BaseModel, table_meta, utcnow
 
@@ -129,3 +130,19 @@ def _plain(value):
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def account_of(workspace_id: str) -> BillingAccount | None:
+    """The workspace's billing account, or None before its first checkout or choice."""
+    try:
+        return BillingAccount.get(workspace_id, consistent_read=True)
+    except BillingAccount.DoesNotExist:
+        return None
+
+
+# What a smaller plan pauses rather than deletes, by limit: the attribute holding the owner's choice
+# of what stays active (``keep_…``) and the one listing what the plan paused.
+PAUSABLE: dict[Limit, tuple[str, str]] = {
+    Limit.CONNECTIONS: ("keep_connection_ids", "plan_paused_connection_ids"),
+    Limit.ALERT_RULES: ("keep_alert_rule_ids", "plan_paused_alert_rule_ids"),
+}

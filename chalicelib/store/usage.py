@@ -37,7 +37,7 @@ import time
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -235,6 +235,16 @@ def events_written(workspace_id: str, month: str) -> int:
     item = _db().get_item(TableName=records_table(), Key={"pk": {"S": workspace_id}, "sk": {"S": quota_key(month)}},
                           ConsistentRead=True).get("Item")
     return int(item["n"]["N"]) if item and "n" in item else 0
+
+
+def month_of(now: datetime) -> str:
+    """The month a write at ``now`` counts against (YYYY-MM, UTC)."""
+    return now.astimezone(UTC).strftime("%Y-%m")
+
+
+def events_this_month(workspace_id: str, now: datetime) -> int:
+    """Pushed events written in ``now``'s UTC month (what the plan's quota counts)."""
+    return events_written(workspace_id, month_of(now))
 
 
 def _stored_markers(workspace_id: str, markers: Iterable[str]) -> set[str]:

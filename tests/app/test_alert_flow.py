@@ -38,7 +38,7 @@ def clean_queues(aws, monkeypatch):
 
 
 def push(ws: str, amount: str, *, provider="openai", model="gpt-4o", project=None, at=None, notify=True):
-    from chalicelib.services import sync
+    from chalicelib.services import alert_queue
     from chalicelib.store import usage
 
     if at is None:  # a moment ago, but never before today's UTC midnight (nor last week on a Monday)
@@ -49,7 +49,7 @@ def push(ws: str, amount: str, *, provider="openai", model="gpt-4o", project=Non
                          idempotency_id=uuid.uuid4().hex)
     usage.add_events(ws, [record])
     if notify:
-        sync.notify_new_usage(ws, "push:test")
+        alert_queue.usage_changed(ws, "push:test")
 
 
 def emails_to(address: str) -> list[dict]:
@@ -243,15 +243,15 @@ def test_lapsed_lease_is_taken_over_but_a_live_one_is_not(api, user, receiver):
 
 
 def test_bursts_coalesce_into_one_evaluation(api, user):
-    from chalicelib.services import alert_eval
+    from chalicelib.services import alert_queue
 
     create(api, user, amount=1000)
     evaluate(api)  # the creation's own evaluation
-    sent = [alert_eval.request_evaluation(user.workspace_id, "push") for _ in range(20)]
+    sent = [alert_queue.request_evaluation(user.workspace_id, "push") for _ in range(20)]
     assert sent.count(True) == 1
     payloads = deliver_queue(api.client, EVALUATOR, "alerts")
     assert payloads == [{"batchItemFailures": []}]
-    assert alert_eval.request_evaluation(user.workspace_id, "push") is True  # evaluated: the next one queues
+    assert alert_queue.request_evaluation(user.workspace_id, "push") is True  # evaluated: the next one queues
 
 
 def test_workspaces_without_rules_enqueue_nothing(api, user):
@@ -345,7 +345,7 @@ def test_send_a_test(api, user, receiver):
 
 
 def test_digest(api, user):
-    from chalicelib.services import alert_eval
+    from chalicelib import handlers
 
     r = api.call("PUT", f"/api/workspaces/{user.workspace_id}/digest", json_body={"frequency": "daily"},
                  token=user.token)
@@ -353,8 +353,8 @@ def test_digest(api, user):
     now = datetime.now(UTC)
     push(user.workspace_id, "12.5", at=now - timedelta(days=1), notify=False)
     push(user.workspace_id, "10", at=now - timedelta(days=2), notify=False)
-    alert_eval.sweep(now)
-    alert_eval.sweep(now)
+    handlers.alert_sweep({}, now)
+    handlers.alert_sweep({}, now)
     [mail] = emails_to(user.email)
     assert "Your daily spend: $12.50 (+25% vs the previous day)" in mail["subject"]
     assert "Top movers" in mail["text"] and "Open alerts: 0" in mail["text"]

@@ -189,10 +189,10 @@ def test_portal_without_a_customer_is_a_conflict(api, user, stripe_fake):
 def test_concurrent_checkouts_create_one_customer(api, user, stripe_fake):
     from concurrent.futures import ThreadPoolExecutor
 
-    from chalicelib.services import billing
+    from chalicelib.services import billing_checkout
 
     with ThreadPoolExecutor(8) as pool:
-        ids = set(pool.map(lambda _: billing.ensure_customer(user.workspace_id), range(8)))
+        ids = set(pool.map(lambda _: billing_checkout.ensure_customer(user.workspace_id), range(8)))
     assert len(ids) == 1
     assert [c["id"] for c in stripe_fake.customers.values()] == list(ids)
     assert _account(user).stripe_customer_id in ids and _account(user).customer_pending_since is None
@@ -383,31 +383,31 @@ def test_members_limit_is_enforced_and_lifted(api, user, stripe_fake):
 
 
 def test_failed_payment_keeps_the_plan_for_a_grace_period(api, user, stripe_fake):
-    from chalicelib.services import billing
+    from chalicelib.services import plan_limits
 
     sub_id = _upgrade(api, user, stripe_fake)
     stripe_fake.fail_payment(sub_id)
     b = _billing(api, user)
     assert b["plan"]["name"] == "pro" and b["subscription"]["status"] == "past_due"
     assert b["notice"]["code"] == "past_due_grace" and b["notice"]["until"]
-    assert billing.current_plan(user.workspace_id, now=time.time() + 8 * 24 * 3600).name == "free"
+    assert plan_limits.current_plan(user.workspace_id, now=time.time() + 8 * 24 * 3600).name == "free"
     stripe_fake.recover_payment(sub_id)
     b = _billing(api, user)
     assert b["subscription"]["status"] == "active" and b["notice"] is None
-    assert billing.current_plan(user.workspace_id, now=time.time() + 8 * 24 * 3600).name == "pro"
+    assert plan_limits.current_plan(user.workspace_id, now=time.time() + 8 * 24 * 3600).name == "pro"
 
 
 def test_event_quota_and_alert_rules_read_the_plan(api, user):
     from chalicelib.domain import plans
     from chalicelib.domain.plans import Limit, PlanLimitExceeded
-    from chalicelib.services import billing
+    from chalicelib.services import plan_limits
 
-    billing.check_event_quota(user.workspace_id, 9_000, 1_000)
+    plan_limits.check_event_quota(user.workspace_id, 9_000, 1_000)
     with pytest.raises(PlanLimitExceeded) as e:
-        billing.check_event_quota(user.workspace_id, 9_000, 1_001)
+        plan_limits.check_event_quota(user.workspace_id, 9_000, 1_001)
     assert (e.value.limit, e.value.upgrade_to) == (Limit.EVENTS_PER_MONTH, "pro")
     with pytest.raises(PlanLimitExceeded):
-        plans.check_limit(billing.current_plan(user.workspace_id), Limit.ALERT_RULES, 3)
+        plans.check_limit(plan_limits.current_plan(user.workspace_id), Limit.ALERT_RULES, 3)
 
 
 def test_alert_rules_limit_and_pausing_follow_the_plan(api, user, stripe_fake):

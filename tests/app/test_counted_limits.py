@@ -50,17 +50,19 @@ def _rule(i):
 
 def test_parallel_alert_creates_store_exactly_the_limit(api, user):
     from chalicelib.services import alerts
+    from chalicelib.store import alerts as alert_store
 
     m = _owner(user)
     results = _race(lambda i: alerts.create(m, _rule(i)))
     assert results.count("ok") == FREE.limits.alert_rules
     assert set(results) == {"ok", "PlanLimitExceeded"}
-    assert len(alerts.rules(user.workspace_id)) == FREE.limits.alert_rules
+    assert len(alert_store.rules(user.workspace_id)) == FREE.limits.alert_rules
     assert _workspace(user).active_alert_rule_count == FREE.limits.alert_rules
 
 
 def test_pausing_deleting_and_resuming_alerts_move_the_counter(api, user):
     from chalicelib.services import alerts
+    from chalicelib.store import alerts as alert_store
 
     m = _owner(user)
     ids = [alerts.create(m, _rule(i))["alert_id"] for i in range(3)]
@@ -75,7 +77,7 @@ def test_pausing_deleting_and_resuming_alerts_move_the_counter(api, user):
     assert _workspace(user).active_alert_rule_count == 3
     results = _race(lambda i: alerts.set_status(m, ids[2 + i % 3], "paused"), n=6)
     assert "RuntimeError" not in results
-    assert _workspace(user).active_alert_rule_count == 0 == len(alerts.rules(user.workspace_id, active_only=True))
+    assert _workspace(user).active_alert_rule_count == 0 == len(alert_store.rules(user.workspace_id, active_only=True))
 
 
 def test_parallel_connection_creates_store_exactly_the_limit(api, user, monkeypatch):

@@ -27,9 +27,9 @@ def seed_history(ws: str, days: int, daily: Decimal, provider="openai", model="g
 
 def test_forecast_has_bands_projection_risk_and_accuracy(api, user, monkeypatch):
     from chalicelib.domain.plans import PRO
-    from chalicelib.services import billing
+    from chalicelib.services import plan_limits
 
-    monkeypatch.setattr(billing, "current_plan", lambda workspace_id, now=None: PRO)  # Free sees 30 days only
+    monkeypatch.setattr(plan_limits, "current_plan", lambda workspace_id, now=None: PRO)  # Free sees 30 days only
     seed_history(user.workspace_id, 120, Decimal(20))
     r = api.get(f"/api/workspaces/{user.workspace_id}/forecast?horizon=14&budget=100", token=user.token)
     assert r.status == 200, r.body

@@ -88,13 +88,14 @@ def test_at_the_quota_a_retry_gets_duplicates_and_new_events_get_402(api, user, 
 
 
 def test_events_dated_in_an_earlier_month_count_against_this_months_quota(api, user, key):
-    from chalicelib.services import billing, ingestion
+    from chalicelib.services import billing_overview
+    from chalicelib.store import usage
 
     november = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
     assert statuses(push(key, [ev(i, at=november) for i in range(4)] + [ev(9)])) == ["accepted"] * 5
-    assert ingestion.events_this_month(user.workspace_id, NOW) == 5
-    assert ingestion.events_this_month(user.workspace_id, november) == 0  # written in December
-    assert billing.overview(user.workspace_id, now=NOW.timestamp())["usage"]["events_per_month"]["used"] == 5
+    assert usage.events_this_month(user.workspace_id, NOW) == 5
+    assert usage.events_this_month(user.workspace_id, november) == 0  # written in December
+    assert billing_overview.overview(user.workspace_id, now=NOW.timestamp())["usage"]["events_per_month"]["used"] == 5
 
 
 def test_parallel_pushes_never_pass_the_quota(api, user, key, monkeypatch):

@@ -48,18 +48,18 @@ def _midnight(day):
 
 def bill(ws: str, day, amount: str, model="gpt-4o-mini-2024-07-18") -> None:
     """What a sync stores for the day: the provider's cost bucket (replacing the previous one)."""
-    from chalicelib.services import sync
+    from chalicelib.services import alert_queue
     from chalicelib.store import usage
 
     start = _midnight(day)
     record = UsageRecord(ws, RecordKind.COST, "sync:conn_test", "openai", start, start + timedelta(days=1),
                          model=model, line_item=f"{model}, input", billed_cost=Decimal(amount))
     if usage.replace_sync_day(ws, "conn_test", day.isoformat(), [record]):
-        sync.notify_new_usage(ws, "sync:conn_test")
+        alert_queue.usage_changed(ws, "sync:conn_test")
 
 
 def push(ws: str, day, cost: str, *, estimated: bool = True, model="gpt-4o-mini", feature="search") -> None:
-    from chalicelib.services import sync
+    from chalicelib.services import alert_queue
     from chalicelib.store import usage
 
     at = min(_midnight(day) + timedelta(hours=1), datetime.now(UTC) - timedelta(seconds=5))
@@ -69,7 +69,7 @@ def push(ws: str, day, cost: str, *, estimated: bool = True, model="gpt-4o-mini"
                          billed_cost=None if estimated else amount, estimated_cost=amount if estimated else None,
                          idempotency_id=uuid.uuid4().hex)
     usage.add_events(ws, [record])
-    sync.notify_new_usage(ws, "push:test")
+    alert_queue.usage_changed(ws, "push:test")
 
 
 def usage_of(api, user, **params):

@@ -62,7 +62,7 @@ def _leftovers(workspace_id: str) -> dict[str, int]:
 
 def _fill(api, user, monkeypatch, receiver) -> None:
     """Something of the workspace in every table."""
-    from chalicelib.services import alert_eval, connections
+    from chalicelib.services import alert_eval, alert_queue, connections
     from chalicelib.store import usage
     from chalicelib.store.identity import Membership
 
@@ -85,7 +85,7 @@ def _fill(api, user, monkeypatch, receiver) -> None:
             user.workspace_id, RecordKind.EVENT, "push:test", "openai", at, at + timedelta(seconds=1), model="gpt-4o",
             unit_type="tokens", units=Decimal(10), billed_cost=Decimal(1), idempotency_id=uuid.uuid4().hex)])
     assert alert_eval.evaluate_workspace(user.workspace_id, now=NOW)  # a firing and its deliveries
-    alert_eval.request_evaluation(user.workspace_id, "test")  # a marker
+    alert_queue.request_evaluation(user.workspace_id, "test")  # a marker
 
 
 def test_deleting_a_paying_workspace_cancels_stripe_and_leaves_nothing_anywhere(api, user, stripe_fake,  # noqa: F811

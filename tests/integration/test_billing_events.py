@@ -46,9 +46,9 @@ def workspace_id(aws):
 
 
 def _paid_checkout(fake, workspace_id):
-    from chalicelib.services import billing
+    from chalicelib.services import billing_checkout
 
-    session = billing.start_checkout(workspace_id, "pro")
+    session = billing_checkout.start_checkout(workspace_id, "pro")
     fake.complete_checkout(session["session_id"])
     return fake.subscriptions[fake.sessions[session["session_id"]]["subscription"]]["id"]
 
@@ -75,7 +75,7 @@ def test_concurrent_deliveries_of_one_event_apply_it_once(fake, workspace_id):
 
 
 def test_concurrent_events_of_one_workspace_all_apply_in_turn(fake, workspace_id):
-    from chalicelib.services import billing
+    from chalicelib.services import plan_limits
 
     _paid_checkout(fake, workspace_id)
     payloads = [p for p, _ in fake.inbox.received]
@@ -83,11 +83,11 @@ def test_concurrent_events_of_one_workspace_all_apply_in_turn(fake, workspace_id
         outcomes = [r["outcome"] for r in pool.map(_deliver, payloads)]
     assert outcomes == ["applied"] * 3
     assert _version(workspace_id) == 3  # each one a version: none overwrote another
-    assert billing.current_plan(workspace_id).name == "pro"
+    assert plan_limits.current_plan(workspace_id).name == "pro"
 
 
 def test_every_order_of_a_lifecycle_ends_in_the_same_state(fake, workspace_id):
-    from chalicelib.services import billing
+    from chalicelib.services import plan_limits
 
     sub_id = _paid_checkout(fake, workspace_id)
     fake.fail_payment(sub_id)
@@ -95,14 +95,14 @@ def test_every_order_of_a_lifecycle_ends_in_the_same_state(fake, workspace_id):
     fake.cancel_at_period_end(sub_id)
     for payload, _ in reversed(fake.inbox.received):
         assert _deliver(payload)["outcome"] == "applied"
-    state = billing.subscription_state(workspace_id)
+    state = plan_limits.subscription_state(workspace_id)
     assert (state.plan, state.status, state.cancel_at_period_end, state.past_due_since) == ("pro", "active", True,
                                                                                           None)
     assert [json.loads(p)["type"] for p, _ in fake.inbox.received][-1] == "customer.subscription.updated"
 
 
 def test_the_hourly_pass_pauses_when_the_period_ends_without_an_event(fake, workspace_id):
-    from chalicelib.services import billing
+    from chalicelib.services import billing_reconcile, plan_limits
     from chalicelib.store.connections import Connection
 
     sub_id = _paid_checkout(fake, workspace_id)
@@ -112,9 +112,9 @@ def test_the_hourly_pass_pauses_when_the_period_ends_without_an_event(fake, work
         Connection(workspace_id, f"conn_{i}", provider="openai", label=f"c{i}", credentials=b"x").save()
     fake.cancel_at_period_end(sub_id)
     _deliver(fake.inbox.received[-1][0])
-    period_end = billing.subscription_state(workspace_id).current_period_end
-    assert billing.reconcile(workspace_id, now=period_end - 1) == {}  # still Pro: nothing to do
-    assert billing.reconcile_all(now=period_end + 1) >= 1
+    period_end = plan_limits.subscription_state(workspace_id).current_period_end
+    assert billing_reconcile.reconcile(workspace_id, now=period_end - 1) == {}  # still Pro: nothing to do
+    assert billing_reconcile.reconcile_all(now=period_end + 1) >= 1
     statuses = {c.connection_id: c.status for c in Connection.query(workspace_id)}
     assert statuses == {"conn_0": "active", "conn_1": "active", "conn_2": "paused"}
-    assert billing.reconcile(workspace_id, now=period_end + 2) == {}  # reconciled once
+    assert billing_reconcile.reconcile(workspace_id, now=period_end + 2) == {}  # reconciled once
