@@ -116,7 +116,7 @@ def cycles(g: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_every_package_has_a_floor():
-    assert {floor_of(m) for m in graph() if m != ROOT.name} <= set(FLOORS)
+    assert {floor_of(m) for m in graph() if m != ROOT.name} - set(FLOORS) == set()
 
 
 def test_imports_point_down_the_floors():
@@ -127,6 +127,8 @@ def test_imports_point_down_the_floors():
         here = floor_of(module)
         for dep in deps:
             there = floor_of(dep)
+            if here not in FLOORS or there not in FLOORS:
+                continue  # test_every_package_has_a_floor names it
             if there != here and FLOORS[there] >= FLOORS[here]:
                 breaches.append(f"{module} ({here}: {FLOORS[here]}) imports {dep} ({there}: {FLOORS[there]})")
     assert breaches == []
