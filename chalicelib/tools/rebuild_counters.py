@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from chalicelib.services import counters
+from chalicelib.store.identity import Workspace
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.tools.rebuild_counters", description=__doc__)
     parser.add_argument("workspaces", nargs="+", help="workspace ids")
     args = parser.parse_args(argv)
-    from chalicelib.services import counters
-    from chalicelib.store.identity import Workspace
 
     for workspace_id in args.workspaces:
         workspace = Workspace.get(workspace_id, consistent_read=True)
