@@ -26,7 +26,8 @@ zeros and negative values) and are placed on a regular grid in arrival order. Th
    (:mod:`chalicelib.engines.spike_likelihood`): the strength, and its mean over windows of about
    three hours and half a day, is judged by its Gaussian tail probability under its own rolling
    mean and variance of the last four weeks, so bursty series raise their own bar while smooth
-   ones keep it low; the surprise (-log10 of that probability) is squashed to a score in [0, 1];
+   ones keep it low, but never below an absolute bar (a robust z of Z_MID); the surprise
+   (-log10 of that probability) is squashed to a score in [0, 1];
 7. an episode fires once: for at least half a day and while it lasts, points score only for
    escalation well beyond its peak, so a ten-hour loop is one alert, not ten.
 
@@ -69,7 +70,7 @@ RECURRING_Z = 3.0
 RECURRING_WEEKS = 3
 #: A rise scores 0.5 at the earliest at this multiple of the expected spend, however smooth the
 #: series: a launch steps spend up 1.5-3x and is a new baseline, not a runaway loop.
-UP_RATIO = 3.3
+UP_RATIO = 3.0
 #: A deviation as large as a typical day's largest one scores a robust z of at most TAIL_Z.
 #: (For Gaussian noise a day's largest deviation is 2-3 sd, so this only bites on heavy tails.)
 TAIL_Z = 4.0
@@ -87,7 +88,7 @@ LONG_DAYS = 28
 LONG_POINTS = 8640
 LONG_DAILY = 56
 #: Surprise (-log10 of the tail probability) at which the score is 0.5, and the softness.
-S_MID = 4.5
+S_MID = 3.5
 S_SOFT = 0.5
 #: Inside an episode a point scores only by how far its surprise exceeds ESCALATION times the
 #: episode's peak (surprise grows like z squared: 3x is about 1.7x the robust z).
@@ -299,7 +300,7 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
         drop = np.maximum(-resid, 0.0) / sd
         strength = np.maximum(up, _trailing_min(drop, DROP_POINTS))
     window = min(LONG_DAYS * g.per_day, LONG_POINTS) if g.per_day else LONG_DAILY
-    surprise = likelihood.surprise(strength, _scales(g), window)
+    surprise = likelihood.surprise(strength, _scales(g), window, Z_MID, S_MID)
     scores = _episodes(surprise, max(CALM_POINTS, round(g.per_day * EPISODE_DAYS)))
     scores[: max(8, min(g.per_day, 288))] = 0.0
     expected = np.sinh(expected_z) * 2.0 * g.scale
@@ -346,8 +347,8 @@ def spike_scores(
     out of order allowed: a late point counts at the newest time seen). ``values``: (n,) spend per
     step (NaN, zeros and negative values allowed). Never raises on data. ``direction="up"`` scores
     only jumps (what costs money); ``"both"`` also scores drops (an outage, a broken sync). A score
-    of 0.5 is a tail probability of about 3e-5 under the series' own recent deviations (and at
-    least a 3.3x rise for a single point); the
+    of 0.5 is a tail probability of about 3e-4 under the series' own recent deviations and a robust
+    z of at least 3.5 against the seasonal baseline (and a rise of at least 3x); the
     first 8 points (a day for sub-daily data) score 0 while the baseline forms.
     """
     return _details(timestamps, values, direction).scores
