@@ -12,10 +12,10 @@ their own rolling distribution. The same idea here, at several time scales:
 2. the rolling mean and variance of that windowed score over the long window before it, from
    cumulative sums, shrunk towards a prior (``PRIOR_MEAN``, ``PRIOR_VAR``, worth ``PRIOR_POINTS``
    points) while little is seen, so the first days are judged as an ordinary series would be;
-3. the Gaussian tail probability of the windowed score under that distribution; the windowed
-   score must also be surprising as a robust z in its own right (a calm series that never
-   deviated does not alarm on its first ordinary wiggle); times the number of scales (a
-   Bonferroni bound: a point is judged at whichever scale it is most surprising);
+3. the Gaussian tail probability of the windowed score under that distribution, times the number
+   of scales (a Bonferroni bound: a point is judged at whichever scale it is most surprising);
+   the windowed score must also be surprising as a robust z in its own right (a calm series that
+   never deviated does not alarm on its first ordinary wiggle);
 4. the surprise, ``-log10`` of that probability, is what the detector squashes into a score.
 
 Causal: every statistic at a point uses the raw scores before the point's own window. Pure numpy,
@@ -33,9 +33,10 @@ PRIOR_POINTS = 48
 #: Smallest variance of a (log1p of a) windowed raw score: a series that never deviated does not
 #: make its first small wiggle infinitely surprising.
 MIN_VAR = 0.01
-#: A mean of ``k`` raw scores counts as a z of ``mean * k ** SCALE_EXP`` (0.5 for independent
-#: points; less, because neighbouring residuals are correlated).
-SCALE_EXP = 0.25
+#: A mean of ``k`` raw scores counts as a z of ``mean * k ** SCALE_EXP``: 0.5 would be right for
+#: independent points, but neighbouring residuals are correlated and a run of moderate rises is a
+#: level shift (a notice, not an alarm); at 0 a run must itself average a z of ``z_mid``.
+SCALE_EXP = 0.0
 #: Windowed scores enter the rolling statistics capped at WINSOR times ``z_mid`` (a winsorised
 #: mean and variance): a few huge deviations, or the first days while the baseline forms, must
 #: not make every later deviation look ordinary.
@@ -88,18 +89,19 @@ def surprise(
     ``raw`` (n,) are non-negative raw deviation scores (robust z-scores of a rise or a drop);
     ``scales`` the window lengths in points; ``window`` the long window in points. At each scale
     the windowed score must be surprising twice: under the series' own rolling distribution (the
-    likelihood), and as a robust z in its own right (the mean of ``k`` z-scores times ``k ** EXP``
+    likelihood), and as a robust z in its own right (the mean of ``k`` z-scores times ``k ** SCALE_EXP``
     judged as a Gaussian z, shifted so that ``z_mid`` scores ``s_mid``). A bursty series so raises
     its own bar, but a calm one never lowers it below the absolute one.
     """
     raw = np.nan_to_num(np.asarray(raw, dtype=float), nan=0.0)
     best = np.zeros(raw.shape[0])
     shift = s_mid + float(log10_tail(np.array(z_mid)))
+    bonferroni = np.log10(len(scales))
     for k in scales:
         mean_k = _trailing_mean(raw, k)
         a = np.log1p(mean_k)
         mean, var = _rolling_stats(np.minimum(a, np.log1p(WINSOR * z_mid)), k, window)
         own = -log10_tail((a - mean) / np.sqrt(var))
         absolute = -log10_tail(mean_k * k**SCALE_EXP) + shift
-        best = np.maximum(best, np.minimum(own, absolute))
-    return np.maximum(best - np.log10(len(scales)), 0.0)
+        best = np.maximum(best, np.minimum(own - bonferroni, absolute))
+    return np.maximum(best, 0.0)
