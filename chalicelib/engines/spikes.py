@@ -70,7 +70,7 @@ RECURRING_Z = 3.0
 RECURRING_WEEKS = 3
 #: A rise scores 0.5 at the earliest at this multiple of the expected spend, however smooth the
 #: series: a launch steps spend up 1.5-3x and is a new baseline, not a runaway loop.
-UP_RATIO = 3.0
+UP_RATIO = 3.3
 #: A deviation as large as a typical day's largest one scores a robust z of at most TAIL_Z.
 #: (For Gaussian noise a day's largest deviation is 2-3 sd, so this only bites on heavy tails.)
 TAIL_Z = 4.0
@@ -348,7 +348,7 @@ def spike_scores(
     step (NaN, zeros and negative values allowed). Never raises on data. ``direction="up"`` scores
     only jumps (what costs money); ``"both"`` also scores drops (an outage, a broken sync). A score
     of 0.5 is a tail probability of about 3e-4 under the series' own recent deviations and a robust
-    z of at least 3.5 against the seasonal baseline (and a rise of at least 3x); the
+    z of at least 3.5 against the seasonal baseline (and a rise of at least 3.3x); the
     first 8 points (a day for sub-daily data) score 0 while the baseline forms.
     """
     return _details(timestamps, values, direction).scores
