@@ -3,14 +3,12 @@
 Why this shape: a team's API spend is short, weekly-seasonal, trending, full of holes (a sync
 missed a day), zeros (outages, weekends) and one-off spikes (a runaway loop), and it jumps when a
 feature launches. No single model is good at all of that, and model fitting per request must stay
-within milliseconds. So the forecast is the per-day mean of five simple forecasters
-(:mod:`chalicelib.engines.forecast_methods`) run on a cleaned, deseasonalised copy of the history:
-
-1. weekday factors estimated robustly (:mod:`chalicelib.engines.seasonality`) are divided out;
-2. a recent level shift (three or more days consistently away from the weeks before) is detected
-   and the older history is rescaled to the new level, so the forecast follows a launch within
-   days instead of averaging it away;
-3. outliers (against a centred 7-day median, in log space) are replaced, gaps interpolated.
+within milliseconds. So the forecast combines five simple forecasters
+(:mod:`chalicelib.engines.forecast_methods`) and damped Holt-Winters
+(:mod:`chalicelib.engines.forecast_ets`), weighted by their own rolling-origin errors on the series
+(:mod:`chalicelib.engines.forecast_combine`), all run on a cleaned copy of the history (weekday
+factors divided out, a recent level shift carried back, outliers replaced, gaps filled:
+:mod:`chalicelib.engines.forecast_prepare`).
 
 Prediction intervals are empirical: the 1..h-day-ahead log errors that exponential smoothing made
 on this very series (one row per past origin) give per-horizon quantiles. The same error rows,
@@ -32,29 +30,20 @@ from statistics import NormalDist
 
 import numpy as np
 
+from chalicelib.engines import forecast_combine
 from chalicelib.engines import forecast_methods as fm
+from chalicelib.engines.forecast_prepare import Prepared, prepare
 from chalicelib.engines.robust import (
-    MAD_TO_SD,
-    fill_gaps,
-    log_offset,
     mad_sd,
-    nanmedian_rows,
-    rolling_median,
     sorted_column_quantiles,
 )
-from chalicelib.engines.seasonality import PERIOD, phases, weekly_profile
+from chalicelib.engines.seasonality import PERIOD
 
-#: Days of history used at most; older spend says little about next month and costs time.
-MAX_HISTORY = 365
 #: Below this many observed days the forecast is flagged uncertain.
 CONFIDENT_DAYS = 28
 #: Widening of the empirical intervals: the errors are measured in-sample on a cleaned series,
-#: which is a little optimistic; calibrated on the benchmarks (bench/forecast_bench.py).
-INTERVAL_SCALE = 1.25
-#: Outlier cut-off, in robust standard deviations from the centred 7-day median (log space).
-OUTLIER_Z = 4.0
-#: Larger daily values are clipped (no spend is that large; it keeps float arithmetic finite).
-MAX_VALUE = 1e15
+#: which is a little optimistic; calibrated on the tuning split of bench/forecast_bench.py.
+INTERVAL_SCALE = 1.15
 
 
 @dataclass(frozen=True)
@@ -82,20 +71,6 @@ class PeriodProjection:
 
 
 @dataclass(frozen=True)
-class _Prepared:
-    """History made fit for the simple forecasters (all arrays shape (n,))."""
-
-    observed: np.ndarray  # raw values, NaN where missing, negatives clipped
-    clean: np.ndarray  # deseasonalised, shift-adjusted, outliers replaced, gaps filled
-    z_actual: (
-        np.ndarray
-    )  # log(deseasonalised observed + c), shift-adjusted, NaN where missing
-    profile: np.ndarray  # (7,) weekday factors indexed by phase
-    offset: float
-    shifted: bool
-
-
-@dataclass(frozen=True)
 class _Model:
     """A forecast plus what is needed to simulate paths from it."""
 
@@ -107,106 +82,7 @@ class _Model:
     sigma: np.ndarray  # (horizon,) log-scale standard deviation implied by the interval
 
 
-def _recent_shift(z: np.ndarray) -> tuple[int, float] | None:
-    """Find a level shift in the last 3..21 days of ``z`` (log, deseasonalised, gap-free).
-
-    Returns (index where the new level starts, size of the shift in log units) or None. A shift
-    needs every day since it started on the far side of the midpoint between the old and new
-    medians, and a size both material (over 35%) and large against the old noise.
-    """
-    n = z.shape[0]
-    runs = np.arange(min(21, n - 7), 2, -1)  # longest first
-    if runs.size == 0:
-        return None
-    cuts = n - runs
-    k = np.arange(28)[None, :]
-    before_idx = cuts[:, None] - 28 + k
-    before = np.where(before_idx >= 0, z[np.maximum(before_idx, 0)], np.nan)  # (r, 28)
-    after_idx = cuts[:, None] + np.arange(21)[None, :]
-    after = np.where(after_idx < n, z[np.minimum(after_idx, n - 1)], np.nan)  # (r, 21)
-    med_before = nanmedian_rows(before)
-    gap = nanmedian_rows(after) - med_before
-    noise = np.maximum(
-        MAD_TO_SD * nanmedian_rows(np.abs(before - med_before[:, None])), 0.03
-    )
-    noise = np.where(np.isfinite(before).sum(axis=1) >= 2, noise, 0.03)
-    big = np.abs(gap) >= np.maximum(np.log(1.35), 3.0 * noise)
-    mid = med_before + gap / 2
-    side = (after - mid[:, None]) * np.sign(gap)[:, None]
-    same_side = np.all(np.where(np.isfinite(after), side > 0, True), axis=1)
-    found = np.nonzero(big & same_side)[0]
-    if found.size == 0:
-        return None
-    i = int(found[0])
-    return int(cuts[i]), float(gap[i])
-
-
-def _prepare(history: np.ndarray) -> _Prepared:
-    x = np.asarray(history, dtype=float).ravel()
-    x = np.where(np.isfinite(x), np.clip(x, 0.0, MAX_VALUE), np.nan)
-    finite = np.isfinite(x)
-    if not finite.any():
-        x, finite = np.zeros(1), np.ones(1, bool)  # nothing seen: forecast zero spend
-    x = x[int(np.argmax(finite)) :][-MAX_HISTORY:].copy()
-    n = x.shape[0]
-    profile = weekly_profile(x)
-    factors = profile[phases(n)]
-    c = log_offset(x / factors)
-    z_obs = np.log(x / factors + c)
-    z = fill_gaps(z_obs)
-    shifted = False
-    if n >= 10:
-        shift = _recent_shift(z)
-        if shift is not None:
-            cut, gap = shift
-            z[:cut] += gap
-            z_obs[:cut] += gap
-            shifted = True
-    if n >= 5:
-        med = rolling_median(z, PERIOD, centred=True)
-        resid = z - med
-        s = max(mad_sd(resid), 0.02)
-        out = np.abs(resid) > OUTLIER_Z * s
-        z = np.where(out, med, z)
-    clean = np.exp(z) - c
-    clean[clean < 1e-9 * c] = (
-        0.0  # exp(log(c)) - c leaves float dust where spend was zero
-    )
-    return _Prepared(x, clean, z_obs, profile, c, shifted)
-
-
-def _point(prep: _Prepared, horizon: int) -> tuple[np.ndarray, fm.SesFit, str]:
-    """Mean of the simple forecasters' forecasts, on the original scale; shape (horizon,).
-
-    Each input is already robust (cleaned data), so the plain mean is safe here, and on the
-    benchmarks it beat the median and trimmed combinations (bench/forecast_bench.py).
-    """
-    d = prep.clean
-    n = d.shape[0]
-    fit = fm.fit_ses(d)
-    future = prep.profile[np.arange(horizon) % PERIOD]
-    if n < 14:
-        candidates = {
-            "ses": fm.ses_forecast(fit, horizon),
-            "median7": fm.recent_median_forecast(d, horizon),
-        }
-    else:
-        candidates = {
-            "ses": fm.ses_forecast(fit, horizon),
-            "theta": fm.theta_forecast(d, fit, horizon),
-            "median7": fm.recent_median_forecast(d, horizon),
-            "damped": fm.damped_trend_forecast(d, horizon),
-        }
-    stack = np.vstack([v * future for v in candidates.values()])
-    if n >= 14:
-        y_clean = d * prep.profile[phases(n)]
-        stack = np.vstack([stack, fm.seasonal_naive_forecast(y_clean, horizon)])
-        candidates["snaive"] = stack[-1]
-    mean = np.maximum(stack.mean(axis=0), 0.0)
-    return mean, fit, "mean(" + ",".join(candidates) + ")"
-
-
-def _error_matrix(prep: _Prepared, fit: fm.SesFit, horizon: int) -> np.ndarray:
+def _error_matrix(prep: Prepared, fit: fm.SesFit, horizon: int) -> np.ndarray:
     """Log errors of SES forecasts from every past origin, shape (origins, horizon), NaN-padded.
 
     Row ``i`` holds the 1..horizon-day-ahead errors made from one origin, so a row is one
@@ -230,10 +106,10 @@ def _model(history: np.ndarray, horizon: int, level: float) -> _Model:
         raise ValueError("horizon must not be negative")
     if not 0 < level < 1:
         raise ValueError("level must be in (0, 1)")
-    prep = _prepare(history)
+    prep = prepare(history)
     n_obs = int(np.isfinite(prep.observed).sum())
     uncertain = n_obs < CONFIDENT_DAYS
-    mean, fit, method = _point(prep, horizon)
+    mean, fit, method = forecast_combine.point(prep, horizon)
     future_factors = prep.profile[np.arange(horizon) % PERIOD]
     offsets = prep.offset * future_factors
     z_q = NormalDist().inv_cdf(0.5 + level / 2)
@@ -267,7 +143,7 @@ def _column_medians(m: np.ndarray) -> np.ndarray:
 
 
 def _extend(
-    lo: np.ndarray, hi: np.ndarray, z_q: float, prep: _Prepared
+    lo: np.ndarray, hi: np.ndarray, z_q: float, prep: Prepared
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fill horizons with too few past errors: grow the last measured width like sqrt(h).
 

@@ -89,8 +89,8 @@ def theta_forecast(d: np.ndarray, fit: SesFit, horizon: int) -> np.ndarray:
     n = y.shape[0]
     if n < 14:
         return ses_forecast(fit, horizon)
-    t = np.arange(n, dtype=float)
-    slope = float(np.polyfit(t, y, 1)[0])
+    t = np.arange(n, dtype=float) - (n - 1) / 2.0  # centred: the least-squares slope in closed form
+    slope = float(t @ (y - y.mean()) / (t @ t))
     a = fit.alpha
     h = np.arange(1, horizon + 1, dtype=float)
     return fit.level + 0.5 * slope * (h - 1 + 1 / a - (1 - a) ** n / a)

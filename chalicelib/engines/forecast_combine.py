@@ -1,0 +1,109 @@
+"""The point forecast: the simple forecasters and damped Holt-Winters, combined by weights from
+their own rolling-origin errors on this series.
+
+Each forecaster is wrong in its own way (:mod:`chalicelib.engines.forecast_methods`,
+:mod:`chalicelib.engines.forecast_ets`). Which one is least wrong depends on the series: a smooth
+trending one favours the trend models, a noisy flat one the medians. So each is also run from
+``ORIGINS`` past origins (the last 14, 28, 42 days held out in turn), its mean absolute error
+there measured against the cleaned history, and the forecasts are combined with weights
+proportional to ``1 / MAE``, after dropping those more than ``TRIM`` times worse than the best
+(a robust combination: a model that failed on this series gets no say, the rest share it). With
+too little history to test, the plain mean.
+
+Shapes: ``Prepared`` arrays are (n,); forecasts are (horizon,) on the original scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from chalicelib.engines import forecast_ets as ets
+from chalicelib.engines import forecast_methods as fm
+from chalicelib.engines.forecast_prepare import Prepared
+from chalicelib.engines.robust import log_offset
+from chalicelib.engines.seasonality import PERIOD, phases
+
+#: Held-out stretches (days back from the end) that each forecaster is tested on.
+ORIGINS = (14, 28, 42)
+#: Days of each held-out stretch that are scored.
+TEST_DAYS = 14
+#: Forecasters whose test error is over TRIM times the best one's get no weight.
+TRIM = 3.0
+#: Days of history a forecaster needs before it takes part, and before ETS does.
+MIN_DAYS = 14
+ETS_DAYS = 28
+
+Candidate = Callable[[int, int], np.ndarray]  # (days held back, horizon) -> forecast
+
+
+def _candidates(prep: Prepared) -> tuple[dict[str, Candidate], fm.SesFit]:
+    """Each forecaster as a function of (days held back, horizon); also SES on the whole history."""
+    d = prep.clean
+    n = d.shape[0]
+    y = d * prep.profile[phases(n)]
+    whole = fm.fit_ses(d)
+
+    def factors(back: int, horizon: int) -> np.ndarray:
+        return prep.profile[(np.arange(horizon) - back) % PERIOD]
+
+    def ses_fit(back: int) -> fm.SesFit:
+        # the level after all but ``back`` points, with the alpha chosen on the whole history
+        if back == 0:
+            return whole
+        return fm.SesFit(whole.alpha, float(whole.levels[n - back - 1]), whole.levels[: n - back])
+
+    out: dict[str, Candidate] = {
+        "ses": lambda b, h: fm.ses_forecast(ses_fit(b), h) * factors(b, h),
+        "median7": lambda b, h: fm.recent_median_forecast(d[: n - b], h) * factors(b, h),
+    }
+    if n >= MIN_DAYS:
+        out["theta"] = lambda b, h: fm.theta_forecast(d[: n - b], ses_fit(b), h) * factors(b, h)
+        out["damped"] = lambda b, h: fm.damped_trend_forecast(d[: n - b], h) * factors(b, h)
+        out["snaive"] = lambda b, h: fm.seasonal_naive_forecast(y[: n - b], h)
+    if n >= ETS_DAYS:
+        c = log_offset(y)
+        fit = ets.fit(np.log(y + c), tuple(o for o in ORIGINS if n - o >= ETS_DAYS))
+
+        def holt_winters(b: int, h: int) -> np.ndarray:
+            z = ets.forecast(fit, h) if b == 0 else ets.forecast_origin(fit, b, h)
+            return np.full(h, np.nan) if z is None else np.exp(np.minimum(z, 700.0)) - c
+
+        out["ets"] = holt_winters
+    return out, whole
+
+
+def _weights(prep: Prepared, candidates: dict[str, Candidate]) -> np.ndarray:
+    """Weight per candidate (sums to 1) from its errors on the held-out stretches."""
+    d = prep.clean
+    n = d.shape[0]
+    y = d * prep.profile[phases(n)]
+    k = len(candidates)
+    errors = np.zeros(k)
+    tested = 0
+    for back in ORIGINS:
+        if n - back < MIN_DAYS:
+            continue
+        actual = y[n - back : n - back + TEST_DAYS]
+        rows = np.vstack([f(back, actual.shape[0]) for f in candidates.values()])
+        if not np.isfinite(rows).all():
+            continue
+        errors += np.abs(rows - actual[None, :]).mean(axis=1)
+        tested += 1
+    if tested == 0 or not np.all(np.isfinite(errors)):
+        return np.full(k, 1.0 / k)
+    errors = np.maximum(errors, 1e-12 * max(float(np.abs(y).mean()), 1e-12))
+    keep = errors <= TRIM * errors.min()
+    w = np.where(keep, 1.0 / errors, 0.0)
+    return w / w.sum()
+
+
+def point(prep: Prepared, horizon: int) -> tuple[np.ndarray, fm.SesFit, str]:
+    """Weighted combination of the forecasters, shape (horizon,); the SES fit; a method label."""
+    candidates, whole = _candidates(prep)
+    w = _weights(prep, candidates)
+    stack = np.vstack([f(0, horizon) for f in candidates.values()])
+    mean = np.maximum(w @ np.nan_to_num(stack, nan=0.0), 0.0)
+    label = ",".join(f"{name}:{weight:.2f}" for name, weight in zip(candidates, w, strict=True))
+    return mean, whole, f"weighted({label})"

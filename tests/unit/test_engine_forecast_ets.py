@@ -1,0 +1,46 @@
+"""Damped Holt-Winters on log spend, and the error-weighted combination around it."""
+
+import numpy as np
+
+from chalicelib.engines import forecast_combine, forecast_ets
+from chalicelib.engines.forecast_prepare import prepare
+
+WEEK = np.array([1.0, 1.1, 1.05, 1.0, 0.9, 0.35, 0.3])
+
+
+def weekly_growing(n: int = 200, seed: int = 0, noise: float = 0.05) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 100.0 * np.exp(0.004 * t) * WEEK[t % 7] * rng.lognormal(0, noise, n)
+
+
+def test_ets_learns_the_weekly_shape_and_the_trend():
+    y = weekly_growing(230)
+    train, future = y[:200], y[200:]
+    fit = forecast_ets.fit(np.log(train))
+    fc = np.exp(forecast_ets.forecast(fit, 30))
+    assert np.mean(np.abs(fc / future - 1)) < 0.08
+    flat = np.full(30, np.median(train[-7:]))
+    assert np.mean(np.abs(fc - future)) < 0.5 * np.mean(np.abs(flat - future))
+
+
+def test_ets_states_at_an_origin_forecast_what_followed():
+    y = np.log(weekly_growing(200, seed=1))
+    fit = forecast_ets.fit(y, origins=(14, 28))
+    back = forecast_ets.forecast_origin(fit, 14, 14)
+    assert back is not None and np.mean(np.abs(np.exp(back - y[-14:]) - 1)) < 0.1
+    assert forecast_ets.forecast_origin(fit, 99, 14) is None
+
+
+def test_a_forecaster_that_fails_on_this_series_gets_no_weight():
+    prep = prepare(weekly_growing(120, seed=2))
+    candidates, _ = forecast_combine._candidates(prep)
+    candidates["broken"] = lambda back, h: np.full(h, 1e6)
+    w = forecast_combine._weights(prep, candidates)
+    assert w[-1] == 0.0 and abs(w.sum() - 1.0) < 1e-12 and np.all(w >= 0)
+
+
+def test_the_combination_labels_its_weights():
+    mean, _, label = forecast_combine.point(prepare(weekly_growing(120, seed=3)), 10)
+    assert mean.shape == (10,) and np.all(mean > 0)
+    assert label.startswith("weighted(") and "ets:" in label
