@@ -34,6 +34,7 @@ from chalicelib.domain.alert_messages import (
     money,
 )
 from chalicelib.domain.alerts import Kind, Rule, Window, provider_title
+from chalicelib.services import budget_status
 from chalicelib.store.alerts import AlertMarker, AlertRule, Firing
 from chalicelib.store.base import is_condition_failure
 
@@ -447,6 +448,7 @@ def evaluate_workspace(workspace_id: str, now: datetime | None = None, *, recove
             key = fire(r, domain_rule, b, now)
             if key:
                 fired.append(key)
+    budget_status.refresh(workspace_id, spend, now)  # GET /api/budget-status reads what this writes
     if recover:
         recover_unsettled(workspace_id, now)
     return fired
