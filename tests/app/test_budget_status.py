@@ -165,3 +165,41 @@ def test_missing_unknown_and_revoked_keys_are_401(api, user, key):
     assert revoked.headers["cache-control"] == "no-store"
     token = status(api, user.token)  # a session token is not an ingest key
     assert token.status == 401
+
+
+def test_the_readme_guard_stops_calling_openai_once_the_sdk_reads_over(api, user, key):
+    """The README's guard, with the SDK reading the real endpoint and the official client on a fake."""
+    import costpilot
+    import httpx2
+    import openai
+
+    from tests.sdk.fakes import ChaliceTransport
+    from tests.sdk.provider_fakes import PROMPT, ProviderFake
+
+    budget(api, user, "1.00", scope={"dimension": "provider", "value": "openai"})
+    evaluate(api)
+    clock = [0.0]
+    cp = costpilot.Client(key, "http://costpilot.local", flush_interval=3600, transport=ChaliceTransport(api.client),
+                          clock=lambda: clock[0])
+    provider = ProviderFake()
+    client = openai.OpenAI(api_key="sk-test", base_url="http://openai.test/v1",
+                           http_client=httpx2.Client(transport=provider.transport()))
+
+    class BudgetExceeded(RuntimeError):
+        pass
+
+    def ask(prompt: str):  # the README's guard
+        status = cp.budget_status(scope="provider:openai")
+        if status.state == "over":
+            raise BudgetExceeded(f"OpenAI budget spent ({status.spent} of {status.budget}) until {status.resets_at}")
+        return client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}])
+
+    ask(PROMPT)
+    push(api, key, "1.50")
+    evaluate(api)
+    assert ask(PROMPT) is not None  # the SDK's 5-second cache still says ok
+    clock[0] += 5
+    with pytest.raises(BudgetExceeded, match="until"):
+        ask(PROMPT)
+    assert len(provider.requests) == 2
+    cp.close()
