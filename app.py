@@ -9,6 +9,7 @@ from chalicelib.api import (
     alert_routes,
     auth_routes,
     billing_routes,
+    budget_routes,
     connection_routes,
     dashboard_routes,
     docs_routes,
@@ -36,6 +37,7 @@ app.register_blueprint(insight_routes.bp)
 app.register_blueprint(billing_routes.bp)
 app.register_blueprint(otlp_routes.bp)
 app.register_blueprint(token_routes.bp)
+app.register_blueprint(budget_routes.bp)
 app.api.binary_types.append("application/x-protobuf")  # OTLP exports and their answers
 app.register_blueprint(dashboard_routes.bp)
 app.register_blueprint(page_routes.bp)

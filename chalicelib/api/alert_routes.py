@@ -26,7 +26,7 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
 class ScopeIn(Strict):
-    dimension: Literal["provider", "model", "project", "feature"]
+    dimension: Literal["provider", "model", "project", "feature", "customer"]
     value: Value
 
 

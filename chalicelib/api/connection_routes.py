@@ -26,8 +26,9 @@ class NewConnection(Strict):
     credentials: Credentials = Field(
         description="openai/anthropic: admin_key; twilio: account_sid + auth_token (or api_key_sid + "
         "api_key_secret); stripe: api_key (restricted, read balance); aws: access_key_id + "
-        "secret_access_key, or role_arn + external_id; gcp: service_account_key (the key file's JSON) + "
-        "project + dataset (of the Cloud Billing export)", max_length=4)
+        "secret_access_key, or role_arn + external_id; gcp: service_account_key (the key file's JSON) or "
+        "external_account (a workload identity federation credential configuration for CostPilot's AWS role, "
+        "never both) + project + dataset (of the Cloud Billing export)", max_length=4)
     sync_interval_minutes: Interval | None = None
 
 

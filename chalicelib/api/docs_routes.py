@@ -55,6 +55,8 @@ def _extra(route: RouteDoc) -> dict[str, str]:
         return {"401": "wrong email or password", "429": _EXPLAINED["429"]}
     if key == ("POST", "/api/auth/signup"):
         return {"409": "an account with this email exists"}
+    if key == ("GET", "/api/budget-status"):
+        return {"401": "missing, unknown or revoked ingest key"}
     if key == ("POST", "/api/webhooks/provider-usage"):
         return {"402": "the plan's monthly event quota is reached"}
     if route.path.startswith("/api/stripe/") or "/billing/" in route.path:

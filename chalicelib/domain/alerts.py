@@ -33,7 +33,7 @@ class Kind(StrEnum):
 
 RULE_KINDS = (Kind.THRESHOLD, Kind.BUDGET, Kind.FORECAST, Kind.SPIKE, Kind.CONNECTION)
 PERIOD_KINDS = ("daily", "weekly", "monthly", "rolling")
-SCOPE_DIMENSIONS = ("provider", "model", "project", "feature")
+SCOPE_DIMENSIONS = ("provider", "model", "project", "feature", "customer")
 DEFAULT_LEVELS = (50, 80, 90, 100)
 MAX_ROLLING_DAYS = 90
 _EPOCH = date(1970, 1, 1)

@@ -36,7 +36,15 @@ from chalicelib.providers._parse import day_cost, merge_duplicates
 from chalicelib.providers._window import DAY, day_floor, day_window
 from chalicelib.providers.base import HttpProvider, sync_source
 from chalicelib.providers.errors import BadRequest, MissingResource, TransientError
-from chalicelib.providers.gcp_auth import TOKEN_URL, ServiceAccountAuth, parse_key
+from chalicelib.providers.gcp_auth import TOKEN_URL, ServiceAccountAuth, TokenAuth, parse_key
+from chalicelib.providers.gcp_federation import (
+    IAM_CREDENTIALS_URL,
+    STS_URL,
+    FederatedAuth,
+    parse_external_account,
+    role_credentials,
+    role_region,
+)
 from chalicelib.providers.http import ProviderHTTP, build_http_client
 
 BASE_URL = "https://bigquery.googleapis.com"
@@ -93,23 +101,37 @@ class GcpBillingClient(HttpProvider):
     provider = "gcp"
     base_url = BASE_URL
 
-    def __init__(self, service_account_key: str, project: str, dataset: str, *, token_url: str | None = None,
-                 **options: Any) -> None:
+    def __init__(self, service_account_key: str | None = None, project: str = "", dataset: str = "", *,
+                 external_account: str | None = None, token_url: str | None = None, **options: Any) -> None:
         if not PROJECT.match(project or ""):
             raise ValueError("project must be a Google Cloud project id")
         if not DATASET.match(dataset or ""):
             raise ValueError("dataset must be a BigQuery dataset id")
-        key = parse_key(service_account_key)
+        if (service_account_key is None) == (external_account is None):
+            raise ValueError("give a service account key or an external account configuration, not both")
         self.project, self.dataset = project, dataset
-        token_http = ProviderHTTP(
-            self.provider, build_http_client("", transport=options.get("transport")),
-            policy=options.get("policy"), **({"sleep": options["sleep"]} if "sleep" in options else {}),
-        )
-        if token_url is None:  # an emulator (the local stack's fake) also answers the token exchange
-            token_url = f"{options['base_url']}/token" if options.get("base_url") else TOKEN_URL
-        self._auth = ServiceAccountAuth(key, token_http, token_url, clock=lambda: self._now().timestamp())
-        super().__init__(auth=self._auth, secrets=(key.private_key_id,), **options)
-        self._key = key
+        token_client = build_http_client("", transport=options.get("transport"))
+        sleep = {"sleep": options["sleep"]} if "sleep" in options else {}
+        clock = lambda: self._now().timestamp()  # noqa: E731
+        emulator = options.get("base_url")  # the local stack's fake also answers the token exchanges
+        secrets: tuple[str, ...] = ()
+        if external_account is not None:
+            account = parse_external_account(external_account)
+            self._auth: TokenAuth = FederatedAuth(
+                account, token_client, aws_credentials=options.pop("aws_credentials", role_credentials),
+                region=options.pop("aws_region", None) or role_region(),
+                sts_url=f"{emulator}/sts/v1/token" if emulator else STS_URL,
+                iam_url=f"{emulator}/iamcredentials" if emulator else IAM_CREDENTIALS_URL,
+                policy=options.get("policy"), clock=clock, **sleep)
+            self._key: object = account
+        else:
+            key = parse_key(service_account_key or "")
+            token_http = ProviderHTTP(self.provider, token_client, policy=options.get("policy"), **sleep)
+            if token_url is None:
+                token_url = f"{emulator}/token" if emulator else TOKEN_URL
+            self._auth = ServiceAccountAuth(key, token_http, token_url, clock=clock)
+            self._key, secrets = key, (key.private_key_id,)
+        super().__init__(auth=self._auth, secrets=secrets, **options)
         self._tables: list[str] | None = None
 
     def __repr__(self) -> str:

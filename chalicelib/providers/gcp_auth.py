@@ -100,22 +100,15 @@ def assertion(key: ServiceAccountKey, now: float, audience: str = TOKEN_URL, sco
     return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.private_key_id})
 
 
-class ServiceAccountAuth(httpx.Auth):
-    """Adds ``Authorization: Bearer <access token>``; fetches and caches the token, and renews it
-    once when the API answers 401 (a token revoked or expired early)."""
+class TokenAuth(httpx.Auth):
+    """Adds ``Authorization: Bearer <access token>``; fetches and caches the token (``_exchange``),
+    and renews it once when the API answers 401 (a token revoked or expired early)."""
 
-    def __init__(self, key: ServiceAccountKey, token_http: ProviderHTTP, token_url: str = TOKEN_URL,
-                 clock: Callable[[], float] = time.time) -> None:
-        self._key = key
-        self._http = token_http
-        self._token_url = token_url
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return f"ServiceAccountAuth({self._key!r})"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"Bearer {self.token()}"
@@ -131,6 +124,24 @@ class ServiceAccountAuth(httpx.Auth):
                 self._token, lifetime = self._exchange(now)
                 self._expires_at = now + lifetime
             return self._token
+
+    def _exchange(self, now: float) -> tuple[str, int]:
+        """A new access token and its lifetime in seconds."""
+        raise NotImplementedError
+
+
+class ServiceAccountAuth(TokenAuth):
+    """The JWT bearer grant with a service account key."""
+
+    def __init__(self, key: ServiceAccountKey, token_http: ProviderHTTP, token_url: str = TOKEN_URL,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(clock)
+        self._key = key
+        self._http = token_http
+        self._token_url = token_url
+
+    def __repr__(self) -> str:
+        return f"ServiceAccountAuth({self._key!r})"
 
     def _exchange(self, now: float) -> tuple[str, int]:
         form = {"grant_type": GRANT_TYPE, "assertion": assertion(self._key, now)}

@@ -19,6 +19,7 @@ from chalicelib.providers.aws_ce import AwsCostExplorerClient
 from chalicelib.providers.base import ProviderClient
 from chalicelib.providers.gcp import DATASET, PROJECT, GcpBillingClient
 from chalicelib.providers.gcp_auth import InvalidKey, parse_key
+from chalicelib.providers.gcp_federation import parse_external_account
 from chalicelib.providers.openai import OpenAIClient
 from chalicelib.providers.stripe_fees import StripeFeesClient
 from chalicelib.providers.twilio import TwilioClient
@@ -41,7 +42,10 @@ def _check_gcp(credentials: Mapping[str, str]) -> None:
     if not DATASET.match(credentials["dataset"].strip()):
         raise InvalidCredentials("gcp dataset must be a BigQuery dataset id (letters, digits, underscores)")
     try:
-        parse_key(credentials["service_account_key"].strip())
+        if "external_account" in credentials:
+            parse_external_account(credentials["external_account"].strip())
+        else:
+            parse_key(credentials["service_account_key"].strip())
     except InvalidKey as e:
         raise InvalidCredentials(f"gcp {e}") from None
 
@@ -63,8 +67,9 @@ PROVIDERS: dict[str, ProviderSpec] = {
             (frozenset({"access_key_id", "secret_access_key"}), frozenset({"role_arn", "external_id"})),
             http=False,
         ),
-        ProviderSpec("gcp", GcpBillingClient, (frozenset({"service_account_key", "project", "dataset"}),),
-                     check_shape=_check_gcp),
+        ProviderSpec("gcp", GcpBillingClient, (frozenset({"service_account_key", "project", "dataset"}),
+                                               frozenset({"external_account", "project", "dataset"})),
+                     check_shape=_check_gcp),  # a key, or workload identity federation: never both
     )
 }
 
@@ -137,6 +142,11 @@ def key_hint(credentials: Mapping[str, str]) -> str:
     if isinstance(key_json := credentials.get("service_account_key"), str):
         try:  # the key id, as the Google Cloud console lists it
             return parse_key(key_json.strip()).private_key_id[-4:]
+        except InvalidKey:
+            return ""
+    if isinstance(config := credentials.get("external_account"), str):
+        try:  # the end of the pool provider's name (the file holds no secret)
+            return parse_external_account(config.strip()).audience[-4:]
         except InvalidKey:
             return ""
     for name in _HINT_FIELDS:

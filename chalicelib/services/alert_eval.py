@@ -16,6 +16,7 @@ from decimal import Decimal
 from chalicelib.domain import alert_wording, alerts
 from chalicelib.domain.alert_messages import Contributor, Notification
 from chalicelib.domain.alerts import Kind, Rule, provider_title
+from chalicelib.services import budget_status
 from chalicelib.services.alert_facts import TOP_N, Breach, Spend, notification, projection
 from chalicelib.services.alert_firing import fire, recover_unsettled
 from chalicelib.store.alerts import AlertMarker, rule_of, rules
@@ -67,6 +68,7 @@ def evaluate_workspace(workspace_id: str, now: datetime | None = None, *, recove
             key = fire(r, domain_rule, b, now)
             if key:
                 fired.append(key)
+    budget_status.refresh(workspace_id, spend, now)  # GET /api/budget-status reads what this writes
     if recover:
         recover_unsettled(workspace_id, now)
     return fired

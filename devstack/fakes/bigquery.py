@@ -33,6 +33,7 @@ from urllib.parse import parse_qs
 from werkzeug.wrappers import Request, Response
 
 from devstack.fakes.base import FakeProvider, decimal_str, midnight
+from devstack.fakes.google_sts import FakeGoogleFederation
 
 TOKEN_URL = "https://oauth2.googleapis.com/token"
 PROJECT = "acme-billing-prod"
@@ -129,8 +130,11 @@ class FakeBigQuery(FakeProvider):
 
     def __init__(self, *, seed: int = 0, now: Callable[[], datetime] | None = None, history_days: int = 45,
                  project: str = PROJECT, dataset: str = DATASET, detailed: bool = True, currency: str = "USD",
-                 private_key_pem: str | None = None) -> None:
+                 private_key_pem: str | None = None, federation: FakeGoogleFederation | None = None) -> None:
         super().__init__(seed=seed, now=now, history_days=history_days)
+        self.federation = federation  # Google STS + IAM Credentials under /sts and /iamcredentials
+        if federation is not None:
+            federation.mint = self.issue_token
         self.private_key = _load_private_key(private_key_pem) if private_key_pem else _private_key()
         self.project, self.dataset, self.currency = project, dataset, currency
         self.tables = [f"gcp_billing_export_v1_{BILLING_ACCOUNT}"]
@@ -200,7 +204,7 @@ class FakeBigQuery(FakeProvider):
     # -- HTTP ----------------------------------------------------------------------------------
 
     def authenticate(self, request: Request) -> bool:
-        if request.path == "/token":
+        if request.path == "/token" or (self.federation is not None and self.federation.handles(request.path)):
             return True
         header = request.headers.get("Authorization", "")
         return header.startswith("Bearer ") and header[7:] in self.tokens
@@ -224,6 +228,8 @@ class FakeBigQuery(FakeProvider):
     def route(self, request: Request) -> Response:
         if request.path == "/token" and request.method == "POST":
             return self._token(request)
+        if self.federation is not None and self.federation.handles(request.path):
+            return self.federation.route(request)
         base = f"/bigquery/v2/projects/{self.project}"
         if not request.path.startswith(base + "/"):
             if request.path.startswith("/bigquery/v2/projects/"):
@@ -259,9 +265,13 @@ class FakeBigQuery(FakeProvider):
                               "and in a reasonable timeframe."}, 400)
         if header.get("kid") != PRIVATE_KEY_ID or claims["iss"] != CLIENT_EMAIL:
             return self.json({"error": "invalid_grant", "error_description": "Invalid grant: account not found"}, 400)
+        return self.json({"access_token": self.issue_token(), "expires_in": 3599, "token_type": "Bearer"})
+
+    def issue_token(self) -> str:
+        """A new access token BigQuery accepts (the token endpoint's, or impersonation's)."""
         token = f"ya29.fake-{self.seed}-{len(self.tokens) + 1:06d}"
         self.tokens.add(token)
-        return self.json({"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
+        return token
 
     def _tables(self, request: Request, dataset: str) -> Response:
         if dataset != self.dataset:

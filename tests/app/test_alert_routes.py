@@ -47,7 +47,7 @@ def test_create_list_get_update_pause_resume_delete(api, user):
     ({"amount": 0}, "amount"),
     ({"amount": None}, "amount"),
     ({"period": {"kind": "fortnightly"}}, "period.kind"),
-    ({"scope": {"dimension": "customer", "value": "x"}}, "scope.dimension"),
+    ({"scope": {"dimension": "region", "value": "x"}}, "scope.dimension"),  # customer is a scope now
     ({"channels": []}, "channels"),
     ({"channels": [{"type": "pager", "url": "https://x"}]}, "channels.0.type"),
     ({"channels": [{"type": "email", "to": ["stranger@example.com"]}]}, "channels.0.to"),

@@ -164,3 +164,65 @@ def test_a_failing_provider_call_still_raises_its_own_error_and_records_nothing(
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}])
     cp.flush()
     assert fake.events == []
+
+
+def test_anthropic_stream_helper_records_once_however_it_is_consumed(ingest):
+    fake, cp = ingest
+    client = costpilot.instrument_anthropic(anthropic.Anthropic(
+        api_key="sk-ant-test", base_url="http://anthropic.test",
+        http_client=httpx2.Client(transport=ProviderFake().transport())), costpilot_client=cp)
+    costpilot.instrument_anthropic(client, costpilot_client=cp)  # twice: still one record per call
+    with client.messages.stream(model="claude-haiku-4-5", max_tokens=100, system=SYSTEM,
+                                messages=[{"role": "user", "content": PROMPT}]) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    with client.messages.stream(model="claude-haiku-4-5", max_tokens=100,
+                                messages=[{"role": "user", "content": PROMPT}]) as stream:
+        kinds = [e.type for e in stream]
+    with client.messages.stream(model="claude-haiku-4-5", max_tokens=100,
+                                messages=[{"role": "user", "content": PROMPT}]):
+        pass  # opened, never read: no usage was seen (reading it at exit would block), nothing recorded
+    assert text.strip() == ANSWER and final.content[0].text.strip() == ANSWER and "message_stop" in kinds
+    cp.flush()
+    assert len(fake.events) == 2
+    whole = {"input_tokens": 100, "output_tokens": 50, "cached_input_tokens": 30, "cache_write_tokens": 20}
+    assert tokens(fake.events[0]) == tokens(fake.events[1]) == whole
+    assert {e["model"] for e in fake.events} == {"claude-haiku-4-5-20251001"}
+    assert {e["metadata"]["integration"] for e in fake.events} == {"anthropic.messages.stream"}
+    no_text_left(fake)
+
+
+def test_anthropic_async_stream_helper(ingest):
+    fake, cp = ingest
+    client = costpilot.instrument_anthropic(anthropic.AsyncAnthropic(
+        api_key="sk-ant-test", base_url="http://anthropic.test",
+        http_client=httpx2.AsyncClient(transport=ProviderFake().transport())), costpilot_client=cp)
+
+    async def run():
+        async with client.messages.stream(model="claude-haiku-4-5", max_tokens=100,
+                                          messages=[{"role": "user", "content": PROMPT}]) as stream:
+            chunks = [t async for t in stream.text_stream]
+            return "".join(chunks), await stream.get_final_message()
+
+    text, final = asyncio.run(run())
+    assert text.strip() == ANSWER and final.usage.output_tokens == 50
+    cp.flush()
+    assert [tokens(e) for e in fake.events] == [{"input_tokens": 100, "output_tokens": 50, "cached_input_tokens": 30,
+                                                 "cache_write_tokens": 20}]
+    no_text_left(fake)
+
+
+def test_a_stream_helper_that_fails_raises_the_providers_error_and_records_nothing(ingest):
+    fake, cp = ingest
+
+    def overloaded(request):
+        return httpx2.Response(529, json={"type": "error", "error": {"type": "overloaded_error", "message": "busy"}})
+
+    client = costpilot.instrument_anthropic(anthropic.Anthropic(
+        api_key="sk-ant-test", base_url="http://anthropic.test", max_retries=0,
+        http_client=httpx2.Client(transport=httpx2.MockTransport(overloaded))), costpilot_client=cp)
+    with pytest.raises(anthropic.APIStatusError), client.messages.stream(
+            model="claude-haiku-4-5", max_tokens=100, messages=[{"role": "user", "content": PROMPT}]) as stream:
+        list(stream)
+    cp.flush()
+    assert fake.events == []

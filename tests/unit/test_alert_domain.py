@@ -77,7 +77,8 @@ def test_rule_config_round_trip_and_validation():
     with pytest.raises(ValueError):
         Period("rolling", 0)
     with pytest.raises(ValueError):
-        Scope("customer", "c1")
+        Scope("region", "eu")
+    assert Scope("customer", "c1").label == "Spend on customer c1"  # a scope since the budget circuit breaker
     assert Scope("provider", "openai").label == "OpenAI spend" and Scope().label == "All spend"
 
 

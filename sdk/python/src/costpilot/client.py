@@ -25,13 +25,17 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Union
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 import httpx
-from typing_extensions import Self
 
+from costpilot import budget
 from costpilot._version import __version__
+from costpilot.budget import BudgetStatus, BudgetStatusError
 from costpilot.tags import current_tags
+
+if TYPE_CHECKING:  # typing_extensions is not a runtime dependency
+    from typing_extensions import Self
 
 log = logging.getLogger("costpilot")
 
@@ -66,6 +70,9 @@ class Client:
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        budget_cache_seconds: float = 5.0,
+        budget_timeout: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ingest_key = ingest_key or os.environ.get("COSTPILOT_INGEST_KEY") or ""
         self.base_url = (base_url or os.environ.get("COSTPILOT_URL") or DEFAULT_URL).rstrip("/")
@@ -76,6 +83,10 @@ class Client:
         self.backoff = float(backoff)
         self.max_backoff = float(max_backoff)
         self._sleep = sleep
+        self.budget_cache_seconds = float(budget_cache_seconds)
+        self.budget_timeout = float(budget_timeout)
+        self._clock = clock
+        self._budget_cache: dict[str, tuple[float, BudgetStatus]] = {}
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport, headers={
             "Authorization": f"Bearer {self.ingest_key}", "Content-Type": "application/json",
             "User-Agent": f"costpilot-python/{__version__}"})
@@ -255,6 +266,34 @@ class Client:
             if outcome.get("status") == "rejected":
                 self.last_errors.append(f"event {outcome.get('id')}: {outcome.get('reason')}")
                 log.warning("costpilot: event %s rejected: %s", outcome.get("id"), outcome.get("reason"))
+
+    # --- the budget circuit breaker ----------------------------------------------------------
+
+    def budget_status(self, scope: str | None = None, *, raise_errors: bool = False) -> BudgetStatus:
+        """``GET /api/budget-status`` for ``scope`` (``provider:openai``, ``feature:search``, ...),
+        cached for ``budget_cache_seconds``. Fails open: ``state="unknown"`` (reason in ``error``)
+        when CostPilot cannot answer, unless ``raise_errors`` (then ``BudgetStatusError``)."""
+        key = scope or ""
+        now = self._clock()
+        cached = self._budget_cache.get(key)
+        if cached is None or now >= cached[0]:
+            if not self.ingest_key:
+                status = budget.unknown("no ingest key (COSTPILOT_INGEST_KEY)", scope)
+            else:
+                try:
+                    status = budget.fetch(self._http, scope, self.budget_timeout)
+                except BudgetStatusError as e:
+                    status = budget.unknown(str(e), scope)
+                except Exception as e:  # never into the caller's code
+                    log.debug("costpilot: budget status failed", exc_info=True)
+                    status = budget.unknown(f"{type(e).__name__}: {e}", scope)
+            if len(self._budget_cache) > 1000:
+                self._budget_cache.clear()
+            self._budget_cache[key] = cached = (now + self.budget_cache_seconds, status)
+        status = cached[1]
+        if raise_errors and not status.known:
+            raise BudgetStatusError(status.error or "budget status unknown")
+        return status
 
     # --- for scripts and Lambda handlers -----------------------------------------------------
 

@@ -10,9 +10,10 @@ import functools
 import inspect
 import logging
 import time
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from typing_extensions import Self
+if TYPE_CHECKING:  # typing_extensions is not a runtime dependency
+    from typing_extensions import Self
 
 log = logging.getLogger("costpilot")
 
