@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from chalicelib.domain import money
-from chalicelib.services import usage_queries
+from chalicelib.services import forecast_accuracy, usage_queries
 
 HISTORY_DAYS = 365
 CENT = Decimal("0.01")
@@ -83,7 +83,6 @@ def forecast(workspace_id: str, horizon: int, filters: dict[str, frozenset], bud
     days_left = (period_end - today).days + 1
     projection = engine.period_end_projection(values, float(spent), days_left, level,
                                               float(budget) if budget is not None else None)
-    check = engine.backtest(values, min(horizon, 14), level)
     body.update({
         "status": "ok",
         "method": fc.method,
@@ -103,9 +102,7 @@ def forecast(workspace_id: str, horizon: int, filters: dict[str, frozenset], bud
         "risk": risk_level(projection.probability_over_budget, projection.mean,
                            float(budget) if budget is not None else None),
         "accuracy": {
-            "mase": None if check["mase"] is None else round(check["mase"], 3),
-            "coverage": None if check["coverage"] is None else round(check["coverage"], 3),
-            "origins": check["origins"], "horizon": check["horizon"],
+            **forecast_accuracy.accuracy(values, min(horizon, 14), level),
             "explain": "Backtest on this workspace's own history: MASE below 1 beats repeating last week; "
                        "coverage is the share of past days that fell inside the interval.",
         },
@@ -158,5 +155,28 @@ def insights(workspace_id: str, days: int = 30) -> list[dict[str, Any]]:
              + rules.new_costly_tag(tag_rows(start, end), tag_rows(prev_start, prev_end)))
     found.sort(key=lambda i: -rules.SEVERITIES.index(i.severity))
     return [{"kind": i.kind, "title": i.title, "message": i.message, "severity": i.severity,
-             "figures": {k: money.to_str(v) if isinstance(v, Decimal) else v for k, v in i.figures.items()}}
+             "figures": {k: money.to_str(v) if isinstance(v, Decimal) else v for k, v in i.figures.items()},
+             "saving": saving(i.kind, i.figures, days)}
             for i in found]
+
+
+def saving(kind: str, figures: dict[str, Any], days: int) -> dict[str, Any]:
+    """What acting on an insight would save a month (30 days at this period's rate), and how."""
+    per_month = Decimal(30) / Decimal(days)
+
+    def monthly(x: Decimal) -> str | None:
+        x = (x * per_month).quantize(CENT, rounding=ROUND_HALF_UP)
+        return money.to_str(x) if x > 0 else None
+
+    name = f"{figures.get('dimension', '')} {figures.get('name', '')}".strip()
+    if kind == "cheaper_model" and "monthly_saving" in figures:
+        return {"monthly": money.to_str(Decimal(figures["monthly_saving"])),
+                "how": f"Move {figures.get('model')}'s calls to {figures.get('cheaper_model')}."}
+    if kind == "fast_growth" and "current" in figures and "previous" in figures:
+        return {"monthly": monthly(Decimal(figures["current"]) - Decimal(figures["previous"])),
+                "how": f"Bring {name} back to last period's level."}
+    if kind == "new_costly_tag" and "cost" in figures:
+        return {"monthly": monthly(Decimal(figures["cost"])),
+                "how": f"Stopping {name} saves all of it; capping it saves in proportion."}
+    return {"monthly": None, "how": f"No direct saving: a price change or an outage at {name} would reach this share "
+                                    "of your spend, so consider a second provider for it."}
