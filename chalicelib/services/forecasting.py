@@ -114,14 +114,19 @@ def _days(first: date, n: int) -> list[date]:
     return [first + timedelta(days=i) for i in range(n)]
 
 
-def insights(workspace_id: str, days: int = 30) -> list[dict[str, Any]]:
+def insights(workspace_id: str, days: int = 30) -> dict[str, Any]:
+    """Findings over the last ``days`` UTC days against the ``days`` before. When the plan's history
+    does not reach back that far (Free keeps 30 days), the two halves of what it keeps are compared,
+    so nothing reads as "new" merely because its past is out of view."""
     from chalicelib.domain import pricing
     from chalicelib.engines import insights as rules
 
     end = usage_queries.today()
+    earliest = usage_queries.earliest_day(workspace_id)  # the plan's history: nothing before it is read
+    if end - timedelta(days=2 * days - 1) < earliest:
+        days = max(1, ((end - earliest).days + 1) // 2)
     start = end - timedelta(days=days - 1)
     prev_start, prev_end = start - timedelta(days=days), start - timedelta(days=1)
-    earliest = usage_queries.earliest_day(workspace_id)  # the plan's history: nothing before it is read
 
     def model_rows(a: date, b: date) -> list[rules.UsageRow]:
         a = max(a, earliest)
@@ -154,10 +159,12 @@ def insights(workspace_id: str, days: int = 30) -> list[dict[str, Any]]:
              + rules.cheaper_model(current, pricing.price_per_million)
              + rules.new_costly_tag(tag_rows(start, end), tag_rows(prev_start, prev_end)))
     found.sort(key=lambda i: -rules.SEVERITIES.index(i.severity))
-    return [{"kind": i.kind, "title": i.title, "message": i.message, "severity": i.severity,
-             "figures": {k: money.to_str(v) if isinstance(v, Decimal) else v for k, v in i.figures.items()},
-             "saving": saving(i.kind, i.figures, days)}
-            for i in found]
+    return {"days": days, "from": start.isoformat(), "to": end.isoformat(),
+            "previous": {"from": prev_start.isoformat(), "to": prev_end.isoformat()}, "timezone": "UTC",
+            "insights": [{"kind": i.kind, "title": i.title, "message": i.message, "severity": i.severity,
+                          "figures": {k: money.to_str(v) if isinstance(v, Decimal) else v
+                                      for k, v in i.figures.items()},
+                          "saving": saving(i.kind, i.figures, days)} for i in found]}
 
 
 def saving(kind: str, figures: dict[str, Any], days: int) -> dict[str, Any]:
