@@ -7,7 +7,7 @@ import { Card, Empty, ErrorBox, Loading, useAction, useApi, when } from "./ui.js
 
 const DIMENSIONS = ["provider", "model", "project", "feature", "customer"];
 
-function Firings({ ws, firings, reload }) {
+function Firings({ ws, firings, reload, canAct }) {
   const action = useAction();
   if (!firings.length) return null;
   const act = (f, what) => action.run(async () => {
@@ -20,10 +20,10 @@ function Firings({ ws, firings, reload }) {
     <div><strong>${f.alert_name}</strong>: ${f.headline}
       <div class="muted">Since ${when(f.fired_at)}${f.figure && html` · ${f.figure_label || "observed"} ${fmt(f.figure, f.currency)}`}${f.threshold && html` vs ${(f.threshold_label || "threshold").toLowerCase()} ${fmt(f.threshold, f.currency)}`}</div>
       ${drivers(f).length ? html`<ul class="drivers" aria-label="What drove it">${drivers(f)}</ul>` : null}</div>
-    <div class="actions">
+    ${canAct && html`<div class="actions">
       <button type="button" onClick=${() => act(f, "acknowledge")} disabled=${action.busy}>Acknowledge</button>
       <button type="button" onClick=${() => act(f, "snooze")} disabled=${action.busy}>Snooze 1 day</button>
-    </div></div>`)}
+    </div>`}</div>`)}
     <${ErrorBox} error=${action.error} ws=${ws} /></div>`;
 }
 
@@ -51,7 +51,7 @@ function Today({ t }) {
     ${t.usual != null ? html`<span class="muted">a usual day (median of the last ${t.usual_days}) <strong>${fmt(t.usual)}</strong>${word ? ` · ${word} usual` : ""}</span>` : null}</p>`;
 }
 
-export function Overview({ ws }) {
+export function Overview({ ws, role }) {
   const [groupBy, setGroupBy] = useState("provider");
   const [days, setDays] = useState(30);
   const data = useApi(() => get(`/api/workspaces/${ws}/summary${qs({ days, group_by: groupBy })}`), [ws, groupBy, days]);
@@ -62,7 +62,7 @@ export function Overview({ ws }) {
   const empty = !s.usage.series.length;
   return html`<div class="overview">
     <h1 class="sr">Overview</h1>
-    <${Firings} ws=${ws} firings=${s.open_firings} reload=${data.reload} />
+    <${Firings} ws=${ws} firings=${s.open_firings} reload=${data.reload} canAct=${role === "owner" || role === "admin"} />
     ${empty && html`<${Card} title="No spend yet" cls="onboard"><p>Connect a provider or push usage from your code to see where the money goes.</p>
       <a class="button primary" href=${`/app/workspaces/${ws}/onboarding`}>Get started</a><//>`}
     <${Projection} forecast=${{ ...s.forecast, ws }} />
