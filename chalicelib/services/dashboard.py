@@ -3,7 +3,7 @@ daily spend by one dimension, open firings, and the top movers against the previ
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -97,7 +97,9 @@ def summary(m: Membership, days: int, group_by: str) -> dict[str, Any]:
     period_start, period_end = forecasting.period_bounds(today, "month")
     budget = monthly_budget(workspace_id)
     horizon = min(90, max(7, (period_end - today).days + 1))
-    forecast = forecasting.forecast(workspace_id, horizon, {}, budget, "month")
+    # a clipped query starts on the plan's first day: the forecast need not look the plan up again
+    earliest = date.fromisoformat(notice["from"]) if notice else None
+    forecast = forecasting.forecast(workspace_id, horizon, {}, budget, "month", earliest=earliest)
     # the plan may clip the previous window away: then compare the two halves of the shown window
     mover_days = days if query.start <= previous_start else days // 2
     mover_start = today - timedelta(days=mover_days - 1)

@@ -22,12 +22,15 @@ def _cents(x: float) -> str:
 
 
 def daily_history(workspace_id: str, end: date, filters: dict[str, frozenset], currency: str = "USD",
-                  days: int = HISTORY_DAYS, now: datetime | None = None) -> tuple[date, list[Decimal]]:
+                  days: int = HISTORY_DAYS, now: datetime | None = None,
+                  earliest: date | None = None) -> tuple[date, list[Decimal]]:
     """Spend per UTC day up to ``end`` (inclusive), from the first day with spend. Days without
     spend are real zeros, not gaps; history starts no earlier than the plan allows. Days the providers
     have not finished billing read the provisional spend (the larger of the bill so far and pushed
-    events), as alerts do."""
-    start = max(end - timedelta(days=days - 1), usage_queries.earliest_day(workspace_id))  # the plan's history
+    events), as alerts do. ``earliest``: the plan's first day, when the caller has it already."""
+    if earliest is None:
+        earliest = usage_queries.earliest_day(workspace_id)
+    start = max(end - timedelta(days=days - 1), earliest)  # the plan's history
     days = (end - start).days + 1
     result = usage_queries.daily_spend(workspace_id, start, end, filters=filters, now=now)
     by_day = usage_queries.spend_by_day(result, currency)
@@ -55,7 +58,7 @@ def risk_level(probability: float | None, projected: float, budget: float | None
 
 
 def forecast(workspace_id: str, horizon: int, filters: dict[str, frozenset], budget: Decimal | None,
-             period: str = "month", level: float = 0.8) -> dict[str, Any]:
+             period: str = "month", level: float = 0.8, earliest: date | None = None) -> dict[str, Any]:
     import numpy as np
 
     from chalicelib.engines import forecast as engine
@@ -64,7 +67,7 @@ def forecast(workspace_id: str, horizon: int, filters: dict[str, frozenset], bud
     today = now.date()
     # one read through today; today's bucket is still growing, so the history ends yesterday and the
     # forecast starts today
-    first_day, series = daily_history(workspace_id, today, filters, now=now)
+    first_day, series = daily_history(workspace_id, today, filters, now=now, earliest=earliest)
     history, today_so_far = series[:-1], (series[-1] if series else Decimal(0))
     period_start, period_end = period_bounds(today, period)
     spent = sum((v for d, v in zip(_days(first_day, len(history)), history, strict=True) if d >= period_start),

@@ -74,3 +74,16 @@ def test_saving_per_kind():
     assert saving("fast_growth", {"dimension": "model", "name": "m", "current": "5", "previous": "10"},
                   30)["monthly"] is None
     assert saving("cost_concentration", {"dimension": "provider", "name": "openai"}, 30)["monthly"] is None
+
+
+def test_the_summary_looks_the_plan_up_once(api, user, fixed_today, monkeypatch):
+    """The clipped usage query already knows the plan's first day: the forecast reuses it."""
+    seed(user.workspace_id, 40)
+
+    def looked_up_again(workspace_id):
+        raise AssertionError("the plan was looked up a second time")
+
+    monkeypatch.setattr(usage_queries, "earliest_day", looked_up_again)
+    r = api.get(f"/api/workspaces/{user.workspace_id}/summary?days=30", token=user.token)
+    assert r.status == 200, r.body
+    assert r.json["notice"]["from"] == "2026-10-20" and r.json["forecast"]["history_days"] == 29
