@@ -178,7 +178,8 @@ def saving(kind: str, figures: dict[str, Any], days: int) -> dict[str, Any]:
         x = (x * per_month).quantize(CENT, rounding=ROUND_HALF_UP)
         return money.to_str(x) if x > 0 else None
 
-    name = f"{figures.get('dimension', '')} {figures.get('name', '')}".strip()
+    name = ("spend" if figures.get("dimension") == "total"
+            else f"{figures.get('dimension', '')} {figures.get('name', '')}".strip())
     if kind == "cheaper_model" and "monthly_saving" in figures:
         return {"monthly": money.to_str(Decimal(figures["monthly_saving"])),
                 "how": f"Move {figures.get('model')}'s calls to {figures.get('cheaper_model')}."}

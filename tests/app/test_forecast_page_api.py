@@ -87,3 +87,10 @@ def test_the_summary_looks_the_plan_up_once(api, user, fixed_today, monkeypatch)
     r = api.get(f"/api/workspaces/{user.workspace_id}/summary?days=30", token=user.token)
     assert r.status == 200, r.body
     assert r.json["notice"]["from"] == "2026-10-20" and r.json["forecast"]["history_days"] == 29
+
+
+def test_saving_words_for_total_growth():
+    from chalicelib.services.forecasting import saving
+
+    assert saving("fast_growth", {"dimension": "total", "name": "all", "current": "20", "previous": "10"},
+                  30)["how"] == "Bring spend back to last period's level."
