@@ -2,7 +2,10 @@
 Anthropic connections pointed at the fake provider APIs (so the scheduled sync runs end to end),
 an ingest key, and three months of usage pushed from "the team's code" tagged by feature and
 customer (with a costly feature launched ten days ago), through the same ingestion path a client
-uses.
+uses. Then the alerts a team would have: a monthly budget a little above where the month is heading
+(so the first screen shows a real chance of passing it), a spike alert that is firing now (a support
+bot stuck in a loop on gpt-4o this morning) and a daily Anthropic threshold that fired yesterday (a
+batch job re-ran) and was acknowledged, so the alert history has a settled firing.
 
 The fake providers bill those calls too (``bill_to``): each at least what its pushed event costs
 (the catalogue estimate, rounded up to a millionth of a dollar), under the dated model name a
@@ -36,7 +39,7 @@ def seed_demo(provider_keys: dict[str, str] | None = None, days: int = 90,
     (Google Cloud's service account key, project, dataset) connect in a second demo workspace: the
     Free plan's two connections are the first one's OpenAI and Anthropic. ``bill_to``: fake
     providers (by name) that bill the demo's pushed calls."""
-    from chalicelib.services import accounts, alerts, connections, ingestion
+    from chalicelib.services import accounts, connections, ingestion
     from chalicelib.store.identity import Membership
 
     created = accounts.signup(DEMO_EMAIL, DEMO_PASSWORD, "Demo workspace")
@@ -46,13 +49,38 @@ def seed_demo(provider_keys: dict[str, str] | None = None, days: int = 90,
     if provider_credentials:
         _connect_in_second_workspace(owner, provider_credentials)
     key = ingestion.create_key(owner, "demo backend")
-    events = _push_history(key["key"], days)
+    now = datetime.now(UTC)
+    events = _history(days, now) + _incidents(now)
+    _push(key["key"], events)
     for provider, fake in (bill_to or {}).items():
         fake.bill_calls(billed_calls(events, provider))
-    # a monthly budget near the forecast, so the first screen shows the chance of passing it
-    alerts.create(owner, {"name": "Monthly AI budget", "kind": "budget", "amount": "450", "period": {"kind": "monthly"},
-                          "levels": [80, 100], "channels": [{"type": "email"}]})
+    _seed_alerts(owner, now)
     return {"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "ingest_key": key["key"], **created}
+
+
+def _seed_alerts(owner, now: datetime) -> None:
+    """The demo's alerts and their firings, evaluated against the spend as the providers bill it (the
+    connections are synced first, so the budget sits near the forecast the first screen shows)."""
+    from chalicelib.services import alert_eval, alerts, forecasting, sync
+    from chalicelib.store.connections import Connection
+
+    ws = owner.workspace_id
+    for c in Connection.query(ws):
+        sync.sync_one(ws, c.connection_id, now=now)
+    email = [{"type": "email"}]
+    yesterday = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(minutes=1)
+    alerts.create(owner, {"name": "Anthropic over $25 a day", "kind": "threshold", "amount": "25",
+                                  "period": {"kind": "daily"}, "scope": {"dimension": "provider", "value": "anthropic"},
+                                  "channels": email})
+    for fired in alert_eval.evaluate_workspace(ws, yesterday):
+        alerts.acknowledge(owner, fired)
+    projected = forecasting.forecast(ws, 31, {}, None, "month")
+    mean = Decimal(projected["period_end"]["projected"]) if projected["status"] == "ok" else Decimal(450)
+    budget = (mean * Decimal("1.08") / 50).to_integral_value(rounding=ROUND_CEILING) * 50
+    alerts.create(owner, {"name": "Monthly AI budget", "kind": "budget", "amount": str(budget),
+                          "period": {"kind": "monthly"}, "levels": [80, 100], "channels": email})
+    alerts.create(owner, {"name": "Unusual daily spend", "kind": "spike", "sensitivity": 0.5, "channels": email})
+    alert_eval.evaluate_workspace(ws, now)
 
 
 def _connect_in_second_workspace(owner, provider_credentials: dict[str, dict[str, str]]) -> None:
@@ -88,11 +116,37 @@ def billed_calls(events: list[dict], provider: str) -> list:
     return calls
 
 
-def _push_history(ingest_key: str, days: int) -> list[dict]:
+def _incidents(now: datetime) -> list[dict]:
+    """Yesterday a batch job re-ran on Claude; this morning a support bot looped on gpt-4o (the
+    open spike). Both before ``now``, so whatever the hour the stack starts, both days show them."""
+    rng = random.Random(7)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    events = []
+    for i in range(40):  # the batch: about $30 of claude-3-5-haiku in the evening
+        at = midnight - timedelta(hours=4) + timedelta(seconds=rng.randrange(3 * 3600))
+        events.append({"id": f"demo-batch-{at.date()}-{i}", "timestamp": at.isoformat(), "provider": "anthropic",
+                       "model": "claude-3-5-haiku", "input_tokens": rng.randint(600_000, 800_000),
+                       "output_tokens": rng.randint(20_000, 30_000), "feature": "summarise",
+                       "customer": "globex", "project": "batch-jobs"})
+    for i in range(60):  # the loop: about $150 of gpt-4o in the last hour before now
+        at = max(midnight + timedelta(seconds=1), now - timedelta(minutes=2) - timedelta(seconds=rng.randrange(3600)))
+        events.append({"id": f"demo-loop-{now.date()}-{i}", "timestamp": at.isoformat(), "provider": "openai",
+                       "model": "gpt-4o", "input_tokens": rng.randint(700_000, 900_000),
+                       "output_tokens": rng.randint(20_000, 40_000), "feature": "support-bot",
+                       "customer": "initech", "project": "web-app"})
+    return events
+
+
+def _push(ingest_key: str, events: list[dict]) -> None:
     from chalicelib.services import ingestion
 
+    headers = {"authorization": f"Bearer {ingest_key}"}
+    for start in range(0, len(events), 1000):
+        ingestion.ingest_batch(headers, json.dumps({"events": events[start:start + 1000]}).encode())
+
+
+def _history(days: int, now: datetime) -> list[dict]:
     rng = random.Random(42)
-    now = datetime.now(UTC)
     events = []
     for d in range(days, -1, -1):
         day = (now - timedelta(days=d)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -111,7 +165,4 @@ def _push_history(ingest_key: str, days: int) -> list[dict]:
                 "input_tokens": rng.randint(2_000, 40_000) * scale, "output_tokens": rng.randint(200, 4_000) * scale,
                 "feature": feature, "customer": rng.choice(CUSTOMERS), "project": "web-app",
             })
-    headers = {"authorization": f"Bearer {ingest_key}"}
-    for start in range(0, len(events), 1000):
-        ingestion.ingest_batch(headers, json.dumps({"events": events[start:start + 1000]}).encode())
     return events

@@ -3,13 +3,14 @@ daily spend by one dimension, open firings, and the top movers against the previ
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.domain.alert_messages import Notification
 from chalicelib.domain.money import to_str
-from chalicelib.services import alerts, forecasting, usage_queries
-from chalicelib.store.alerts import rules
+from chalicelib.services import forecasting, usage_queries
+from chalicelib.store.alerts import Firing, rules
 from chalicelib.store.identity import Membership
 
 MOVERS = 5
@@ -49,6 +50,42 @@ def movers(series: list[dict], group_by: str, current: tuple[str, str], previous
     return rows[:MOVERS]
 
 
+def open_firings(workspace_id: str, limit: int = 20) -> list[dict]:
+    """The open, real firings among the latest ``limit``, for the banner: what, since when, expected vs
+    observed and what drove it (one query; delivery status is the alert history's business)."""
+    out = []
+    for f in Firing.by_time.query(workspace_id, scan_index_forward=False, limit=limit, page_size=limit):
+        if f.status != "open" or f.test:
+            continue
+        n = Notification.from_json(f.message)
+        out.append({
+            "firing_id": f.firing_key, "alert_id": f.alert_id, "alert_name": f.alert_name, "kind": f.kind,
+            "level": f.level, "fired_at": f.fired_at.isoformat(), "status": f.status, "headline": n.headline,
+            "figure": None if n.figure is None else to_str(n.figure), "figure_label": n.figure_label,
+            "threshold": None if n.threshold is None else to_str(n.threshold), "threshold_label": n.threshold_label,
+            "currency": n.currency, "period_label": n.period_label, "scope_label": n.scope_label,
+            "drivers": {dim: [{"name": c.name, "amount": to_str(c.amount)} for c in rows]
+                        for dim, rows in n.contributors.items()},
+            "details": list(n.details),
+        })
+    return out
+
+
+def usual_day(periods: list[str], series: list[dict], today: str) -> dict[str, Any]:
+    """Today so far against the median of the previous 7 days' totals (UTC days)."""
+    by_day: dict[str, Decimal] = {}
+    for p in series:
+        if p["currency"] == "USD":
+            by_day[p["period"]] = by_day.get(p["period"], Decimal(0)) + Decimal(p["spend"])
+    before = sorted(by_day.get(d, Decimal(0)) for d in [d for d in periods if d < today][-7:])
+    usual = None
+    if before:
+        mid = len(before) // 2
+        usual = before[mid] if len(before) % 2 else (before[mid - 1] + before[mid]) / 2
+    return {"today": to_str(by_day.get(today, Decimal(0))), "usual": None if usual is None else to_str(usual),
+            "usual_days": len(before)}
+
+
 def summary(m: Membership, days: int, group_by: str) -> dict[str, Any]:
     workspace_id = m.workspace_id
     today = usage_queries.today()
@@ -60,8 +97,9 @@ def summary(m: Membership, days: int, group_by: str) -> dict[str, Any]:
     period_start, period_end = forecasting.period_bounds(today, "month")
     budget = monthly_budget(workspace_id)
     horizon = min(90, max(7, (period_end - today).days + 1))
-    forecast = forecasting.forecast(workspace_id, horizon, {}, budget, "month")
-    firings = alerts.history(m, limit=20)["firings"]
+    # a clipped query starts on the plan's first day: the forecast need not look the plan up again
+    earliest = date.fromisoformat(notice["from"]) if notice else None
+    forecast = forecasting.forecast(workspace_id, horizon, {}, budget, "month", earliest=earliest)
     # the plan may clip the previous window away: then compare the two halves of the shown window
     mover_days = days if query.start <= previous_start else days // 2
     mover_start = today - timedelta(days=mover_days - 1)
@@ -73,7 +111,8 @@ def summary(m: Membership, days: int, group_by: str) -> dict[str, Any]:
                   "periods": [p for p in usage["periods"] if p >= start.isoformat()]},
         "notice": notice,
         "forecast": forecast,
-        "open_firings": [f for f in firings if f["status"] == "open" and not f["test"]],
+        "open_firings": open_firings(workspace_id),
+        "today_vs_usual": usual_day(usage["periods"], usage["series"], today.isoformat()),
         "movers": movers(usage["series"], group_by, current, previous), "movers_days": mover_days,
         "period": {"start": period_start.isoformat(), "end": period_end.isoformat()},
     }

@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from chalicelib.domain import money, pricing
-from chalicelib.services import usage_queries
+from chalicelib.services import forecast_accuracy, usage_queries
 
 HISTORY_DAYS = 365
 CENT = Decimal("0.01")
@@ -22,12 +22,15 @@ def _cents(x: float) -> str:
 
 
 def daily_history(workspace_id: str, end: date, filters: dict[str, frozenset], currency: str = "USD",
-                  days: int = HISTORY_DAYS, now: datetime | None = None) -> tuple[date, list[Decimal]]:
+                  days: int = HISTORY_DAYS, now: datetime | None = None,
+                  earliest: date | None = None) -> tuple[date, list[Decimal]]:
     """Spend per UTC day up to ``end`` (inclusive), from the first day with spend. Days without
     spend are real zeros, not gaps; history starts no earlier than the plan allows. Days the providers
     have not finished billing read the provisional spend (the larger of the bill so far and pushed
-    events), as alerts do."""
-    start = max(end - timedelta(days=days - 1), usage_queries.earliest_day(workspace_id))  # the plan's history
+    events), as alerts do. ``earliest``: the plan's first day, when the caller has it already."""
+    if earliest is None:
+        earliest = usage_queries.earliest_day(workspace_id)
+    start = max(end - timedelta(days=days - 1), earliest)  # the plan's history
     days = (end - start).days + 1
     result = usage_queries.daily_spend(workspace_id, start, end, filters=filters, now=now)
     by_day = usage_queries.spend_by_day(result, currency)
@@ -55,7 +58,7 @@ def risk_level(probability: float | None, projected: float, budget: float | None
 
 
 def forecast(workspace_id: str, horizon: int, filters: dict[str, frozenset], budget: Decimal | None,
-             period: str = "month", level: float = 0.8) -> dict[str, Any]:
+             period: str = "month", level: float = 0.8, earliest: date | None = None) -> dict[str, Any]:
     import numpy as np
 
     from chalicelib.engines import forecast as engine
@@ -64,7 +67,7 @@ def forecast(workspace_id: str, horizon: int, filters: dict[str, frozenset], bud
     today = now.date()
     # one read through today; today's bucket is still growing, so the history ends yesterday and the
     # forecast starts today
-    first_day, series = daily_history(workspace_id, today, filters, now=now)
+    first_day, series = daily_history(workspace_id, today, filters, now=now, earliest=earliest)
     history, today_so_far = series[:-1], (series[-1] if series else Decimal(0))
     period_start, period_end = period_bounds(today, period)
     spent = sum((v for d, v in zip(_days(first_day, len(history)), history, strict=True) if d >= period_start),
@@ -83,7 +86,6 @@ def forecast(workspace_id: str, horizon: int, filters: dict[str, frozenset], bud
     days_left = (period_end - today).days + 1
     projection = engine.period_end_projection(values, float(spent), days_left, level,
                                               float(budget) if budget is not None else None)
-    check = engine.backtest(values, min(horizon, 14), level)
     body.update({
         "status": "ok",
         "method": fc.method,
@@ -103,9 +105,7 @@ def forecast(workspace_id: str, horizon: int, filters: dict[str, frozenset], bud
         "risk": risk_level(projection.probability_over_budget, projection.mean,
                            float(budget) if budget is not None else None),
         "accuracy": {
-            "mase": None if check["mase"] is None else round(check["mase"], 3),
-            "coverage": None if check["coverage"] is None else round(check["coverage"], 3),
-            "origins": check["origins"], "horizon": check["horizon"],
+            **forecast_accuracy.accuracy(values, min(horizon, 14), level),
             "explain": "Backtest on this workspace's own history: MASE below 1 beats repeating last week; "
                        "coverage is the share of past days that fell inside the interval.",
         },
@@ -117,13 +117,18 @@ def _days(first: date, n: int) -> list[date]:
     return [first + timedelta(days=i) for i in range(n)]
 
 
-def insights(workspace_id: str, days: int = 30) -> list[dict[str, Any]]:
+def insights(workspace_id: str, days: int = 30) -> dict[str, Any]:
+    """Findings over the last ``days`` UTC days against the ``days`` before. When the plan's history
+    does not reach back that far (Free keeps 30 days), the two halves of what it keeps are compared,
+    so nothing reads as "new" merely because its past is out of view."""
     from chalicelib.engines import insights as rules
 
     end = usage_queries.today()
+    earliest = usage_queries.earliest_day(workspace_id)  # the plan's history: nothing before it is read
+    if end - timedelta(days=2 * days - 1) < earliest:
+        days = max(1, ((end - earliest).days + 1) // 2)
     start = end - timedelta(days=days - 1)
     prev_start, prev_end = start - timedelta(days=days), start - timedelta(days=1)
-    earliest = usage_queries.earliest_day(workspace_id)  # the plan's history: nothing before it is read
 
     def model_rows(a: date, b: date) -> list[rules.UsageRow]:
         a = max(a, earliest)
@@ -156,6 +161,32 @@ def insights(workspace_id: str, days: int = 30) -> list[dict[str, Any]]:
              + rules.cheaper_model(current, pricing.price_per_million)
              + rules.new_costly_tag(tag_rows(start, end), tag_rows(prev_start, prev_end)))
     found.sort(key=lambda i: -rules.SEVERITIES.index(i.severity))
-    return [{"kind": i.kind, "title": i.title, "message": i.message, "severity": i.severity,
-             "figures": {k: money.to_str(v) if isinstance(v, Decimal) else v for k, v in i.figures.items()}}
-            for i in found]
+    return {"days": days, "from": start.isoformat(), "to": end.isoformat(),
+            "previous": {"from": prev_start.isoformat(), "to": prev_end.isoformat()}, "timezone": "UTC",
+            "insights": [{"kind": i.kind, "title": i.title, "message": i.message, "severity": i.severity,
+                          "figures": {k: money.to_str(v) if isinstance(v, Decimal) else v
+                                      for k, v in i.figures.items()},
+                          "saving": saving(i.kind, i.figures, days)} for i in found]}
+
+
+def saving(kind: str, figures: dict[str, Any], days: int) -> dict[str, Any]:
+    """What acting on an insight would save a month (30 days at this period's rate), and how."""
+    per_month = Decimal(30) / Decimal(days)
+
+    def monthly(x: Decimal) -> str | None:
+        x = (x * per_month).quantize(CENT, rounding=ROUND_HALF_UP)
+        return money.to_str(x) if x > 0 else None
+
+    name = ("spend" if figures.get("dimension") == "total"
+            else f"{figures.get('dimension', '')} {figures.get('name', '')}".strip())
+    if kind == "cheaper_model" and "monthly_saving" in figures:
+        return {"monthly": money.to_str(Decimal(figures["monthly_saving"])),
+                "how": f"Move {figures.get('model')}'s calls to {figures.get('cheaper_model')}."}
+    if kind == "fast_growth" and "current" in figures and "previous" in figures:
+        return {"monthly": monthly(Decimal(figures["current"]) - Decimal(figures["previous"])),
+                "how": f"Bring {name} back to last period's level."}
+    if kind == "new_costly_tag" and "cost" in figures:
+        return {"monthly": monthly(Decimal(figures["cost"])),
+                "how": f"Stopping {name} saves all of it; capping it saves in proportion."}
+    return {"monthly": None, "how": f"No direct saving: a price change or an outage at {name} would reach this share "
+                                    "of your spend, so consider a second provider for it."}

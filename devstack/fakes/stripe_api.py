@@ -778,7 +778,9 @@ def _raise(exc: Exception) -> Any:
 
 
 def _html(title: str, body: str, status: int = 200) -> Response:
-    page = f"<!doctype html><html><head><title>{title}</title></head><body><h1>{title}</h1>{body}</body></html>"
+    # an empty icon: the browser asks no /favicon.ico, which the fake would answer 404
+    page = (f'<!doctype html><html><head><title>{title}</title><link rel="icon" href="data:,"></head>'
+            f"<body><h1>{title}</h1>{body}</body></html>")
     return Response(page, status=status, mimetype="text/html")
 
 

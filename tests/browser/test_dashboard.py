@@ -21,7 +21,7 @@ from tests.browser.conftest import dollars, signup, workspace_of
 
 pytestmark = pytest.mark.e2e
 
-PAGES = ["", "costs", "alerts", "connections", "members", "billing", "onboarding"]
+PAGES = ["", "costs", "forecast", "insights", "alerts", "connections", "members", "billing", "onboarding"]
 
 
 def _reload_until(tab, selector: str, attempts: int = 24) -> None:
@@ -53,6 +53,20 @@ def _push(base: str, key: str, events: list[dict]) -> dict:
 def _event(cost: str, **kw) -> dict:
     return {"id": uuid.uuid4().hex, "timestamp": (datetime.now(UTC) - timedelta(seconds=5)).isoformat(),
             "provider": "openai", "model": "gpt-4o", "input_tokens": 1000, "output_tokens": 100, "cost": cost, **kw}
+
+
+def _login_demo(tab, stack) -> str:
+    demo = re.search(r"Demo login:\s+(\S+) / (\S+)", "".join(stack.banner))
+    tab.goto("/app/login")
+    tab.page.get_by_label("Email", exact=True).fill(demo.group(1))
+    tab.page.get_by_label("Password", exact=True).fill(demo.group(2))
+    tab.page.get_by_role("button", name="Log in").click()
+    tab.page.locator(".kpis").wait_for()
+    return workspace_of(tab)
+
+
+def _csrf(tab) -> dict:
+    return {"X-CSRF-Token": next(c["value"] for c in tab.context.cookies() if c["name"] == "cp_csrf")}
 
 
 def _api(tab, path: str) -> dict:
@@ -223,4 +237,148 @@ def test_logging_out_ends_the_session_and_a_forged_post_is_refused(tab):
     tab.expected_statuses.add(401)
     assert tab.page.request.get(f"{tab.base}/api/me").status == 401
     tab.expected_statuses.discard(401)
+    assert tab.problems == []
+
+
+def test_the_demo_first_screen_shows_the_open_spike_and_where_the_month_ends_to_the_cent(tab, stack):
+    ws = _login_demo(tab, stack)
+    page = tab.page
+    page.locator(".plot[data-drawn]").wait_for()
+    s = _api(tab, f"/api/workspaces/{ws}/summary")
+    spike = next(f for f in s["open_firings"] if f["kind"] == "spike")
+    banner = page.locator(f"[data-firing='{spike['firing_id']}']")
+    text = banner.inner_text()
+    assert "Unusual daily spend" in text and dollars(spike["figure"]) in text and dollars(spike["threshold"]) in text
+    assert "gpt-4o" in banner.locator(".drivers").inner_text() and "Since 20" in text
+    assert banner.get_by_role("button", name="Snooze 1 day").is_visible()
+    pe = s["forecast"]["period_end"]
+    budget = Decimal(pe["budget"])
+    assert Decimal(pe["lower"]) < budget < Decimal(pe["upper"])  # the demo's month ends near its budget
+    assert page.locator("[data-figure=projected]").inner_text() == dollars(pe["projected"])
+    assert f"{round(pe['probability_over_budget'] * 100)}% chance of passing it" in page.locator(".risk").inner_text()
+    assert page.locator("[data-figure=today]").inner_text() == dollars(s["today_vs_usual"]["today"])
+    page.get_by_label("Group by").select_option("model")
+    page.locator(".legend", has_text="gpt-4o").wait_for()
+    assert tab.problems == []
+
+
+def test_forecast_page_takes_a_typed_budget_and_explains_its_accuracy(tab, stack):
+    ws = _login_demo(tab, stack)
+    page = tab.page
+    page.get_by_role("link", name="Forecast").click()
+    page.locator("[data-figure=fc-probability]").wait_for()
+    page.get_by_label("Budget (USD)").fill("2000")
+    page.get_by_role("button", name="Show chance").click()
+    page.wait_for_url(re.compile(r"budget=2000"))
+    page.locator("h2", has_text="Chance of passing $2,000.00").wait_for()
+    api = _api(tab, f"/api/workspaces/{ws}/forecast?budget=2000&period=month&horizon=31")
+    pe = api["period_end"]
+    assert page.locator("[data-figure=fc-projected]").inner_text() == dollars(pe["projected"])
+    assert page.locator("[data-figure=fc-probability]").inner_text() == f"{round(pe['probability_over_budget'] * 100)}%"
+    assert f"between {dollars(pe['lower'])} and {dollars(pe['upper'])}" in page.locator(".kpis").inner_text()
+    assert page.locator("[data-figure=accuracy]").inner_text() == api["accuracy"]["summary"]
+    assert "off by about $" in api["accuracy"]["summary"]
+    page.locator(".plot[data-drawn]").wait_for()
+    page.reload()  # the typed budget is in the URL
+    page.locator("h2", has_text="Chance of passing $2,000.00").wait_for()
+    tab.expected_statuses.add(400)
+    page.get_by_label("Budget (USD)").fill("-5")
+    page.get_by_role("button", name="Show chance").click()
+    assert "budget" in page.locator(".error").inner_text().lower()
+    assert tab.problems == []
+
+
+def test_insights_page_shows_each_finding_with_its_saving_to_the_cent(tab, stack):
+    ws = _login_demo(tab, stack)
+    tab.goto(f"/app/workspaces/{ws}/insights")
+    tab.page.locator(".insight").first.wait_for()
+    body = _api(tab, f"/api/workspaces/{ws}/insights")
+    assert body["insights"], body
+    assert tab.page.locator(".insight").count() == len(body["insights"])
+    assert any(i["figures"].get("name") == "agent-beta" for i in body["insights"])  # the feature launched 10 days ago
+    for n, insight in enumerate(body["insights"]):
+        card = tab.page.locator(".insight").nth(n)
+        assert insight["title"] in card.inner_text()
+        saving = card.locator(f"[data-figure='saving:{n}']").inner_text()
+        if insight["saving"]["monthly"]:
+            assert f"Saves about {dollars(insight['saving']['monthly'])} a month." in saving
+        assert insight["saving"]["how"] in saving
+    assert tab.problems == []
+
+
+def test_a_member_is_not_offered_what_the_role_forbids_and_the_server_refuses_it(tab, browser, stack):
+    from tests.browser.conftest import Tab
+
+    owner_email = signup(tab, "owner")
+    ws = workspace_of(tab)
+    member = Tab(browser, stack.base)
+    try:
+        member_email = signup(member, "member")
+        tab.goto(f"/app/workspaces/{ws}/members")
+        tab.page.get_by_label("Email", exact=True).fill(member_email)
+        tab.page.get_by_label("Role", exact=True).select_option("member")
+        tab.page.get_by_role("button", name="Add member").click()
+        tab.page.locator("tr", has_text=member_email).wait_for()
+        alert = {"name": "Owner's alert", "kind": "threshold", "amount": "10", "period": {"kind": "daily"},
+                 "channels": [{"type": "email"}]}
+        assert tab.page.request.post(f"{tab.base}/api/workspaces/{ws}/alerts", data=alert,
+                                     headers=_csrf(tab)).status == 201
+
+        page = member.page
+        member.goto(f"/app/workspaces/{ws}/members")
+        page.locator("tr", has_text=owner_email).wait_for()
+        assert page.get_by_role("button", name="Remove").count() == 0
+        assert page.get_by_role("heading", name="Add a member").count() == 0
+        assert page.locator("tr", has_text=owner_email).locator("select").count() == 0
+        member.goto(f"/app/workspaces/{ws}/alerts")
+        page.get_by_text("Owner's alert").wait_for()
+        assert page.get_by_role("button", name="New alert").count() == 0
+        assert page.get_by_role("button", name="Delete").count() == 0
+        member.goto(f"/app/workspaces/{ws}/billing")
+        page.get_by_text("Only owners change the plan.").wait_for()
+        assert page.get_by_role("button", name=re.compile("Upgrade")).count() == 0
+        member.goto(f"/app/workspaces/{ws}/connections")
+        page.get_by_role("heading", name="Connections").wait_for()
+        assert page.get_by_role("button", name="Connect a provider").count() == 0
+        assert page.get_by_role("button", name="Create ingest key").count() == 0
+        assert member.axe() == []
+
+        member.expected_statuses.add(403)
+        request, auth = page.request, _csrf(member)
+        alert_id = _api(member, f"/api/workspaces/{ws}/alerts")["alerts"][0]["alert_id"]
+        owner_id = next(m["user_id"] for m in _api(member, f"/api/workspaces/{ws}/members")["members"]
+                        if m["email"] == owner_email)
+        refused = {
+            "checkout": request.post(f"{tab.base}/api/workspaces/{ws}/billing/checkout", data={"plan": "pro"},
+                                     headers=auth),
+            "new alert": request.post(f"{tab.base}/api/workspaces/{ws}/alerts", data=alert, headers=auth),
+            "delete alert": request.delete(f"{tab.base}/api/workspaces/{ws}/alerts/{alert_id}", headers=auth),
+            "ingest key": request.post(f"{tab.base}/api/workspaces/{ws}/ingest-keys", data={"name": "x"}, headers=auth),
+            "role": request.patch(f"{tab.base}/api/workspaces/{ws}/members/{owner_id}", data={"role": "member"},
+                                  headers=auth),
+            "delete workspace": request.delete(f"{tab.base}/api/workspaces/{ws}", headers=auth),
+        }
+        assert {k: r.status for k, r in refused.items()} == dict.fromkeys(refused, 403)
+        assert all(r.json()["error"]["code"] for r in refused.values())
+        assert [a["name"] for a in _api(tab, f"/api/workspaces/{ws}/alerts")["alerts"]] == ["Owner's alert"]
+        assert _api(tab, f"/api/workspaces/{ws}/billing")["plan"]["name"] == "free"
+        assert member.problems == []
+    finally:
+        member.close()
+    assert tab.problems == []
+
+
+def test_upgrade_through_the_fake_stripe_and_see_the_plan_change(tab):
+    signup(tab, "upgrade")
+    ws = workspace_of(tab)
+    page = tab.page
+    tab.goto(f"/app/workspaces/{ws}/billing")
+    assert page.locator("[data-figure=plan]").inner_text() == "Free"
+    page.get_by_role("button", name="Upgrade to Pro").click()
+    page.get_by_role("button", name="Pay").click()  # the fake Stripe's hosted page
+    page.wait_for_url(re.compile(rf"/app/workspaces/{ws}/billing\?checkout=success"))
+    _reload_until(tab, "[data-figure=plan]:text-is('Pro')")
+    assert _api(tab, f"/api/workspaces/{ws}/billing")["plan"]["name"] == "pro"
+    assert page.get_by_role("button", name="Manage in the customer portal").is_visible()
+    tab.shoot("billing-pro")
     assert tab.problems == []

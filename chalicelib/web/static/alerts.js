@@ -7,11 +7,11 @@ import { Card, Empty, ErrorBox, Loading, useAction, useApi, when } from "./ui.js
 
 function describe(a) {
   const period = a.period ? (a.period.kind === "rolling" ? `${a.period.days} rolling days` : a.period.kind) : "";
-  const scope = a.scope ? ` · ${a.scope.dimension} = ${a.scope.value}` : "";
+  const scope = a.scope && a.scope.dimension ? ` · ${a.scope.dimension} = ${a.scope.value}` : "";
   return `${a.kind}${a.amount ? ` · ${fmt(a.amount)}` : ""}${period ? ` ${period}` : ""}${scope}`;
 }
 
-function History({ ws }) {
+function History({ ws, canEdit }) {
   const data = useApi(() => get(`/api/workspaces/${ws}/alerts/history?limit=50`), [ws]);
   const action = useAction();
   if (data.error) return html`<${ErrorBox} error=${data.error} ws=${ws} />`;
@@ -23,7 +23,7 @@ function History({ ws }) {
     <div><strong>${f.alert_name}</strong>${f.test ? " (test)" : ""}: ${f.headline}</div>
     <div class="muted">${when(f.fired_at)} · ${f.status}${f.acknowledged_by ? ` by ${f.acknowledged_by}` : ""}</div>
     <div class="deliveries">${f.deliveries.map((d) => html`<span class=${`pill ${d.status}`} title=${d.last_error || ""}>${d.type}: ${d.status}${d.attempts > 1 ? ` (${d.attempts} tries)` : ""}</span>`)}</div>
-    ${f.status === "open" && html`<button type="button" onClick=${() => ack(f)}>Acknowledge</button>`}
+    ${canEdit && f.status === "open" && html`<button type="button" onClick=${() => ack(f)}>Acknowledge</button>`}
   </li>`)}</ul>`;
 }
 
@@ -38,7 +38,7 @@ function Digest({ ws, canEdit }) {
 
 export function Alerts({ ws, role, me, section, query }) {
   const editing = section.split("/")[1];
-  const canEdit = role !== "viewer";
+  const canEdit = role === "owner" || role === "admin"; // members read alerts; the server refuses their changes
   const [creating, setCreating] = useState(Boolean(query.get("new")));
   const [notice, setNotice] = useState(null);
   const list = useApi(() => get(`/api/workspaces/${ws}/alerts`), [ws]);
@@ -51,7 +51,7 @@ export function Alerts({ ws, role, me, section, query }) {
     <${ErrorBox} error=${action.error} ws=${ws} />
     ${creating && html`<${Card} title="New alert"><${AlertForm} ws=${ws} me=${me} initialKind=${query.get("new") === "budget" ? "budget" : undefined} onDone=${(a) => { setCreating(false); setNotice(`Created “${a.name}”.`); list.reload(); }} />
       <button type="button" class="link" onClick=${() => setCreating(false)}>Cancel</button><//>`}
-    ${editingAlert && html`<${Card} title=${`Edit “${editingAlert.name}”`}><${AlertForm} ws=${ws} me=${me} alert=${editingAlert} onDone=${(a) => { setNotice(`Saved “${a.name}”.`); list.reload(); }} /><//>`}
+    ${canEdit && editingAlert && html`<${Card} title=${`Edit “${editingAlert.name}”`}><${AlertForm} ws=${ws} me=${me} alert=${editingAlert} onDone=${(a) => { setNotice(`Saved “${a.name}”.`); list.reload(); }} /><//>`}
     <${Card} title="Rules">
       ${list.error ? html`<${ErrorBox} error=${list.error} ws=${ws} />` : !list.data ? html`<${Loading} />` : !list.data.alerts.length ? html`<${Empty}>No alerts yet.<//>`
         : html`<ul class="rules">${list.data.alerts.map((a) => html`<li>
@@ -63,8 +63,8 @@ export function Alerts({ ws, role, me, section, query }) {
             <button type="button" onClick=${() => act(() => post(`/api/workspaces/${ws}/alerts/${a.alert_id}/test`), `Test sent for “${a.name}”.`)}>Send test</button>
             <button type="button" class="danger" onClick=${() => confirm(`Delete “${a.name}”?`) && act(() => del(`/api/workspaces/${ws}/alerts/${a.alert_id}`), `Deleted “${a.name}”.`)}>Delete</button>
           </div>`}</li>`)}</ul>`}
-      <${Digest} ws=${ws} canEdit=${canEdit} />
+      <${Digest} ws=${ws} canEdit=${true} />
     <//>
-    <${Card} title="History"><${History} ws=${ws} /><//>
+    <${Card} title="History"><${History} ws=${ws} canEdit=${canEdit} /><//>
   </div>`;
 }

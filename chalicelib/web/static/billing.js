@@ -3,7 +3,7 @@ import { html } from "./lib.js";
 import { get, post } from "./api.js";
 import { Card, ErrorBox, Loading, useAction, useApi } from "./ui.js";
 
-const LIMITS = { connections: "Connections", alert_rules: "Alert rules", members: "Members", events_per_month: "Pushed events this month", history_days: "Days of history", min_sync_interval_minutes: "Shortest sync interval (min)" };
+const LIMITS = { connections: "Connections", alert_rules: "Alert rules", members: "Members", ingest_keys: "Ingest keys", events_per_month: "Pushed events this month", history_days: "Days of history", min_sync_interval_minutes: "Shortest sync interval (min)" };
 
 function price(cents) { return `$${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, "0")}/month`; }
 const n = (v) => (typeof v === "number" ? v.toLocaleString("en-US") : v);

@@ -4,16 +4,39 @@ import { get, post, setUnauthenticatedHandler } from "./api.js";
 import { match, interceptLinks, navigate, useLocation } from "./router.js";
 import { AuthPage } from "./auth.js";
 import { Overview } from "./overview.js";
-import { Onboarding } from "./onboarding.js";
-import { Costs } from "./costs.js";
-import { Alerts } from "./alerts.js";
-import { Connections } from "./connections.js";
-import { Members } from "./members.js";
-import { Billing } from "./billing.js";
 import { ErrorBox, Loading } from "./ui.js";
 
+// Pages other than the first screen load when first opened, so the first screen stays light.
+function lazy(load, what) {
+  let Page = null;
+  let loading = null;
+  return function LazyPage(props) {
+    const [, setLoaded] = useState(false);
+    const [error, setError] = useState(null);
+    useEffect(() => {
+      if (Page) return undefined;
+      let live = true;
+      loading = loading || load().then((c) => { Page = c; });
+      loading.then(() => live && setLoaded(true), (e) => { loading = null; if (live) setError(e); });
+      return () => { live = false; };
+    }, []);
+    if (error) return html`<${ErrorBox} error=${{ message: `This page could not be loaded (${error.message}). Reload to try again.` }} />`;
+    return Page ? html`<${Page} ...${props} />` : html`<${Loading} what=${`Loading ${what}`} />`;
+  };
+}
+
+const Onboarding = lazy(() => import("./onboarding.js").then((m) => m.Onboarding), "get started");
+const Costs = lazy(() => import("./costs.js").then((m) => m.Costs), "costs");
+const Forecast = lazy(() => import("./forecast.js").then((m) => m.Forecast), "the forecast");
+const Insights = lazy(() => import("./insights.js").then((m) => m.Insights), "insights");
+const Alerts = lazy(() => import("./alerts.js").then((m) => m.Alerts), "alerts");
+const Connections = lazy(() => import("./connections.js").then((m) => m.Connections), "connections");
+const Members = lazy(() => import("./members.js").then((m) => m.Members), "members");
+const Billing = lazy(() => import("./billing.js").then((m) => m.Billing), "billing");
+
 const PAGES = [
-  ["", "Overview", Overview], ["costs", "Costs", Costs], ["alerts", "Alerts", Alerts],
+  ["", "Overview", Overview], ["costs", "Costs", Costs], ["forecast", "Forecast", Forecast], ["insights", "Insights", Insights],
+  ["alerts", "Alerts", Alerts],
   ["connections", "Connections", Connections], ["members", "Members", Members], ["billing", "Billing", Billing],
 ];
 

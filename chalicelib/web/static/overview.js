@@ -2,25 +2,28 @@
 import { html, useState } from "./lib.js";
 import { get, post, qs, seg } from "./api.js";
 import { SpendChart } from "./chart.js";
-import { fmt, percent, sum } from "./money.js";
+import { fmt, parse, percent, sum } from "./money.js";
 import { Card, Empty, ErrorBox, Loading, useAction, useApi, when } from "./ui.js";
 
 const DIMENSIONS = ["provider", "model", "project", "feature", "customer"];
 
-function Firings({ ws, firings, reload }) {
+function Firings({ ws, firings, reload, canAct }) {
   const action = useAction();
   if (!firings.length) return null;
   const act = (f, what) => action.run(async () => {
     await post(`/api/workspaces/${ws}/alerts/history/${seg(f.firing_id)}/${what}`, what === "snooze" ? { minutes: 60 * 24 } : {});
     await reload();
   });
-  return html`<div class="banners">${firings.map((f) => html`<div class=${`banner ${f.kind === "spike" ? "spike" : ""}`} role="alert">
+  const drivers = (f) => Object.entries(f.drivers || {}).filter(([, rows]) => rows.length)
+    .map(([dim, rows]) => html`<li>${dim}: ${rows.map((r, i) => html`${i ? ", " : ""}<strong>${r.name}</strong> +${fmt(r.amount, f.currency)}`)}</li>`);
+  return html`<div class="banners">${firings.map((f) => html`<div class=${`banner ${f.kind === "spike" ? "spike" : ""}`} role="alert" data-firing=${f.firing_id}>
     <div><strong>${f.alert_name}</strong>: ${f.headline}
-      <div class="muted">Since ${when(f.fired_at)}${f.figure && html` · observed ${fmt(f.figure, f.currency)}`}${f.threshold && html` vs ${fmt(f.threshold, f.currency)}`}</div></div>
-    <div class="actions">
+      <div class="muted">Since ${when(f.fired_at)}${f.figure && html` · ${f.figure_label || "observed"} ${fmt(f.figure, f.currency)}`}${f.threshold && html` vs ${(f.threshold_label || "threshold").toLowerCase()} ${fmt(f.threshold, f.currency)}`}</div>
+      ${drivers(f).length ? html`<ul class="drivers" aria-label="What drove it">${drivers(f)}</ul>` : null}</div>
+    ${canAct && html`<div class="actions">
       <button type="button" onClick=${() => act(f, "acknowledge")} disabled=${action.busy}>Acknowledge</button>
       <button type="button" onClick=${() => act(f, "snooze")} disabled=${action.busy}>Snooze 1 day</button>
-    </div></div>`)}
+    </div>`}</div>`)}
     <${ErrorBox} error=${action.error} ws=${ws} /></div>`;
 }
 
@@ -35,12 +38,20 @@ function Projection({ forecast }) {
     <${Card} title="Projected at month end" cls="kpi"><p class="big" data-figure="projected">${fmt(pe.projected)}</p>
       <p class="muted">80% range ${fmt(pe.lower)} – ${fmt(pe.upper)} · ${pe.days_left} days left (to ${forecast.period.end} UTC)</p><//>
     <${Card} title="Budget" cls="kpi">${pe.budget ? html`<p class="big">${fmt(pe.budget)}</p>
-      <p class=${`risk ${forecast.risk}`}>${percent(pe.probability_over_budget)} chance of passing it${pe.days_until_budget_exceeded != null ? html` · likely passed in ${pe.days_until_budget_exceeded} days` : ""}</p>`
+      <p class=${`risk ${forecast.risk}`}>${percent(pe.probability_over_budget)} chance of passing it${pe.days_until_budget_exceeded != null ? html` · likely passed in <strong data-figure="days-until">${pe.days_until_budget_exceeded}</strong> days` : ` · at the expected pace not passed before ${forecast.period.end}`}</p>`
       : html`<p class="muted">No monthly budget set. <a href=${`/app/workspaces/${forecast.ws}/alerts?new=budget`}>Set a budget alert</a> to see the chance of passing it.</p>`}<//>
   </div>`;
 }
 
-export function Overview({ ws }) {
+function Today({ t }) {
+  if (!t) return null;
+  const today = parse(t.today), usual = t.usual == null ? 0n : parse(t.usual);
+  const word = !usual ? "" : today * 2n >= usual * 3n ? "well above" : today * 3n <= usual * 2n ? "well below" : "about";
+  return html`<p class="today"><span>Today so far <strong data-figure="today">${fmt(t.today)}</strong></span>
+    ${t.usual != null ? html`<span class="muted">a usual day (median of the last ${t.usual_days}) <strong>${fmt(t.usual)}</strong>${word ? ` · ${word} usual` : ""}</span>` : null}</p>`;
+}
+
+export function Overview({ ws, role }) {
   const [groupBy, setGroupBy] = useState("provider");
   const [days, setDays] = useState(30);
   const data = useApi(() => get(`/api/workspaces/${ws}/summary${qs({ days, group_by: groupBy })}`), [ws, groupBy, days]);
@@ -51,7 +62,7 @@ export function Overview({ ws }) {
   const empty = !s.usage.series.length;
   return html`<div class="overview">
     <h1 class="sr">Overview</h1>
-    <${Firings} ws=${ws} firings=${s.open_firings} reload=${data.reload} />
+    <${Firings} ws=${ws} firings=${s.open_firings} reload=${data.reload} canAct=${role === "owner" || role === "admin"} />
     ${empty && html`<${Card} title="No spend yet" cls="onboard"><p>Connect a provider or push usage from your code to see where the money goes.</p>
       <a class="button primary" href=${`/app/workspaces/${ws}/onboarding`}>Get started</a><//>`}
     <${Projection} forecast=${{ ...s.forecast, ws }} />
@@ -61,6 +72,7 @@ export function Overview({ ws }) {
         <label>Days <select value=${days} onChange=${(e) => setDays(Number(e.target.value))}><option value="30">last 30</option><option value="90">last 90</option></select></label>
         <span class="muted">Total ${fmt(total || "0")} · UTC days</span>
       </div>
+      <${Today} t=${s.today_vs_usual} />
       ${data.loading && html`<${Loading} what="Updating" />`}
       ${empty ? html`<${Empty}>No spend in this window.<//>` : html`<${SpendChart} periods=${s.usage.periods} series=${s.usage.series} dimension=${groupBy}
         forecast=${s.forecast.status === "ok" ? s.forecast.series : []} label=${`Daily spend by ${groupBy}, last ${days} days, with the forecast to ${s.period.end}`} />`}
