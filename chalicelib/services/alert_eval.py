@@ -34,6 +34,7 @@ from chalicelib.domain.alert_messages import (
     money,
 )
 from chalicelib.domain.alerts import Kind, Rule, Window, provider_title
+from chalicelib.services import key_actions
 from chalicelib.store.alerts import AlertMarker, AlertRule, Firing
 from chalicelib.store.base import is_condition_failure
 
@@ -313,12 +314,14 @@ def _spike_rule(rule: Rule, spend: _Spend, now: datetime, test: bool = False) ->
             if rises:
                 contributors[dim] = [Contributor(provider_title(k) if dim == "provider" else k,
                                                  Decimal(str(round(r, 2)))) for k, r in rises[:TOP_N]]
+        keys, driving_key = key_actions.key_drivers(rule, day)  # the API key behind the rise, when usage names one
+        contributors.update(keys)
         return {
             "headline": f"Unusual spend: {rule.scope.label} was {money(observed, rule.currency)} on {day:%a %d %b} "
                         f"(usually about {money(expected, rule.currency)})",
             "figure": observed, "threshold": expected, "figure_label": f"Spend on {day.isoformat()} (UTC)",
             "threshold_label": "Expected", "level": "spike", "period_label": f"{day:%a %d %b %Y} (UTC)",
-            "scope_label": rule.scope.label, "contributors": contributors,
+            "scope_label": rule.scope.label, "contributors": contributors, "driving_key": driving_key,
             "details": _spike_details(found[-1], rule.sensitivity) if found else (),
         }
 
@@ -415,6 +418,7 @@ def fire(rule: AlertRule, domain_rule: Rule, b: Breach, now: datetime) -> str | 
                              n, now, merged_into=key) for lvl in new_merged]
         if alert_delivery.record(firing, merged, rule.channels):
             log.info("alert %s fired: %s", rule.alert_id, key)
+            key_actions.on_firing(rule, firing)  # an opted-in spike alert stops the key that drove it
             alert_delivery.deliver_now_or_later(rule.workspace_id, key)
             return key
         # Another evaluator recorded some of these keys first: look again.

@@ -21,6 +21,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from chalicelib import config
 from chalicelib.adapters import kms_secrets, queues
 from chalicelib.domain.plans import Limit
+from chalicelib.services import key_actions
 from chalicelib.store import usage
 from chalicelib.store.connections import Connection
 
@@ -166,7 +167,8 @@ def handle_messages(event) -> dict:
             log.error("sync message %s is malformed; dropped", message_id)
             continue
         try:
-            outcome = sync_one(workspace_id, connection_id)
+            outcome = (key_actions.run_message(message) if "key_action" in message  # disable/enable a key
+                       else sync_one(workspace_id, connection_id))
         except Exception:
             log.exception("sync of %s/%s crashed (message %s)", workspace_id, connection_id, message_id)
             failures.append(message_id)

@@ -94,6 +94,7 @@ def _steps(workspace_id: str) -> list[Step]:
     from chalicelib.store.billing import BillingAccount, ProcessedEvent
     from chalicelib.store.connections import Connection
     from chalicelib.store.ingest_keys import IngestKey
+    from chalicelib.store.key_actions import KeyAction
     from chalicelib.store.usage import records_table, rollups_table
 
     def models(model: Any, rows: Callable[[], Iterable[Any]]) -> Step:
@@ -106,6 +107,7 @@ def _steps(workspace_id: str) -> list[Step]:
         models(AlertRule, lambda: AlertRule.query(workspace_id)),
         lambda left: _delete_firings(workspace_id, Firing, left),
         models(AlertMarker, lambda: AlertMarker.query(workspace_id)),
+        models(KeyAction, lambda: KeyAction.query(workspace_id)),
         models(ProcessedEvent, lambda: (ProcessedEvent(e.event_id) for e in
                                         ProcessedEvent.by_workspace.query(workspace_id))),
         models(BillingAccount, lambda: BillingAccount.query(workspace_id)),
