@@ -52,6 +52,8 @@ def seed_demo(provider_keys: dict[str, str] | None = None, days: int = 90,
     # a monthly budget near the forecast, so the first screen shows the chance of passing it
     alerts.create(owner, {"name": "Monthly AI budget", "kind": "budget", "amount": "450", "period": {"kind": "monthly"},
                           "levels": [80, 100], "channels": [{"type": "email"}]})
+    # a spike alert whose firing names the key that drove it (stage one: POST <fake>/_fake/leak, then sync)
+    alerts.create(owner, {"name": "Runaway or leaked key", "kind": "spike", "channels": [{"type": "email"}]})
     return {"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "ingest_key": key["key"], **created}
 
 

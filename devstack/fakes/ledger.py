@@ -10,7 +10,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from werkzeug.wrappers import Request, Response
+
 from devstack.fakes.base import FakeProvider
+
+LEAK_PATH = "/_fake/leak"  # not a provider API: the local stack's control to stage a leaked key
 
 
 @dataclass
@@ -77,3 +81,21 @@ class LedgerFake(FakeProvider):
 
     def authenticates(self, presented: str | None) -> bool:
         return presented == self.admin_key or presented in self.limited_keys
+
+    def grow_today(self, *, api_key: str, **tokens: Any) -> bool:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def leak(self, api_key: str | None = None, times: int = 40) -> str:
+        """Today's traffic on one key (default: the last) explodes, as a leaked key's would."""
+        key = api_key or list(self.keys)[-1]
+        for _ in range(times):
+            self.grow_today(api_key=key, output_tokens=400_000)
+        return key
+
+    def _dispatch(self, request: Request) -> Response:
+        if request.path == LEAK_PATH and request.method == "POST":
+            key = request.args.get("api_key")
+            if key is not None and key not in self.keys:
+                return self.json({"error": f"no key {key}"}, 404)
+            return self.json({"leaked": self.leak(key)})
+        return super()._dispatch(request)

@@ -64,3 +64,17 @@ def test_openai_project_keys_are_deleted_once(clock, sleep):
     with pytest.raises(ValueError):
         key_admin.perform(c, "disable", OPENAI_KEYS[1], PROJECTS[1])  # OpenAI keys cannot be paused
     assert [r.method for r in fake.requests].count("DELETE") == 4
+
+
+def test_the_local_stacks_leak_control_grows_one_keys_usage_until_it_is_stopped(clock):
+    fake = FakeAnthropic(seed=3, now=clock, history_days=0)
+    http = httpx.Client(transport=httpx.WSGITransport(app=fake), base_url="http://fake")
+    before = {k: sum(u.output_tokens for u in fake.usage if u.api_key_id == k) for k in ANTHROPIC_KEYS}
+    assert http.post("/_fake/leak", params={"api_key": ANTHROPIC_KEYS[0]}).json() == {"leaked": ANTHROPIC_KEYS[0]}
+    after = {k: sum(u.output_tokens for u in fake.usage if u.api_key_id == k) for k in ANTHROPIC_KEYS}
+    assert after[ANTHROPIC_KEYS[0]] - before[ANTHROPIC_KEYS[0]] == 40 * 400_000
+    assert after[ANTHROPIC_KEYS[1]] == before[ANTHROPIC_KEYS[1]]
+    assert http.post("/_fake/leak", params={"api_key": "apikey_nope"}).status_code == 404
+    fake.keys[ANTHROPIC_KEYS[0]].status = "inactive"
+    http.post("/_fake/leak", params={"api_key": ANTHROPIC_KEYS[0]})
+    assert sum(u.output_tokens for u in fake.usage if u.api_key_id == ANTHROPIC_KEYS[0]) == after[ANTHROPIC_KEYS[0]]
