@@ -147,7 +147,7 @@ def render_email(n: Notification) -> Rendered:
         text += ["", "Top contributors:"] + [f"  {dim}: {items}" for dim, items in contributors]
     text += ["", f"Alert: {n.alert_name}", f"See the alert: {n.alert_url}", f"Manage your alerts: {n.manage_url}"]
     if n.driving_key:
-        text += [f"Disable this key: {n.alert_url}#key-actions"]
+        text += [f"Disable this key: {n.alert_url}#key-actions-{n.key}"]
     if n.test:
         text += ["", "This is a test notification; nothing crossed a threshold."]
     e = html.escape
@@ -162,7 +162,8 @@ def render_email(n: Notification) -> Rendered:
         + f"<p>Alert: <b>{e(n.alert_name)}</b></p>"
         f"<p><a href='{e(n.alert_url, quote=True)}'>See the alert</a> &middot; "
         f"<a href='{e(n.manage_url, quote=True)}'>Manage your alerts</a></p>"
-        + (f"<p><a href='{e(n.alert_url, quote=True)}#key-actions'>Disable this key</a></p>" if n.driving_key else "")
+        + (f"<p><a href='{e(n.alert_url + '#key-actions-' + n.key, quote=True)}'>Disable this key</a></p>"
+           if n.driving_key else "")
         + ("<p><i>This is a test notification; nothing crossed a threshold.</i></p>" if n.test else "")
         + "</body></html>"
     )

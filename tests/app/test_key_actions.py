@@ -178,7 +178,8 @@ def test_the_alert_email_offers_to_disable_the_key(api, user, anthropic):
     n = Notification.from_json(Firing.get(user.workspace_id, firing["firing_id"]).message)
     email = render_email(n)
     assert f"API key that drove it: {LEAKED} (anthropic)" in email.text
-    assert f"Disable this key: {n.alert_url}#key-actions" in email.text
+    assert f"Disable this key: {n.alert_url}#key-actions-{firing['firing_id']}" in email.text
+    assert "Disable this key</a>" in email.html
     assert any(c.name.startswith(LEAKED) for c in n.contributors["api_key"])
 
 

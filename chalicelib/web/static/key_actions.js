@@ -22,7 +22,7 @@ export function DisableKey({ ws, firing, role, onDone }) {
     setSent(await post(path, permanent ? { confirm: typed.trim() } : {}));
     if (onDone) await onDone();
   });
-  return html`<div class="key-action" id="key-actions">
+  return html`<div class="key-action" id=${`key-actions-${firing.firing_id}`}>
     <span class="muted">Driven by ${label}.</span>
     ${!confirming ? html`<button type="button" class="danger" onClick=${() => (permanent ? setConfirming(true) : run())} disabled=${action.busy}>${permanent ? "Delete this key…" : "Disable this key"}</button>`
       : html`<label>OpenAI keys cannot be paused: deleting is permanent. Type <code>${key.api_key_id}</code> to confirm
