@@ -15,6 +15,7 @@ from chalicelib.api import (
     docs_routes,
     http,
     insight_routes,
+    key_routes,
     otlp_routes,
     page_routes,
     token_routes,
@@ -38,6 +39,7 @@ app.register_blueprint(billing_routes.bp)
 app.register_blueprint(otlp_routes.bp)
 app.register_blueprint(token_routes.bp)
 app.register_blueprint(budget_routes.bp)
+app.register_blueprint(key_routes.bp)
 app.api.binary_types.append("application/x-protobuf")  # OTLP exports and their answers
 app.register_blueprint(dashboard_routes.bp)
 app.register_blueprint(page_routes.bp)

@@ -53,6 +53,10 @@ class RuleFields(Strict):
     sensitivity: Annotated[float, Field(gt=0, lt=1)] | None = Field(None, description="spike: detector score threshold")
     connection_id: Value | None = Field(None, description="connection: one connection (default: all)")
     failing_minutes: Annotated[int, Field(ge=5, le=10080)] | None = None
+    auto_disable_key: bool | None = Field(None, description="spike: disable the API key that drove it (Anthropic: "
+                                          "reversible)")
+    auto_delete_openai_key: bool | None = Field(None, description="spike, with auto_disable_key: also delete an "
+                                                "OpenAI key automatically (permanent)")
 
 
 class NewAlert(RuleFields):

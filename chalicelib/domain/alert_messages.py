@@ -63,6 +63,8 @@ class Notification:
     contributors: dict[str, list[Contributor]] = field(default_factory=dict)  # dimension -> top values
     forecast: ForecastFacts | None = None
     details: tuple[str, ...] = ()  # extra lines (a connection's last error, a spike's expected value)
+    # the API key whose usage drove a spike: {"provider", "api_key_id", "project_id", "amount"}
+    driving_key: dict[str, str | None] | None = None
     fired_at: str = ""  # ISO 8601 UTC
     alert_url: str = ""
     manage_url: str = ""
@@ -120,6 +122,8 @@ def _fact_lines(n: Notification) -> list[str]:
             line += f"; {round(f.probability_over * 100)}% chance of ending over"
         lines.append(line)
     lines.extend(n.details)
+    if n.driving_key:
+        lines.append(f"API key that drove it: {n.driving_key['api_key_id']} ({n.driving_key['provider']})")
     return lines
 
 
@@ -142,6 +146,8 @@ def render_email(n: Notification) -> Rendered:
     if contributors:
         text += ["", "Top contributors:"] + [f"  {dim}: {items}" for dim, items in contributors]
     text += ["", f"Alert: {n.alert_name}", f"See the alert: {n.alert_url}", f"Manage your alerts: {n.manage_url}"]
+    if n.driving_key:
+        text += [f"Disable this key: {n.alert_url}#key-actions-{n.key}"]
     if n.test:
         text += ["", "This is a test notification; nothing crossed a threshold."]
     e = html.escape
@@ -156,6 +162,8 @@ def render_email(n: Notification) -> Rendered:
         + f"<p>Alert: <b>{e(n.alert_name)}</b></p>"
         f"<p><a href='{e(n.alert_url, quote=True)}'>See the alert</a> &middot; "
         f"<a href='{e(n.manage_url, quote=True)}'>Manage your alerts</a></p>"
+        + (f"<p><a href='{e(n.alert_url + '#key-actions-' + n.key, quote=True)}'>Disable this key</a></p>"
+           if n.driving_key else "")
         + ("<p><i>This is a test notification; nothing crossed a threshold.</i></p>" if n.test else "")
         + "</body></html>"
     )

@@ -150,6 +150,8 @@ class Rule:
     failing_minutes: int = 60  # connection: how long sync must have failed
     currency: str = "USD"
     frequency: str = "weekly"  # digest: daily | weekly
+    auto_disable_key: bool = False  # spike: stop the key that drove it (reversible keys: Anthropic)
+    auto_delete_openai_key: bool = False  # spike: also delete an OpenAI key (permanent), if auto_disable_key
 
     @staticmethod
     def from_config(workspace_id: str, alert_id: str, name: str, kind: str, config: Mapping[str, Any]) -> Rule:
@@ -167,6 +169,8 @@ class Rule:
             failing_minutes=int(config.get("failing_minutes", 60)),
             currency=config.get("currency", "USD"),
             frequency=config.get("frequency", "weekly"),
+            auto_disable_key=bool(config.get("auto_disable_key", False)),
+            auto_delete_openai_key=bool(config.get("auto_delete_openai_key", False)),
         )
 
     def config(self) -> dict[str, Any]:
@@ -183,6 +187,8 @@ class Rule:
             out["probability"] = self.probability
         if self.kind is Kind.SPIKE:
             out["sensitivity"] = self.sensitivity
+            out["auto_disable_key"] = self.auto_disable_key
+            out["auto_delete_openai_key"] = self.auto_delete_openai_key
         if self.kind is Kind.CONNECTION:
             out["connection_id"] = self.connection_id
             out["failing_minutes"] = self.failing_minutes

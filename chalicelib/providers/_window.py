@@ -40,9 +40,5 @@ def midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
-def from_unix(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
 def to_unix(moment: datetime) -> int:
     return int(_utc(moment).timestamp())

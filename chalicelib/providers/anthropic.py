@@ -21,12 +21,15 @@ from chalicelib.domain.pricing import estimate_cost
 from chalicelib.domain.usage import RecordKind, UsageRecord
 from chalicelib.providers._parse import merge_duplicates
 from chalicelib.providers._window import DAY, day_floor, day_window
-from chalicelib.providers.base import HttpProvider, sync_source
+from chalicelib.providers.base import Bucket, HttpProvider, sync_source
+from chalicelib.providers.errors import BadRequest
+from chalicelib.providers.key_admin import KeyState, not_found
 
 BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
 COST_PATH = "/v1/organizations/cost_report"
 USAGE_PATH = "/v1/organizations/usage_report/messages"
+API_KEY_PATH = "/v1/organizations/api_keys/{key_id}"
 PAGE_MAX = 31  # 1d buckets per page, both endpoints
 # cost_report token_type -> our unit type
 _TOKEN_TYPES = {
@@ -70,6 +73,16 @@ class AnthropicClient(HttpProvider):
         records = [*self._costs(workspace_id, source, *window), *self._usage(workspace_id, source, *window)]
         return merge_duplicates(records)
 
+    def set_key_status(self, key_id: str, status: str) -> KeyState:
+        """Sets an API key's status (``inactive`` stops it, ``active`` lets it work again)."""
+        try:
+            body = self._http.request_json("POST", API_KEY_PATH.format(key_id=key_id), body={"status": status})
+        except BadRequest as e:
+            raise not_found(e) from None
+        r = self._read
+        return KeyState(r.str(body, "id", "api_key "), r.str(body, "status", "api_key "),
+                        r.str(body, "name", "api_key ", optional=True))
+
     def _costs(self, workspace_id: str, source: str, start: datetime, end: datetime) -> Iterator[UsageRecord]:
         r, where = self._read, "cost result "
         params = [
@@ -91,13 +104,8 @@ class AnthropicClient(HttpProvider):
                 for key in ("cost_type", "token_type", "service_tier", "context_window", "inference_geo")
                 if isinstance(value := result.get(key), str)
             }
-            yield UsageRecord(
-                workspace_id=workspace_id,
-                kind=RecordKind.COST,
-                source=source,
-                provider=self.provider,
-                bucket_start=bucket_start,
-                bucket_end=bucket_end,
+            yield Bucket(self.provider, workspace_id, source, bucket_start, bucket_end).record(
+                RecordKind.COST,
                 currency=r.currency(result.get("currency"), "currency"),
                 model=r.str(result, "model", where, optional=True),
                 line_item=r.str(result, "description", where, optional=True),
@@ -148,13 +156,8 @@ class AnthropicClient(HttpProvider):
             ("output_tokens", output, {"output_tokens": output}, {}),
         ]
         for unit_type, units, tokens, extra in parts:
-            yield UsageRecord(
-                workspace_id=workspace_id,
-                kind=RecordKind.USAGE,
-                source=source,
-                provider=self.provider,
-                bucket_start=start,
-                bucket_end=end,
+            yield Bucket(self.provider, workspace_id, source, start, end).record(
+                RecordKind.USAGE,
                 model=model,
                 # the tier is part of the fact's grain: batch and standard rows must not collide
                 line_item=tier if tier and tier != "standard" else None,
@@ -168,20 +171,5 @@ class AnthropicClient(HttpProvider):
 
     def _buckets(self, path: str, params: list[tuple[str, Any]]) -> Iterator[tuple[datetime, datetime, dict]]:
         r = self._read
-        page: str | None = None
-        seen: set[str] = set()
-        while True:
-            body = self._http.get_json(path, [*params, ("page", page)] if page else params)
-            for bucket in r.list(body, "data"):
-                bucket = r.obj(bucket, "bucket")
-                start = r.rfc3339(bucket.get("starting_at"), "bucket starting_at")
-                end = r.rfc3339(bucket.get("ending_at"), "bucket ending_at")
-                r.bucket(start, end, "bucket")
-                for result in r.list(bucket, "results", "bucket "):
-                    yield start, end, r.obj(result, "result")
-            page = body.get("next_page")
-            if not body.get("has_more") or not page:
-                return
-            if not isinstance(page, str) or page in seen:
-                raise r.fail("next_page cursor is invalid or repeats")
-            seen.add(page)
+        return self.bucket_results(path, params, lambda b: (r.rfc3339(b.get("starting_at"), "bucket starting_at"),
+                                                            r.rfc3339(b.get("ending_at"), "bucket ending_at")))

@@ -21,11 +21,14 @@ from chalicelib.domain.pricing import estimate_cost
 from chalicelib.domain.usage import RecordKind, UsageRecord
 from chalicelib.providers._parse import merge_duplicates
 from chalicelib.providers._window import day_floor, day_window, to_unix
-from chalicelib.providers.base import HttpProvider, sync_source
+from chalicelib.providers.base import Bucket, HttpProvider, sync_source
+from chalicelib.providers.errors import BadRequest
+from chalicelib.providers.key_admin import KeyState, not_found
 
 BASE_URL = "https://api.openai.com"
 COSTS_PATH = "/v1/organization/costs"
 COMPLETIONS_PATH = "/v1/organization/usage/completions"
+PROJECT_KEY_PATH = "/v1/organization/projects/{project_id}/api_keys/{key_id}"
 COSTS_PAGE_MAX = 180  # buckets per page
 USAGE_PAGE_MAX = 31  # 1d buckets per page
 # ``"<model>, input"`` style line items (naming UNCONFIRMED): the model is the part before ", ".
@@ -53,13 +56,23 @@ class OpenAIClient(HttpProvider):
         window = day_window(start, end, self._now())
         if window is None:
             return []
-        common = _Common(workspace_id, sync_source(connection_id))
-        records = [*self._costs(common, *window), *self._usage(common, *window)]
+        source = sync_source(connection_id)
+        records = [*self._costs(workspace_id, source, *window), *self._usage(workspace_id, source, *window)]
         return merge_duplicates(records)
+
+    def delete_project_key(self, project_id: str, key_id: str) -> KeyState:
+        """Deletes a project API key (OpenAI cannot pause one): permanent."""
+        try:
+            body = self._http.request_json("DELETE", PROJECT_KEY_PATH.format(project_id=project_id, key_id=key_id))
+        except BadRequest as e:
+            raise not_found(e) from None
+        if body.get("deleted") is not True:
+            raise self._read.fail("the delete answer does not say deleted")
+        return KeyState(key_id, "deleted")
 
     # -- costs ---------------------------------------------------------------------------------
 
-    def _costs(self, common: _Common, start: datetime, end: datetime) -> Iterator[UsageRecord]:
+    def _costs(self, workspace_id: str, source: str, start: datetime, end: datetime) -> Iterator[UsageRecord]:
         params = [
             *self._time_params(start, end),
             ("bucket_width", "1d"),
@@ -68,21 +81,16 @@ class OpenAIClient(HttpProvider):
             ("limit", self.page_limit(COSTS_PAGE_MAX)),
         ]
         for bucket_start, bucket_end, result in self._buckets(COSTS_PATH, params):
-            yield self._cost_record(common, bucket_start, bucket_end, result)
+            yield self._cost_record(Bucket(self.provider, workspace_id, source, bucket_start, bucket_end), result)
 
-    def _cost_record(self, common: _Common, start: datetime, end: datetime, result: dict[str, Any]) -> UsageRecord:
+    def _cost_record(self, bucket: Bucket, result: dict[str, Any]) -> UsageRecord:
         r = self._read
         amount = r.obj(result.get("amount"), "costs result amount")
         line_item = r.str(result, "line_item", "costs result ", optional=True)
         quantity = result.get("quantity")
         match = _LINE_ITEM_MODEL.match(line_item or "")
-        return UsageRecord(
-            workspace_id=common.workspace_id,
-            kind=RecordKind.COST,
-            source=common.source,
-            provider=self.provider,
-            bucket_start=start,
-            bucket_end=end,
+        return bucket.record(
+            RecordKind.COST,
             currency=r.currency(amount.get("currency"), "amount.currency"),
             model=match["model"] if match else None,
             line_item=line_item,
@@ -95,7 +103,7 @@ class OpenAIClient(HttpProvider):
 
     # -- usage ---------------------------------------------------------------------------------
 
-    def _usage(self, common: _Common, start: datetime, end: datetime) -> Iterator[UsageRecord]:
+    def _usage(self, workspace_id: str, source: str, start: datetime, end: datetime) -> Iterator[UsageRecord]:
         params = [
             *self._time_params(start, end),
             ("bucket_width", "1d"),
@@ -103,11 +111,10 @@ class OpenAIClient(HttpProvider):
             ("limit", self.page_limit(USAGE_PAGE_MAX)),
         ]
         for bucket_start, bucket_end, result in self._buckets(COMPLETIONS_PATH, params):
-            yield from self._usage_records(common, bucket_start, bucket_end, result)
+            yield from self._usage_records(Bucket(self.provider, workspace_id, source, bucket_start, bucket_end),
+                                           result)
 
-    def _usage_records(
-        self, common: _Common, start: datetime, end: datetime, result: dict[str, Any]
-    ) -> Iterator[UsageRecord]:
+    def _usage_records(self, bucket: Bucket, result: dict[str, Any]) -> Iterator[UsageRecord]:
         r, where = self._read, "completions result "
         total_input = r.int(result, "input_tokens", where)
         output = r.int(result, "output_tokens", where)
@@ -132,18 +139,13 @@ class OpenAIClient(HttpProvider):
         if requests is not None:
             metadata["num_model_requests"] = str(requests)
         for unit_type, units, tokens in parts:
-            yield UsageRecord(
-                workspace_id=common.workspace_id,
-                kind=RecordKind.USAGE,
-                source=common.source,
-                provider=self.provider,
-                bucket_start=start,
-                bucket_end=end,
+            yield bucket.record(
+                RecordKind.USAGE,
                 model=model,
                 line_item="batch" if batch else None,  # keeps batch and standard rows apart
                 unit_type=unit_type,
                 units=Decimal(units),
-                estimated_cost=estimate_cost(self.provider, model, batch=batch, at=start, **tokens),
+                estimated_cost=estimate_cost(self.provider, model, batch=batch, at=bucket.start, **tokens),
                 project=r.str(result, "project_id", where, optional=True),
                 api_key=r.str(result, "api_key_id", where, optional=True),
                 metadata=dict(metadata),
@@ -157,35 +159,6 @@ class OpenAIClient(HttpProvider):
         return [("start_time", to_unix(start)), ("end_time", end_time)]
 
     def _buckets(self, path: str, params: list[tuple[str, Any]]) -> Iterator[tuple[datetime, datetime, dict]]:
-        """(bucket start, bucket end, result) for every result of every page.
-
-        ``fetch`` collects everything into a list, so an error on any page raises before a
-        single record is returned.
-        """
         r = self._read
-        page: str | None = None
-        seen_pages: set[str] = set()
-        while True:
-            body = self._http.get_json(path, [*params, ("page", page)] if page else params)
-            for bucket in r.list(body, "data"):
-                bucket = r.obj(bucket, "bucket")
-                start = r.timestamp(bucket.get("start_time"), "bucket start_time")
-                end = r.timestamp(bucket.get("end_time"), "bucket end_time")
-                r.bucket(start, end, "bucket")
-                for result in r.list(bucket, "results", "bucket "):
-                    yield start, end, r.obj(result, "result")
-            has_more = body.get("has_more")
-            page = body.get("next_page")
-            if not has_more or not page:
-                return
-            if not isinstance(page, str) or page in seen_pages:
-                raise r.fail("next_page cursor is invalid or repeats")
-            seen_pages.add(page)
-
-
-class _Common:
-    __slots__ = ("source", "workspace_id")
-
-    def __init__(self, workspace_id: str, source: str) -> None:
-        self.workspace_id = workspace_id
-        self.source = source
+        return self.bucket_results(path, params, lambda b: (r.timestamp(b.get("start_time"), "bucket start_time"),
+                                                            r.timestamp(b.get("end_time"), "bucket end_time")))

@@ -16,7 +16,7 @@ from decimal import Decimal
 from chalicelib.domain import alert_wording, alerts
 from chalicelib.domain.alert_messages import Contributor, Notification
 from chalicelib.domain.alerts import Kind, Rule, provider_title
-from chalicelib.services import budget_status
+from chalicelib.services import budget_status, key_actions
 from chalicelib.services.alert_facts import TOP_N, Breach, Spend, notification, projection
 from chalicelib.services.alert_firing import fire, recover_unsettled
 from chalicelib.store.alerts import AlertMarker, rule_of, rules
@@ -165,11 +165,13 @@ def _spike_rule(rule: Rule, spend: Spend, now: datetime, test: bool = False) -> 
                 contributors[dim] = [Contributor(provider_title(k) if dim == "provider" else k,
                                                  Decimal(str(round(r, 2)))) for k, r in rises[:TOP_N]]
         spike = found[-1] if found else None
+        keys, driving_key = key_actions.key_drivers(rule, day)  # the API key behind the rise, when usage names one
+        contributors.update(keys)
         return {
             "headline": alert_wording.spike_headline(rule.scope.label, observed, expected, day, rule.currency),
             "figure": observed, "threshold": expected, "figure_label": f"Spend on {day.isoformat()} (UTC)",
             "threshold_label": "Expected", "level": "spike", "period_label": f"{day:%a %d %b %Y} (UTC)",
-            "scope_label": rule.scope.label, "contributors": contributors,
+            "scope_label": rule.scope.label, "contributors": contributors, "driving_key": driving_key,
             "details": alert_wording.spike_details(spike.score, rule.sensitivity, spike.kind, spike.reason)
             if spike else (),
         }

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from chalicelib.domain import alerts
 from chalicelib.domain.alerts import Rule
-from chalicelib.services import alert_delivery
+from chalicelib.services import alert_delivery, key_actions
 from chalicelib.services.alert_facts import Breach, new_firing, notification
 from chalicelib.store.alerts import AlertRule, Firing
 
@@ -38,6 +38,7 @@ def fire(rule: AlertRule, domain_rule: Rule, b: Breach, now: datetime) -> str | 
                              n, now, merged_into=key) for lvl in new_merged]
         if alert_delivery.record(firing, merged, rule.channels):
             log.info("alert %s fired: %s", rule.alert_id, key)
+            key_actions.on_firing(rule, firing)  # an opted-in spike alert stops the key that drove it
             alert_delivery.deliver_now_or_later(rule.workspace_id, key)
             return key
         # Another evaluator recorded some of these keys first: look again.

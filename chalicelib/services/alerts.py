@@ -261,6 +261,7 @@ def firing_view(f: Firing) -> dict:
         "acknowledged_by": f.acknowledged_by,
         "acknowledged_at": f.acknowledged_at.isoformat() if f.acknowledged_at else None,
         "deliveries": _deliveries_view(f.workspace_id, f.firing_key),
+        "driving_key": n.driving_key,
     }
 
 

@@ -23,7 +23,7 @@ from chalicelib.adapters import kms_secrets, queues
 from chalicelib.domain.plans import Limit
 from chalicelib.providers import registry
 from chalicelib.providers.errors import AuthError, MalformedResponse, ProviderError
-from chalicelib.services import alert_queue, plan_limits
+from chalicelib.services import alert_queue, key_actions, plan_limits
 from chalicelib.store import usage
 from chalicelib.store.connections import Connection
 
@@ -153,7 +153,8 @@ def handle_messages(event) -> dict:
             log.error("sync message %s is malformed; dropped", message_id)
             continue
         try:
-            outcome = sync_one(workspace_id, connection_id)
+            outcome = (key_actions.run_message(message) if "key_action" in message  # disable/enable a key
+                       else sync_one(workspace_id, connection_id))
         except Exception:
             log.exception("sync of %s/%s crashed (message %s)", workspace_id, connection_id, message_id)
             failures.append(message_id)

@@ -30,6 +30,7 @@ from chalicelib.store.billing import BillingAccount, ProcessedEvent
 from chalicelib.store.connections import Connection
 from chalicelib.store.identity import Membership, Workspace
 from chalicelib.store.ingest_keys import IngestKey
+from chalicelib.store.key_actions import KeyAction
 from chalicelib.store.usage import records_table, rollups_table
 
 log = logging.getLogger("costpilot.workspaces.purge")
@@ -104,6 +105,7 @@ def _steps(workspace_id: str) -> list[Step]:
         models(AlertRule, lambda: AlertRule.query(workspace_id)),
         lambda left: _delete_firings(workspace_id, Firing, left),
         models(AlertMarker, lambda: AlertMarker.query(workspace_id)),
+        models(KeyAction, lambda: KeyAction.query(workspace_id)),
         models(ProcessedEvent, lambda: (ProcessedEvent(e.event_id) for e in
                                         ProcessedEvent.by_workspace.query(workspace_id))),
         models(BillingAccount, lambda: BillingAccount.query(workspace_id)),

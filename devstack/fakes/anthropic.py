@@ -6,16 +6,21 @@ decimal strings (``"123.864"`` = $1.23864). Wire format per providers.md section
 ``starting_at``/``ending_at``, daily buckets oldest first including empty ones, ``page``/
 ``next_page``/``has_more`` with ``limit`` <= 31, ``x-api-key`` + ``anthropic-version`` headers,
 errors as ``{"type":"error","error":{...},"request_id":...}``.
+
+API keys: ``GET /v1/organizations/api_keys[/{id}]`` and ``POST /v1/organizations/api_keys/{id}``
+with ``{"status": "active" | "inactive" | "archived"}`` (an archived key cannot change again): 404
+``not_found_error`` for an unknown key, 403 ``permission_error`` for an admin key that may read
+usage but not manage keys. An inactive key makes no more traffic.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from werkzeug.wrappers import Request, Response
 
@@ -27,6 +32,7 @@ from devstack.fakes.base import (
     midnight,
     multi_arg,
 )
+from devstack.fakes.ledger import FakeKey, LedgerFake
 
 ADMIN_KEY = "sk-ant-admin01-FAKEanthropicAdminKey000000000000000000000000000-wxyz"
 API_VERSION = "2023-06-01"
@@ -70,38 +76,26 @@ class MessagesRow:
     web_search_requests: int
 
 
-class FakeAnthropic(FakeProvider):
+class FakeAnthropic(LedgerFake):
     provider = "anthropic"
     request_id_header = "request-id"
+    default_admin_key = ADMIN_KEY
+    api_keys: ClassVar[dict[str, str | None]] = dict(zip(API_KEYS, WORKSPACES, strict=True))
+    amount_per_dollar = Decimal(100)  # cost rows are in cents
 
-    def __init__(
-        self,
-        *,
-        seed: int = 0,
-        now: Callable[[], datetime] | None = None,
-        history_days: int = 45,
-        admin_key: str = ADMIN_KEY,
-        billing_lag: timedelta = timedelta(0),
-        background_per_second: Decimal = Decimal(0),
-    ) -> None:
-        super().__init__(seed=seed, now=now, history_days=history_days, billing_lag=billing_lag,
-                         background_per_second=background_per_second)
-        self.admin_key = admin_key
-        self.usage: list[MessagesRow] = []
-        self.cost_overrides: dict[tuple[date, str | None, str], Decimal] = {}  # cents
-        for day in self.ledger_days():
-            if self.rng.random() < 0.15:
-                continue
-            for model in PRICES_CENTS:
-                for workspace, key in zip(WORKSPACES, API_KEYS, strict=True):
-                    if self.rng.random() < 0.3:
-                        continue
-                    self.usage.append(MessagesRow(
-                        day, model, workspace, key, "batch" if self.rng.random() < 0.2 else "standard",
-                        self.rng.randint(10_000, 900_000), self.rng.randint(0, 2_000_000),
-                        self.rng.randint(0, 90_000), self.rng.randint(0, 20_000) if self.rng.random() < 0.3 else 0,
-                        self.rng.randint(1_000, 200_000), self.rng.randint(0, 15) if self.rng.random() < 0.3 else 0,
-                    ))
+    def _seed_day(self, day: date) -> None:
+        if self.rng.random() < 0.15:
+            return
+        for model in PRICES_CENTS:
+            for workspace, key in zip(WORKSPACES, API_KEYS, strict=True):
+                if self.rng.random() < 0.3:
+                    continue
+                self.usage.append(MessagesRow(
+                    day, model, workspace, key, "batch" if self.rng.random() < 0.2 else "standard",
+                    self.rng.randint(10_000, 900_000), self.rng.randint(0, 2_000_000),
+                    self.rng.randint(0, 90_000), self.rng.randint(0, 20_000) if self.rng.random() < 0.3 else 0,
+                    self.rng.randint(1_000, 200_000), self.rng.randint(0, 15) if self.rng.random() < 0.3 else 0,
+                ))
 
     # -- the ledger ----------------------------------------------------------------------------
 
@@ -146,13 +140,8 @@ class FakeAnthropic(FakeProvider):
                               {"workspace_id": workspace, "description": description, "amount": Decimal(0), **detail})
         row["amount"] += amount
 
-    def billed_total(self, start: date | None = None, end: date | None = None) -> Decimal:
-        """Total billed in USD (not cents) over days ``[start, end)``."""
-        cents = sum((r["amount"] for d in self._days(start, end) for r in self.cost_rows(d)), Decimal(0))
-        return cents / 100
-
     def token_totals(self, start: date | None = None, end: date | None = None) -> dict[str, int]:
-        days = set(self._days(start, end))
+        days = set(self.days(start, end))
         rows = [u for u in self.usage if u.day in days]
         return {
             "input_tokens": sum(u.uncached_input_tokens for u in rows),
@@ -161,15 +150,16 @@ class FakeAnthropic(FakeProvider):
             "output_tokens": sum(u.output_tokens for u in rows),
         }
 
-    def _days(self, start: date | None, end: date | None) -> list[date]:
-        return [d for d in self.ledger_days() if (start is None or d >= start) and (end is None or d < end)]
-
     # -- changing the world --------------------------------------------------------------------
 
     def grow_today(self, *, uncached_input_tokens: int = 50_000, output_tokens: int = 10_000,
-                   model: str = "claude-sonnet-4-20250514") -> None:
-        self.usage.append(MessagesRow(self.today(), model, None, API_KEYS[0], "standard",
+                   model: str = "claude-sonnet-4-20250514", api_key: str = API_KEYS[0]) -> bool:
+        """More traffic today on ``api_key``; a key that is not active makes none (False)."""
+        if self.key_status(api_key) != "active":
+            return False
+        self.usage.append(MessagesRow(self.today(), model, self.api_keys[api_key], api_key, "standard",
                                       uncached_input_tokens, 0, 0, 0, output_tokens, 0))
+        return True
 
     def restate(self, day: date, new_amount_cents: Decimal, *,
                 description: str | None = None) -> tuple[str | None, str]:
@@ -184,7 +174,7 @@ class FakeAnthropic(FakeProvider):
     # -- HTTP ----------------------------------------------------------------------------------
 
     def authenticate(self, request: Request) -> bool:
-        return request.headers.get("x-api-key") == self.admin_key
+        return self.authenticates(request.headers.get("x-api-key"))
 
     def error(self, status: int, message: str | None) -> Response:
         kinds = {
@@ -207,11 +197,44 @@ class FakeAnthropic(FakeProvider):
     def route(self, request: Request) -> Response:
         if request.headers.get("anthropic-version") is None:
             raise self.bad_request("anthropic-version: header is required")
+        if request.path == "/v1/organizations/api_keys" or request.path.startswith("/v1/organizations/api_keys/"):
+            return self._api_keys(request, request.path.removeprefix("/v1/organizations/api_keys").strip("/"))
         if request.path == "/v1/organizations/cost_report":
             return self._page(request, "cost")
         if request.path == "/v1/organizations/usage_report/messages":
             return self._page(request, "usage")
         raise self.bad_request(f"Not found: {request.path}", 404)
+
+    def _api_keys(self, request: Request, key_id: str) -> Response:
+        if not self.may_manage_keys(request.headers.get("x-api-key")):
+            return self.error(403, None)
+        if not key_id:
+            if request.method != "GET":
+                raise self.bad_request("Method not allowed", 405)
+            data = [_key_object(k) for k in self.keys.values()]
+            return self.json({"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
+                              "last_id": data[-1]["id"] if data else None})
+        key = self.keys.get(key_id)
+        if key is None or "/" in key_id:
+            return self.error(404, None)
+        if request.method == "GET":
+            return self.json(_key_object(key))
+        if request.method != "POST":
+            raise self.bad_request("Method not allowed", 405)
+        try:
+            body = json.loads(request.get_data() or b"{}")
+        except ValueError:
+            raise self.bad_request("Request body is not valid JSON") from None
+        status = body.get("status") if isinstance(body, dict) else None
+        if status is not None and status not in ("active", "inactive", "archived"):
+            raise self.bad_request("status: Input should be 'active', 'inactive' or 'archived'")
+        if key.status == "archived" and status not in (None, "archived"):
+            raise self.bad_request("An archived API key cannot be changed")
+        if isinstance(body.get("name"), str) and body["name"]:
+            key.name = body["name"]
+        if status:
+            key.status = status
+        return self.json(_key_object(key))
 
     def _page(self, request: Request, endpoint: str) -> Response:
         starting_at = _time_arg(self, request, "starting_at")
@@ -289,6 +312,13 @@ class FakeAnthropic(FakeProvider):
                 **{d: row[d] for d in USAGE_DIMS},
             })
         return results
+
+
+def _key_object(key: FakeKey) -> dict[str, Any]:
+    return {"type": "api_key", "id": key.id, "name": key.name, "workspace_id": key.project_id,
+            "created_at": _iso(key.created_at), "created_by": {"id": "user_01FAKEowner0000000000000", "type": "user"},
+            "partial_key_hint": f"sk-ant-api03-{key.id[-3:]}...{key.id[-4:]}AA", "status": key.status,
+            "expires_at": None}
 
 
 def _iso(moment: datetime) -> str:

@@ -6,20 +6,25 @@ amounts exact to the token). Wire format per providers.md section 1: Unix-second
 of 1d with a partial first bucket when ``start_time`` is not midnight, empty buckets present with
 ``results: []``, ``page``/``next_page``/``has_more`` counted in buckets, dollars as JSON numbers,
 ``end_time`` in the future rejected.
+
+Project API keys: ``GET /v1/organization/projects/{project_id}/api_keys[/{key_id}]`` and ``DELETE``
+of one (OpenAI cannot pause a key, only delete it): 404 for a key the project does not have (or
+no longer has), 403 for an admin key that may read usage but not manage keys. The scope named in
+that 403 (``api.management.write``) is modelled on the usage one; its real name is UNCONFIRMED.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from werkzeug.wrappers import Request, Response
 
 from devstack.fakes.base import DAY, FakeProvider, group_rows, midnight, multi_arg
+from devstack.fakes.ledger import FakeKey, LedgerFake
 
 ADMIN_KEY = "sk-admin-FAKE0penAIadminKey0000000000000000000000abcd"
 # USD per million tokens: input, cached input, output (this fake's own list, not the catalogue's)
@@ -51,27 +56,11 @@ class CompletionsRow:
     input_cache_write_tokens: int | None = None
 
 
-class FakeOpenAI(FakeProvider):
+class FakeOpenAI(LedgerFake):
     provider = "openai"
     request_id_header = "x-request-id"
-
-    def __init__(
-        self,
-        *,
-        seed: int = 0,
-        now: Callable[[], datetime] | None = None,
-        history_days: int = 45,
-        admin_key: str = ADMIN_KEY,
-        billing_lag: timedelta = timedelta(0),
-        background_per_second: Decimal = Decimal(0),
-    ) -> None:
-        super().__init__(seed=seed, now=now, history_days=history_days, billing_lag=billing_lag,
-                         background_per_second=background_per_second)
-        self.admin_key = admin_key
-        self.usage: list[CompletionsRow] = []
-        self.cost_overrides: dict[tuple[date, str, str, str], Decimal] = {}
-        for day in self.ledger_days():
-            self._seed_day(day)
+    default_admin_key = ADMIN_KEY
+    api_keys: ClassVar[dict[str, str | None]] = dict(zip(API_KEYS, PROJECTS, strict=True))
 
     def _seed_day(self, day: date) -> None:
         if self.rng.random() < 0.15:
@@ -128,18 +117,12 @@ class FakeOpenAI(FakeProvider):
                          "amount": amount, "quantity": quantity})
         return rows
 
-    def billed_total(self, start: date | None = None, end: date | None = None) -> Decimal:
-        """Total billed in USD over days ``[start, end)`` (default: the whole ledger)."""
-        return sum(
-            (row["amount"] for day in self._days(start, end) for row in self.cost_rows(day)), Decimal(0)
-        )
-
     def billed_by_day(self) -> dict[date, Decimal]:
         return {day: total for day in self.ledger_days()
                 if (total := sum((r["amount"] for r in self.cost_rows(day)), Decimal(0)))}
 
     def token_totals(self, start: date | None = None, end: date | None = None) -> dict[str, int]:
-        days = set(self._days(start, end))
+        days = set(self.days(start, end))
         totals = {"input_tokens": 0, "cached_input_tokens": 0, "cache_write_tokens": 0, "output_tokens": 0}
         for row in self.usage:
             if row.day in days:
@@ -150,16 +133,17 @@ class FakeOpenAI(FakeProvider):
                 totals["output_tokens"] += row.output_tokens
         return totals
 
-    def _days(self, start: date | None, end: date | None) -> list[date]:
-        return [d for d in self.ledger_days() if (start is None or d >= start) and (end is None or d < end)]
-
     # -- changing the world --------------------------------------------------------------------
 
     def grow_today(self, *, input_tokens: int = 100_000, output_tokens: int = 20_000,
-                   model: str = "gpt-4o-mini-2024-07-18") -> None:
-        """More traffic today: today's bucket grows between two syncs."""
-        self.usage.append(CompletionsRow(self.today(), model, PROJECTS[0], API_KEYS[0], False,
+                   model: str = "gpt-4o-mini-2024-07-18", api_key: str = API_KEYS[0]) -> bool:
+        """More traffic today on ``api_key``: today's bucket grows between two syncs. A deleted key
+        makes no more traffic (False)."""
+        if self.key_status(api_key) != "active":
+            return False
+        self.usage.append(CompletionsRow(self.today(), model, self.api_keys[api_key], api_key, False,
                                          input_tokens, 0, output_tokens, 10))
+        return True
 
     def restate(self, day: date, new_amount: Decimal, *, line_item: str | None = None) -> tuple[str, str]:
         """Correct one cost line of a past ``day`` to ``new_amount``; returns (line_item, project_id)."""
@@ -179,7 +163,7 @@ class FakeOpenAI(FakeProvider):
     # -- HTTP ----------------------------------------------------------------------------------
 
     def authenticate(self, request: Request) -> bool:
-        return request.headers.get("Authorization") == f"Bearer {self.admin_key}"
+        return self.authenticates(_bearer(request))
 
     def error(self, status: int, message: str | None) -> Response:
         kinds = {
@@ -188,6 +172,7 @@ class FakeOpenAI(FakeProvider):
                    "https://platform.openai.com/account/api-keys.")),
             403: ("invalid_request_error", None,
                   "You have insufficient permissions for this operation. Missing scopes: api.usage.read"),
+            404: ("invalid_request_error", None, "Not found"),
             429: ("requests", "rate_limit_exceeded", "Rate limit reached for organization usage requests."),
             500: ("server_error", None, "The server had an error while processing your request. Sorry about that!"),
         }
@@ -199,6 +184,9 @@ class FakeOpenAI(FakeProvider):
         return {"object": "page", "has_more": False, "next_page": None}  # no "data"
 
     def route(self, request: Request) -> Response:
+        parts = request.path.strip("/").split("/")
+        if parts[:3] == ["v1", "organization", "projects"] and len(parts) in (5, 6) and parts[4] == "api_keys":
+            return self._project_keys(request, parts[3], parts[5] if len(parts) == 6 else None)
         if request.method != "GET":
             raise self.bad_request("Method not allowed", 405)
         if request.path == "/v1/organization/costs":
@@ -206,6 +194,27 @@ class FakeOpenAI(FakeProvider):
         if request.path == "/v1/organization/usage/completions":
             return self._page(request, "completions")
         raise self.bad_request(f"Invalid URL (GET {request.path})", 404)
+
+    def _project_keys(self, request: Request, project_id: str, key_id: str | None) -> Response:
+        if not self.may_manage_keys(_bearer(request)):
+            return self.error(403, "You have insufficient permissions for this operation. "
+                                   "Missing scopes: api.management.write")
+        keys = [k for k in self.keys.values() if k.project_id == project_id and k.status != "deleted"]
+        if key_id is None:
+            if request.method != "GET":
+                raise self.bad_request("Method not allowed", 405)
+            data = [_key_object(k) for k in keys]
+            return self.json({"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
+                              "last_id": data[-1]["id"] if data else None, "has_more": False})
+        key = next((k for k in keys if k.id == key_id), None)
+        if key is None:
+            return self.error(404, f"No such API key: {key_id}")
+        if request.method == "GET":
+            return self.json(_key_object(key))
+        if request.method != "DELETE":
+            raise self.bad_request("Method not allowed", 405)
+        key.status = "deleted"
+        return self.json({"object": "organization.project.api_key.deleted", "id": key.id, "deleted": True})
 
     def _page(self, request: Request, endpoint: str) -> Response:
         start_time = _int_arg(request, "start_time", required=True, fake=self)
@@ -277,6 +286,19 @@ class FakeOpenAI(FakeProvider):
                 del result["input_cache_write_tokens"]  # an optional, newer field
             results.append(result)
         return results
+
+
+def _bearer(request: Request) -> str | None:
+    value = request.headers.get("Authorization") or ""
+    return value.removeprefix("Bearer ") if value.startswith("Bearer ") else None
+
+
+def _key_object(key: FakeKey) -> dict[str, Any]:
+    return {"object": "organization.project.api_key", "redacted_value": f"sk-proj-****{key.id[-4:]}",
+            "name": key.name, "created_at": int(key.created_at.timestamp()), "last_used_at": None, "id": key.id,
+            "owner": {"type": "service_account", "service_account": {
+                "object": "organization.project.service_account", "id": f"svc_acct_{key.id[-8:]}",
+                "name": f"{key.name} service", "role": "member", "created_at": int(key.created_at.timestamp())}}}
 
 
 def _bucket_bounds(start_time: int, end_time: int) -> list[tuple[int, int]]:

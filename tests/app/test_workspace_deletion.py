@@ -72,7 +72,12 @@ def _fill(api, user, monkeypatch, receiver) -> None:
     assert api.post(f"{ws}/members", {"email": other.email}, token=user.token).status == 201
     monkeypatch.setattr(connections, "_check_key", lambda provider, credentials: "…abcd")
     monkeypatch.setattr(connections, "request_sync", lambda c, reason: None)
-    connections.create(Membership.get(user.workspace_id, user.user_id), "openai", "main", {"admin_key": "sk-admin-x"})
+    connection = connections.create(Membership.get(user.workspace_id, user.user_id), "openai", "main",
+                                    {"admin_key": "sk-admin-x"})
+    r = api.post(f"{ws}/connections/{connection['connection_id']}/key-actions",  # an audited key action
+                 {"action": "delete", "api_key_id": "key_x", "project_id": "proj_x", "confirm": "key_x"},
+                 token=user.token)
+    assert r.status == 202, r.body
     assert api.post(f"{ws}/ingest-keys", {"name": "k"}, token=user.token).status == 201
     r = api.post(f"{ws}/alerts", {"name": "a", "kind": "threshold", "amount": 5, "period": {"kind": "weekly"},
                                   "channels": [{"type": "email"}, {"type": "webhook", "url": receiver.url()}]},

@@ -21,7 +21,6 @@ from chalicelib.providers.errors import (
 from chalicelib.providers.gcp import MAX_POLLS, GcpBillingClient, model_name
 from devstack.fakes import FakeBigQuery
 from devstack.fakes.bigquery import BILLING_ACCOUNT, service_account_key_json
-from devstack.fakes.testing import FakeClock, RecordingSleep
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
@@ -31,18 +30,8 @@ END = datetime(2026, 11, 21, tzinfo=UTC)
 
 
 @pytest.fixture
-def clock():
-    return FakeClock(NOW)
-
-
-@pytest.fixture
 def fake(clock):
     return FakeBigQuery(seed=5, now=clock, history_days=100)
-
-
-@pytest.fixture
-def sleep():
-    return RecordingSleep()
 
 
 def credentials(fake, **overrides):

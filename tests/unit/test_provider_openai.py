@@ -22,7 +22,6 @@ from chalicelib.providers.errors import (
 from chalicelib.providers.http import RetryPolicy
 from chalicelib.providers.openai import OpenAIClient
 from devstack.fakes import FakeOpenAI, serve
-from devstack.fakes.testing import FakeClock, RecordingSleep
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
 NOW = datetime(2025, 9, 10, 15, 30, tzinfo=UTC)
@@ -30,18 +29,8 @@ TODAY = NOW.date()
 
 
 @pytest.fixture
-def clock():
-    return FakeClock(NOW)
-
-
-@pytest.fixture
 def fake(clock):
     return FakeOpenAI(seed=7, now=clock, history_days=40)
-
-
-@pytest.fixture
-def sleep():
-    return RecordingSleep()
 
 
 def make_client(fake, clock, sleep, key=None, **kwargs):

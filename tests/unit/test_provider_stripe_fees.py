@@ -15,7 +15,6 @@ from chalicelib.providers.errors import AuthError, MalformedResponse, TransientE
 from chalicelib.providers.http import RetryPolicy
 from chalicelib.providers.stripe_fees import StripeFeesClient
 from devstack.fakes import FakeStripeBalance
-from devstack.fakes.testing import FakeClock, RecordingSleep
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
 NOW = datetime(2025, 9, 10, 15, 30, tzinfo=UTC)
@@ -24,18 +23,8 @@ START = datetime(2025, 7, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def clock():
-    return FakeClock(NOW)
-
-
-@pytest.fixture
 def fake(clock):
     return FakeStripeBalance(seed=3, now=clock, history_days=40)
-
-
-@pytest.fixture
-def sleep():
-    return RecordingSleep()
 
 
 def make_client(fake, clock, sleep, key=None, **kwargs):

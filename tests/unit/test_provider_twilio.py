@@ -15,7 +15,6 @@ from chalicelib.providers.errors import AuthError, MalformedResponse, TransientE
 from chalicelib.providers.http import RetryPolicy
 from chalicelib.providers.twilio import TwilioClient
 from devstack.fakes import FakeTwilio
-from devstack.fakes.testing import FakeClock, RecordingSleep
 from devstack.fakes.twilio import ACCOUNT_SID, API_KEY_SECRET, API_KEY_SID, AUTH_TOKEN
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
@@ -25,18 +24,8 @@ START = datetime(2025, 7, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def clock():
-    return FakeClock(NOW)
-
-
-@pytest.fixture
 def fake(clock):
     return FakeTwilio(seed=5, now=clock, history_days=60)
-
-
-@pytest.fixture
-def sleep():
-    return RecordingSleep()
 
 
 def make_client(fake, clock, sleep, **kwargs):

@@ -2,6 +2,7 @@
 import { html, useState } from "./lib.js";
 import { del, get, post, put, seg } from "./api.js";
 import { AlertForm } from "./alert_form.js";
+import { DisableKey } from "./key_actions.js";
 import { fmt } from "./money.js";
 import { Card, Empty, ErrorBox, Loading, useAction, useApi, when } from "./ui.js";
 
@@ -11,7 +12,7 @@ function describe(a) {
   return `${a.kind}${a.amount ? ` · ${fmt(a.amount)}` : ""}${period ? ` ${period}` : ""}${scope}`;
 }
 
-function History({ ws, canEdit }) {
+function History({ ws, canEdit, role }) {
   const data = useApi(() => get(`/api/workspaces/${ws}/alerts/history?limit=50`), [ws]);
   const action = useAction();
   if (data.error) return html`<${ErrorBox} error=${data.error} ws=${ws} />`;
@@ -24,6 +25,7 @@ function History({ ws, canEdit }) {
     <div class="muted">${when(f.fired_at)} · ${f.status}${f.acknowledged_by ? ` by ${f.acknowledged_by}` : ""}</div>
     <div class="deliveries">${f.deliveries.map((d) => html`<span class=${`pill ${d.status}`} title=${d.last_error || ""}>${d.type}: ${d.status}${d.attempts > 1 ? ` (${d.attempts} tries)` : ""}</span>`)}</div>
     ${canEdit && f.status === "open" && html`<button type="button" onClick=${() => ack(f)}>Acknowledge</button>`}
+    <${DisableKey} ws=${ws} firing=${f} role=${role} />
   </li>`)}</ul>`;
 }
 
@@ -65,6 +67,6 @@ export function Alerts({ ws, role, me, section, query }) {
           </div>`}</li>`)}</ul>`}
       <${Digest} ws=${ws} canEdit=${true} />
     <//>
-    <${Card} title="History"><${History} ws=${ws} canEdit=${canEdit} /><//>
+    <${Card} title="History"><${History} ws=${ws} canEdit=${canEdit} role=${role} /><//>
   </div>`;
 }

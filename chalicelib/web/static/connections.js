@@ -1,5 +1,6 @@
 // Connections with their sync health (sync now, pause/resume, replace key, delete) and ingest keys.
 import { html, useState } from "./lib.js";
+import { KeyAudit } from "./key_actions.js";
 import { del, get, patch, post } from "./api.js";
 import { ConnectForm, IngestKeyForm, PROVIDERS } from "./connect.js";
 import { Card, Empty, ErrorBox, Field, Loading, formData, useAction, useApi, when } from "./ui.js";
@@ -48,7 +49,8 @@ export function Connections({ ws, role }) {
           <div><strong>${c.label}</strong> <span class=${`pill ${state}`}>${state}</span>
             <div class="muted">${PROVIDERS[c.provider] ? PROVIDERS[c.provider].title : c.provider} · key …${c.key_hint} · every ${c.sync_interval_minutes} min · last success ${when(c.last_success_at)}</div>
             <div class=${state === "failing" ? "error-text" : "muted"}>${text}</div>
-            ${replacing === c.connection_id && html`<${ReplaceKey} ws=${ws} c=${c} onDone=${() => { setReplacing(null); setNotice("Key replaced."); list.reload(); }} />`}</div>
+            ${replacing === c.connection_id && html`<${ReplaceKey} ws=${ws} c=${c} onDone=${() => { setReplacing(null); setNotice("Key replaced."); list.reload(); }} />`}
+            <${KeyAudit} ws=${ws} c=${c} role=${role} /></div>
           ${admin && html`<div class="actions">
             <button type="button" onClick=${() => act(() => post(`${base}/${c.connection_id}/sync`), `Sync of ${c.label} started.`)}>Sync now</button>
             <button type="button" onClick=${() => act(() => patch(`${base}/${c.connection_id}`, { status: c.status === "paused" ? "active" : "paused" }), c.status === "paused" ? "Resumed." : "Paused.")}>${c.status === "paused" ? "Resume" : "Pause"}</button>
