@@ -3,7 +3,7 @@
     python -m bench.usage_bench            # 1,000 and 1,000,000 events over 365 days
     python -m bench.usage_bench --quick    # 1,000 and 100,000
 
-Events are written through the real store (chalicelib.store.usage.add_events) into moto. moto
+Events are written through the real store (chalicelib.store.pushed_events.add_events) into moto. moto
 does not account capacity like DynamoDB, so units are computed from the items actually stored,
 with DynamoDB's documented sizing: an item's size is the sum of its attribute names and values
 (strings and binaries by length, numbers ~1 byte per 2 significant digits + 1); a Query costs
@@ -60,6 +60,8 @@ class Meter:
         self.read_units = 0.0
         self.items_read = 0
         self.write_units = 0.0
+        self.id_read_units = 0.0  # reads of the duplicate check (strongly consistent: 1 RCU per 4 KB)
+        self.write_units_by_kind: dict[str, float] = {}  # sort-key prefix (rec, af, pd, eid, ...) -> WCU
 
     def __getattr__(self, name):
         return getattr(self.client, name)
@@ -70,6 +72,13 @@ class Meter:
             size = sum(item_size(i) for i in page.get("Items", []))
             self.read_units += math.ceil(size / 4096) * 0.5
             self.items_read += len(page.get("Items", []))
+        elif kwargs.get("ConsistentRead") and kwargs.get("TableName", "").endswith("usage-records"):
+            self.id_read_units += math.ceil(sum(item_size(i) for i in page.get("Items", [])) / 4096)
+        return page
+
+    def batch_get_item(self, RequestItems, **kwargs):
+        page = self.client.batch_get_item(RequestItems=RequestItems, **kwargs)
+        self.id_read_units += sum(len(keys["Keys"]) for keys in RequestItems.values())  # 4 KB each
         return page
 
     def transact_write_items(self, TransactItems, **kwargs):
@@ -82,7 +91,10 @@ class Meter:
         result = self.client.transact_write_items(TransactItems=TransactItems, **kwargs)
         for table, key, before in keys:
             after = item_size(self.client.get_item(TableName=table, Key=key).get("Item"))
-            self.write_units += 2 * math.ceil(max(before, after, 1) / 1024)
+            units = 2 * math.ceil(max(before, after, 1) / 1024)
+            self.write_units += units
+            kind = key["sk"]["S"].split("#", 1)[0]
+            self.write_units_by_kind[kind] = self.write_units_by_kind.get(kind, 0) + units
         return result
 
 
@@ -113,7 +125,7 @@ def events(workspace_id: str, n: int, start: date, days: int, rng: random.Random
 def run(n: int, days: int = 365) -> dict:
     from chalicelib.domain.usage_query import UsageQuery
     from chalicelib.services import usage_queries
-    from chalicelib.store import usage
+    from chalicelib.store import pushed_events, usage
 
     workspace_id = f"ws_bench_{n}"
     start = date(2025, 1, 1)
@@ -125,12 +137,13 @@ def run(n: int, days: int = 365) -> dict:
     last_day_wcu = []
     for batch in events(workspace_id, n, start, days, rng):
         before = meter.write_units
-        usage.add_events(workspace_id, batch)
+        pushed_events.add_events(workspace_id, batch)
         written += len(batch)
         if batch[0].day >= (start + timedelta(days=days - 30)).isoformat():
             last_day_wcu.append((meter.write_units - before) * 1000 / len(batch))
     ingest_s = time.perf_counter() - started
     out = {"events": n, "ingest_s": ingest_s, "wcu_per_1000": meter.write_units * 1000 / written,
+           "id_rcu_per_1000": meter.id_read_units * 1000 / written,
            "wcu_per_1000_last_month": sum(last_day_wcu) / len(last_day_wcu)}
     end = start + timedelta(days=days - 1)
     for granularity in ("day", "month"):
@@ -159,11 +172,11 @@ def main() -> int:
         rows = [run(n) for n in sizes]
     print("365-day query grouped by provider and model; units from stored item sizes (see docstring)")
     print(f"{'events':>10} {'ingest s':>9} {'WCU/1000 ev':>12} {'(last 30 d)':>12} {'day items':>10} {'day RCU':>8} "
-          f"{'month items':>12} {'month RCU':>10}  total spend")
+          f"{'month items':>12} {'month RCU':>10} {'id-check RCU/1000':>18}  total spend")
     for r in rows:
         print(f"{r['events']:>10,} {r['ingest_s']:>9.1f} {r['wcu_per_1000']:>12.1f} "
               f"{r['wcu_per_1000_last_month']:>12.1f} {r['day_items']:>10} {r['day_rcu']:>8.1f} "
-              f"{r['month_items']:>12} {r['month_rcu']:>10.1f}  {r['total']}")
+              f"{r['month_items']:>12} {r['month_rcu']:>10.1f} {r['id_rcu_per_1000']:>18.1f}  {r['total']}")
     small, large = rows[0], rows[-1]
     print(f"aim: large query reads <= 1.1x small (day: {large['day_rcu'] / max(small['day_rcu'], 0.5):.2f}x, "
           f"month: {large['month_rcu'] / max(small['month_rcu'], 0.5):.2f}x), under 100 RCU "

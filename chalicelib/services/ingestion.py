@@ -158,13 +158,13 @@ def _store(workspace_id: str, records: list, now: datetime):
     """Stores the events not stored before; the fresh ones count against this month's quota
     (the month they are written in, whatever their timestamps), in the same transaction."""
     from chalicelib.services import billing
-    from chalicelib.store import usage
+    from chalicelib.store import pushed_events
 
     plan = billing.current_plan(workspace_id)
     try:
-        return usage.add_events(workspace_id, records, quota=plan.limit(Limit.EVENTS_PER_MONTH),
+        return pushed_events.add_events(workspace_id, records, quota=plan.limit(Limit.EVENTS_PER_MONTH),
                                 month=_month(now))
-    except usage.QuotaExceeded as e:
+    except pushed_events.QuotaExceeded as e:
         billing.check_event_quota(workspace_id, e.used, e.adding)  # raises PlanLimitExceeded (402)
         raise
 
@@ -175,6 +175,6 @@ def _month(now: datetime) -> str:
 
 def events_this_month(workspace_id: str, now: datetime) -> int:
     """Pushed events written this UTC month (what the quota counts)."""
-    from chalicelib.store import usage
+    from chalicelib.store import pushed_events
 
-    return usage.events_written(workspace_id, _month(now))
+    return pushed_events.events_written(workspace_id, _month(now))
