@@ -1,6 +1,6 @@
 """Write cost of OTLP GenAI spans, in DynamoDB write units per 1,000 spans.
 
-    python -m bench.otlp_bench                 # 5,000 spans in exports of 512 (the SDK's batch size)
+    python -m bench.otlp_bench                 # 5,000 spans in exports of 512 over a day
     python -m bench.otlp_bench --spans 20000 --export-size 512
 
 Spans go through the real path (services.otlp_ingest.export_traces: ingest key, decoding, GenAI
@@ -36,23 +36,26 @@ def _attr(key: str, value: object) -> dict:
     return {"key": key, "value": {"intValue": str(value)} if isinstance(value, int) else {"stringValue": value}}
 
 
-def exports(n: int, size: int, rng: random.Random) -> list[bytes]:
-    """OTLP/JSON export bodies: spans of the last day, a GenAI chat span each."""
+def exports(n: int, size: int, rng: random.Random) -> list[tuple[datetime, bytes]]:
+    """``(sent at, OTLP/JSON body)``: exports spread evenly over the day before ``NOW``, each of
+    GenAI chat spans that ended in the 5 seconds before it was sent (as a BatchSpanProcessor sends)."""
+    count = -(-n // size)
     bodies = []
-    for start in range(0, n, size):
+    for k, start in enumerate(range(0, n, size)):
+        sent = NOW - timedelta(days=1) + timedelta(seconds=(k + 1) * 86_400 / count)
         spans = []
-        for i in range(start, min(n, start + size)):
+        for _ in range(start, min(n, start + size)):
             provider, model = rng.choice(MODELS)
-            at = NOW - timedelta(seconds=rng.randrange(1, 86_400))
-            nanos = int(at.timestamp()) * 10**9
-            spans.append({"traceId": f"{i:032x}", "spanId": f"{i + 1:016x}", "name": f"chat {model}",
-                          "startTimeUnixNano": str(nanos), "endTimeUnixNano": str(nanos + 900_000_000),
+            nanos = int((sent - timedelta(milliseconds=rng.randrange(5000))).timestamp() * 10**9)
+            spans.append({"traceId": f"{rng.getrandbits(128):032x}", "spanId": f"{rng.getrandbits(64):016x}",
+                          "name": f"chat {model}", "startTimeUnixNano": str(nanos - 900_000_000),
+                          "endTimeUnixNano": str(nanos),
                           "attributes": [_attr("gen_ai.provider.name", provider), _attr("gen_ai.request.model", model),
                                          _attr("gen_ai.usage.input_tokens", rng.randrange(50, 4000)),
                                          _attr("gen_ai.usage.output_tokens", rng.randrange(10, 800))]})
         resource = {"attributes": [_attr("service.name", rng.choice(SERVICES))]}
         export = {"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": spans}]}]}
-        bodies.append(json.dumps(export).encode())
+        bodies.append((sent, json.dumps(export).encode()))
     return bodies
 
 
@@ -95,8 +98,8 @@ def main() -> int:
             meter.write_units = meter.id_read_units = 0.0
             accepted = 0
             started = time.perf_counter()
-            for body in bodies:
-                accepted += otlp_ingest.export_traces(headers, body, now=NOW).accepted
+            for sent, body in bodies:
+                accepted += otlp_ingest.export_traces(headers, body, now=sent).accepted
             seconds = time.perf_counter() - started
             figures.append((label, accepted, seconds, meter.write_units, meter.id_read_units))
             if label == "first export":

@@ -8,7 +8,8 @@ does not account capacity like DynamoDB, so units are computed from the items ac
 with DynamoDB's documented sizing: an item's size is the sum of its attribute names and values
 (strings and binaries by length, numbers ~1 byte per 2 significant digits + 1); a Query costs
 0.5 RCU per 4 KB of the items it returns, summed (eventually consistent); a transactional write
-costs 2 WCU per 1 KB of each item written, taking the larger of its size before and after.
+costs 2 WCU per 1 KB of each item written, taking the larger of its size before and after (a
+plain PutItem/DeleteItem 1 WCU per 1 KB).
 """
 
 from __future__ import annotations
@@ -80,6 +81,21 @@ class Meter:
         page = self.client.batch_get_item(RequestItems=RequestItems, **kwargs)
         self.id_read_units += sum(len(keys["Keys"]) for keys in RequestItems.values())  # 4 KB each
         return page
+
+    def _plain_write(self, table: str, key: dict, size: int) -> None:
+        before = item_size(self.client.get_item(TableName=table, Key=key).get("Item"))
+        units = math.ceil(max(before, size, 1) / 1024)  # a plain write: 1 WCU per 1 KB
+        self.write_units += units
+        kind = key["sk"]["S"].split("#", 1)[0]
+        self.write_units_by_kind[kind] = self.write_units_by_kind.get(kind, 0) + units
+
+    def put_item(self, TableName, Item, **kwargs):
+        self._plain_write(TableName, {"pk": Item["pk"], "sk": Item["sk"]}, item_size(Item))
+        return self.client.put_item(TableName=TableName, Item=Item, **kwargs)
+
+    def delete_item(self, TableName, Key, **kwargs):
+        self._plain_write(TableName, Key, 0)
+        return self.client.delete_item(TableName=TableName, Key=Key, **kwargs)
 
     def transact_write_items(self, TransactItems, **kwargs):
         keys = []

@@ -4,12 +4,13 @@ Layout, in the ``usage-records`` table (``pk`` = workspace id):
 
 ``eid#<b>#<digest>``
     The fingerprints of the ids one transaction stored that fall in bucket ``b`` (``BUCKETS``
-    buckets named by the first hex digit they cover: 0, 4, 8, c), packed in the binary attribute
+    buckets named by the first hex digit they cover: 0 and 8), packed in the binary attribute
     ``h`` (``FINGERPRINT_BYTES`` each, sorted). Written once, under ``attribute_not_exists``, in
-    the transaction that writes the events: a batch of 1,000 ids costs 4 items of 2.5 KB (about
-    26 write units in a transaction) instead of 1,000 items (2,000). Fewer, larger items would
-    save little (write units are per KB either way); more buckets add an item each per batch, and
-    a batch of hundreds of ids touches every bucket, so they would not make its check read less.
+    the transaction that writes the events: a batch of 1,000 ids costs 2 items of 5 KB (24 write
+    units in a transaction) instead of 1,000 marker items (2,000). Write units are per KB of each
+    item, rounded up, so more buckets only add rounding (4 buckets: 24 for 1,000 ids, 16 instead
+    of 12 for an OTLP export of 512), and a batch of hundreds of ids touches every bucket anyway,
+    so they would not make its check read less.
 ``eid#<32 hex>``
     An id marker as written before the index (one item per id). Its hex is the same digest, so
     a bucket's sort-key range (``bucket_range``) returns both kinds: old ids stay duplicates
@@ -20,8 +21,9 @@ Layout, in the ``usage-records`` table (``pk`` = workspace id):
     fails its condition, reads again and finds the ids now stored (concurrent repeats count once).
 
 The duplicate check reads the buckets a batch touches, strongly consistent: about 10 bytes per id
-ever stored (2.5 RCU per batch per 1,000 stored ids). That is cheaper than reading one marker per
-id (1 RCU each) until a workspace has stored about 400 ids per id in the batch.
+ever stored (2.5 RCU per 1,000 stored ids, per batch). That is cheaper than reading one marker
+per id (1 RCU each) until a workspace has stored about 400 ids per id in the batch (400,000 for
+batches of 1,000): reads grow with the ids stored, the price of writes that do not.
 
 A fingerprint is the first 10 bytes (80 bits) of the id's SHA-256: two different ids share one
 with odds of about n^2 / 2^81 (10^-10 at 10 million ids in one workspace).
@@ -33,7 +35,7 @@ import hashlib
 from collections.abc import Iterable
 
 FINGERPRINT_BYTES = 10
-BUCKETS = 4
+BUCKETS = 2
 VERSION_KEY = "eidv"
 _HEX_PER_BUCKET = 16 // BUCKETS
 _PREFIX = "eid#"
@@ -45,7 +47,7 @@ def fingerprint(idempotency_id: str) -> bytes:
 
 
 def bucket(fp: bytes) -> str:
-    """The bucket of a fingerprint: the first hex digit of its range (0, 4, 8 or c)."""
+    """The bucket of a fingerprint: the first hex digit of its range (0 or 8)."""
     return format(fp[0] >> 4 & ~(_HEX_PER_BUCKET - 1), "x")
 
 

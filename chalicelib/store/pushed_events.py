@@ -1,15 +1,16 @@
 """Pushed events: stored once per id and workspace, counted against the month's quota, in the
 transaction that writes their chunks and rollups (``store/usage.py``).
 
-Per transaction (usually a whole batch): one chunk and one fine-rows item per day, the merged
-rollup delta on the provider-side items with each day's version, 4 id index items (about 10
-bytes an id) (``store/event_ids.py``) with the index version, and the ``quota#<YYYY-MM>`` counter.
+Per transaction (usually a whole batch): the fine-rows item of each record chunk (the chunks
+themselves are put just before, see ``_put_chunks``), the merged
+rollup delta on the provider-side items with each day's version, 2 id index items (10 bytes
+an id) (``store/event_ids.py``) with the index version, and the ``quota#<YYYY-MM>`` counter.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,7 +91,9 @@ def add_events(workspace_id: str, events: list[UsageRecord], *, quota: int | Non
             if used + len(pending) > quota:
                 raise QuotaExceeded(used, len(pending))
         for group in _transaction_groups(pending):
-            if not usage.transact(_event_items(workspace_id, group, version, quota, month)):
+            chunks = _put_chunks(workspace_id, group)
+            if not usage.transact(_event_items(workspace_id, group, chunks, version, quota, month)):
+                _drop(workspace_id, chunks)
                 break  # someone stored some of these ids, changed a day, or used the quota: look again
             version = (version or 0) + 1
             result.accepted += [e.idempotency_id for e in group.values()]
@@ -110,11 +113,11 @@ def _transaction_groups(pending: dict[bytes, UsageRecord]) -> list[dict[bytes, U
     current: dict[bytes, UsageRecord] = {}
     items, months = _ID_ITEMS, set()
     for day, day_events in sorted(by_day.items()):
-        cost = 2 * len(usage.chunks(list(day_events.values()))) + 3 + (3 if day[:7] not in months else 0)
+        cost = len(usage.chunks(list(day_events.values()))) + 3 + (3 if day[:7] not in months else 0)
         if current and items + cost > usage.MAX_TRANSACTION_ITEMS:
             groups.append(current)
             current, items, months = {}, _ID_ITEMS, set()
-            cost = 2 * len(usage.chunks(list(day_events.values()))) + 6
+            cost = len(usage.chunks(list(day_events.values()))) + 6
         current.update(day_events)
         items += cost
         months.add(day[:7])
@@ -123,25 +126,44 @@ def _transaction_groups(pending: dict[bytes, UsageRecord]) -> list[dict[bytes, U
     return groups
 
 
-def _event_items(workspace_id: str, group: dict[bytes, UsageRecord], version: int | None, quota: int | None,
-                 month: str) -> list[dict]:
-    """One transaction: the events' chunks and fine rows per day, their merged rollup delta with
-    each day's version, their id index items and version, and the quota counter."""
-    by_day: dict[str, list[tuple[bytes, UsageRecord]]] = {}
-    for fp, event in group.items():
-        by_day.setdefault(event.day, []).append((fp, event))
-    items, versions = [], {}
+def _put_chunks(workspace_id: str, group: dict[bytes, UsageRecord]) -> dict[str, list[UsageRecord]]:
+    """Writes the group's record chunks ahead of its transaction, as plain puts (half the write
+    units of a transactional put, and chunks are most of a batch's bytes); returns them by sort key.
+
+    A chunk counts only once its transaction has committed its fine-rows twin
+    (``af#<day>#push#<id>``, see ``usage.records``), so a chunk left by a failed transaction is
+    never read. Its id is new on every attempt, so a put never replaces another writer's chunk
+    and ``_drop`` removes only this attempt's (a concurrent copy of the batch may commit its own).
+    """
+    by_day: dict[str, list[UsageRecord]] = {}
+    for event in group.values():
+        by_day.setdefault(event.day, []).append(event)
+    written: dict[str, list[UsageRecord]] = {}
     for day, day_events in sorted(by_day.items()):
-        versions[day] = usage._day_version(workspace_id, day)
-        fps = {id(e): fp for fp, e in day_events}
-        for chunk in usage.chunks([e for _, e in day_events]):
-            batch = hashlib.sha256(b"".join(sorted(fps[id(e)] for e in chunk))).hexdigest()[:24]
-            items.append({"Put": {
-                "TableName": records_table(),
-                "Item": {"pk": {"S": workspace_id}, "sk": {"S": f"rec#{day}#push#{batch}"},
-                         "blob": {"B": record_codec.encode(chunk)}, "n": {"N": str(len(chunk))}},
-                "ConditionExpression": "attribute_not_exists(pk)"}})
-            items.append(usage.fine_put(workspace_id, day, f"push#{batch}", chunk))
+        for chunk in usage.chunks(day_events):
+            blob = record_codec.encode(chunk)
+            sk = f"rec#{day}#push#{uuid.uuid4().hex[:24]}"
+            usage._db().put_item(TableName=records_table(), Item={
+                "pk": {"S": workspace_id}, "sk": {"S": sk}, "blob": {"B": blob}, "n": {"N": str(len(chunk))}})
+            written[sk] = chunk
+    return written
+
+
+def _drop(workspace_id: str, chunks: dict[str, list[UsageRecord]]) -> None:
+    """Deletes the chunks of a transaction that did not commit (never read either way)."""
+    for sk in chunks:
+        usage._db().delete_item(TableName=records_table(), Key={"pk": {"S": workspace_id}, "sk": {"S": sk}})
+
+
+def _event_items(workspace_id: str, group: dict[bytes, UsageRecord], chunks: dict[str, list[UsageRecord]],
+                 version: int | None, quota: int | None, month: str) -> list[dict]:
+    """One transaction: the fine rows of each chunk (which commit it), the merged rollup delta
+    with each day's version, the id index items and version, and the quota counter."""
+    items = []
+    for sk, chunk in chunks.items():
+        _, day, chunk_id = sk.split("#", 2)
+        items.append(usage.fine_put(workspace_id, day, chunk_id, chunk))
+    versions = {day: usage._day_version(workspace_id, day) for day in sorted({e.day for e in group.values()})}
     items += usage.rollup_updates(workspace_id, rollup.delta((), group.values()), versions)
     for sk, packed in event_ids.index_items(group).items():
         items.append({"Put": {"TableName": records_table(),

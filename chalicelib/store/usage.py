@@ -7,16 +7,19 @@ usage-records
     ``rec#<day>#sync#<connection>``: every record one connection reported for one UTC day, as a
     compressed chunk. A re-sync replaces the whole day for that connection (invariant 2: a
     restated bucket replaces, a vanished one disappears, nothing is added twice).
-    ``rec#<day>#push#<batch>``: the new events of one ingest transaction for one day.
+    ``rec#<day>#push#<id>``: the new events of one ingest transaction for one day, put just before
+    the transaction (plain puts cost half); they count once it commits their fine rows
+    (``af#<day>#push#<id>``), so a chunk of a failed attempt is never read (``records``).
     ``eid#...``, ``eidv``: the pushed-event id index (``store/event_ids.py``): each id once per
-    workspace, whatever its day, in about 16 small items per batch.
+    workspace, whatever its day, in 2 items of packed fingerprints per batch.
     ``quota#<YYYY-MM>``: ``n``, the events written in that UTC month (the plan's quota counts it).
 usage-rollups
     The rollup rows of ``domain.rollup`` in the layout of ``store/rollup_layout.py``: ADD-updated
     provider-side items per day and month, and the every-dimension rows per record chunk.
 
-Every change is one TransactWriteItems: the chunk puts, their fine-grain rows, ``ADD`` of the
-exact delta on the rollup items, and ``v = v + 1`` on each day it touches under the condition
+Every change is one TransactWriteItems: the chunk puts (pushed chunks just before), their fine
+rows, ``ADD`` of the exact delta on the rollup items, and ``v = v + 1`` on each day it touches
+under the condition
 that ``v`` is what was read (plus, for pushed events, the id index items and its version, and the
 month's quota counter). Concurrent writers of the same day (overlapping ingests, a sync racing a
 push) therefore serialise: the loser re-reads and recomputes, so totals stay exact. It uses the
@@ -238,8 +241,29 @@ def _sum(rows: Iterable[tuple[RollupKey, RollupValues]]) -> dict[RollupKey, Roll
 
 
 def records(workspace_id: str, day_from: str = "0000", day_to: str = "9999") -> Iterator[UsageRecord]:
+    for _, blob in _chunk_blobs(workspace_id, day_from, day_to):
+        yield from record_codec.decode(workspace_id, blob)
+
+
+def _chunk_blobs(workspace_id: str, day_from: str = "0000", day_to: str = "9999",
+                 orphans: list[str] | None = None) -> Iterator[tuple[str, bytes]]:
+    """``(sort key, blob)`` of the record chunks of these days that count: every synced chunk, and
+    the pushed chunks whose fine rows (``af#<day>#push#<id>``) committed with them (a pushed chunk
+    is put just before its transaction, so one whose transaction failed has none). The sort keys
+    of the others go to ``orphans``."""
+    committed: set[str] | None = None
     for item in between(records_table(), workspace_id, f"rec#{day_from}", f"rec#{day_to}#~"):
-        yield from record_codec.decode(workspace_id, item["blob"]["B"])
+        sk = item["sk"]["S"]
+        if "#push#" in sk:
+            if committed is None:
+                fine = between(rollups_table(), workspace_id, f"{layout.FINE}#{day_from}", f"{layout.FINE}#{day_to}#~",
+                               ProjectionExpression="sk")
+                committed = {i["sk"]["S"][len(layout.FINE) + 1:] for i in fine}
+            if sk[len("rec#"):] not in committed:
+                if orphans is not None:
+                    orphans.append(sk)
+                continue
+        yield sk, item["blob"]["B"]
 
 
 def stored_rollups(workspace_id: str, grain: str = "a", period: str = "d") -> dict[RollupKey, RollupValues]:
@@ -260,15 +284,18 @@ def rebuild_rollups(workspace_id: str) -> int:
     For repairs (a command): writers must be paused, as a concurrent write would be overwritten.
     """
     db = _db()
+    orphans: list[str] = []
+    chunks = list(_chunk_blobs(workspace_id, orphans=orphans))
     everything = query_items(TableName=rollups_table(), KeyConditionExpression="pk = :pk",
                              ExpressionAttributeValues={":pk": {"S": workspace_id}}, ProjectionExpression="sk")
     for item in list(everything):
         db.delete_item(TableName=rollups_table(), Key={"pk": {"S": workspace_id}, "sk": item["sk"]})
+    for sk in orphans:  # chunks of pushes that never committed
+        db.delete_item(TableName=records_table(), Key={"pk": {"S": workspace_id}, "sk": {"S": sk}})
     by_day: dict[str, list[UsageRecord]] = {}
-    for chunk in between(records_table(), workspace_id, "rec#", "rec#~", ProjectionExpression="sk, #b",
-                          ExpressionAttributeNames={"#b": "blob"}):
-        _, day, chunk_id = chunk["sk"]["S"].split("#", 2)
-        chunk_records = record_codec.decode(workspace_id, chunk["blob"]["B"])
+    for sk, blob in chunks:
+        _, day, chunk_id = sk.split("#", 2)
+        chunk_records = record_codec.decode(workspace_id, blob)
         by_day.setdefault(day, []).extend(chunk_records)
         db.put_item(**fine_put(workspace_id, day, chunk_id, chunk_records)["Put"])
     for update in rollup_updates(workspace_id, rollup.delta((), (r for rs in by_day.values() for r in rs)),

@@ -130,3 +130,47 @@ def test_rebuild_command_reports_a_repaired_drift(ws, capsys):
     rebuild_rollups.main([ws])
     assert "REPAIRED pd" in capsys.readouterr().out
     assert totals(ws, "p") == (Decimal("1.00"), 4)
+
+
+def _push_chunks(ws):
+    import boto3
+
+    db = boto3.client("dynamodb", region_name="us-east-1")
+    items = db.query(TableName=usage.records_table(), KeyConditionExpression="pk = :p AND begins_with(sk, :r)",
+                     ExpressionAttributeValues={":p": {"S": ws}, ":r": {"S": "rec#"}})["Items"]
+    return [i["sk"]["S"] for i in items if "#push#" in i["sk"]["S"]]
+
+
+def test_a_chunk_whose_transaction_failed_is_never_read_and_is_dropped(ws, monkeypatch):
+    """Pushed chunks are put just before their transaction; one left by a failed attempt (a crash
+    between the two) counts nowhere, and the rebuild command removes it."""
+    from chalicelib.store import record_codec
+
+    pushed_events.add_events(ws, [event(ws, "kept", "0.5")])
+    orphan = f"rec#{DAY.strftime('%Y-%m-%d')}#push#orphan"
+    usage._db().put_item(TableName=usage.records_table(), Item={
+        "pk": {"S": ws}, "sk": {"S": orphan}, "blob": {"B": record_codec.encode([event(ws, "lost", "9")])},
+        "n": {"N": "1"}})
+    assert [r.idempotency_id for r in usage.records(ws)] == ["kept"]
+    assert totals(ws) == (Decimal("0.5"), 1)
+    usage.rebuild_rollups(ws)
+    assert orphan not in _push_chunks(ws) and len(_push_chunks(ws)) == 1
+    assert totals(ws) == (Decimal("0.5"), 1) and totals(ws, "p") == (Decimal("0.5"), 1)
+
+
+def test_an_attempt_that_loses_a_race_drops_its_chunks_and_retries(ws, monkeypatch):
+    real = usage.transact
+    attempts = []
+
+    def lose_once(items):
+        attempts.append(len(items))
+        if len(attempts) == 1:
+            return False  # as if a condition failed: another writer got there first
+        return real(items)
+
+    monkeypatch.setattr(usage, "transact", lose_once)
+    result = pushed_events.add_events(ws, [event(ws, f"r{i}", "0.25") for i in range(3)])
+    assert sorted(result.accepted) == ["r0", "r1", "r2"] and len(attempts) == 2
+    assert len(_push_chunks(ws)) == 1  # the first attempt's chunk is gone
+    assert sorted(r.idempotency_id for r in usage.records(ws)) == ["r0", "r1", "r2"]
+    assert totals(ws) == (Decimal("0.75"), 3)

@@ -12,7 +12,7 @@ def test_each_id_is_found_in_its_own_bucket_only():
     ids = [f"evt-{i}" for i in range(400)]
     fps = [event_ids.fingerprint(i) for i in ids]
     buckets = {event_ids.bucket(fp) for fp in fps}
-    assert buckets == {"0", "4", "8", "c"}
+    assert buckets == {"0", "8"}
     for eid, fp in zip(ids, fps, strict=True):
         (sk, packed), = event_ids.index_items([fp]).items()
         for name in buckets:
