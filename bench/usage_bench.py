@@ -174,6 +174,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="100,000 instead of 1,000,000 events")
     parser.add_argument("--sizes", type=int, nargs="*", help="event counts to run")
+    parser.add_argument("--days", type=int, default=365, help="days the events are spread over (default 365)")
     args = parser.parse_args()
     import boto3
     from moto import mock_aws
@@ -185,8 +186,9 @@ def main() -> int:
     sizes = args.sizes or [1_000, 100_000 if args.quick else 1_000_000]
     with mock_aws():
         provision(boto3.session.Session(region_name="us-east-1"), {"Stage": "bench"})
-        rows = [run(n) for n in sizes]
-    print("365-day query grouped by provider and model; units from stored item sizes (see docstring)")
+        rows = [run(n, args.days) for n in sizes]
+    print(f"events over {args.days} days in batches of 1,000, then a {args.days}-day query grouped by provider and "
+          "model; units from stored item sizes (see docstring)")
     print(f"{'events':>10} {'ingest s':>9} {'WCU/1000 ev':>12} {'(last 30 d)':>12} {'day items':>10} {'day RCU':>8} "
           f"{'month items':>12} {'month RCU':>10} {'id-check RCU/1000':>18}  total spend")
     for r in rows:

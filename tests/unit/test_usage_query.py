@@ -10,6 +10,7 @@ import pytest
 from chalicelib.domain import rollup
 from chalicelib.domain.rollup import RollupKey, RollupValues
 from chalicelib.domain.usage import RecordKind, UsageRecord
+from chalicelib.domain.usage_compute import run_query
 from chalicelib.domain.usage_query import (
     MAX_RANGE_DAYS,
     UNATTRIBUTED,
@@ -17,7 +18,6 @@ from chalicelib.domain.usage_query import (
     UsageQuery,
     parse_query,
     period_start,
-    run_query,
 )
 
 D1, D2 = "2025-03-10", "2025-03-11"
