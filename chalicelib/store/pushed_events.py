@@ -92,6 +92,8 @@ def add_events(workspace_id: str, events: list[UsageRecord], *, quota: int | Non
                 raise QuotaExceeded(used, len(pending))
         for group in _transaction_groups(pending):
             chunks = _put_chunks(workspace_id, group)
+            # a cancelled transaction wrote nothing: its chunks go. After an error it may have
+            # committed (a lost response), so they stay (an uncommitted one is never read anyway).
             if not usage.transact(_event_items(workspace_id, group, chunks, version, quota, month)):
                 _drop(workspace_id, chunks)
                 break  # someone stored some of these ids, changed a day, or used the quota: look again
