@@ -3,12 +3,13 @@
     python -m bench.usage_bench            # 1,000 and 1,000,000 events over 365 days
     python -m bench.usage_bench --quick    # 1,000 and 100,000
 
-Events are written through the real store (chalicelib.store.usage.add_events) into moto. moto
+Events are written through the real store (chalicelib.store.pushed_events.add_events) into moto. moto
 does not account capacity like DynamoDB, so units are computed from the items actually stored,
 with DynamoDB's documented sizing: an item's size is the sum of its attribute names and values
 (strings and binaries by length, numbers ~1 byte per 2 significant digits + 1); a Query costs
 0.5 RCU per 4 KB of the items it returns, summed (eventually consistent); a transactional write
-costs 2 WCU per 1 KB of each item written, taking the larger of its size before and after.
+costs 2 WCU per 1 KB of each item written, taking the larger of its size before and after (a
+plain PutItem/DeleteItem 1 WCU per 1 KB).
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class Meter:
         self.read_units = 0.0
         self.items_read = 0
         self.write_units = 0.0
+        self.id_read_units = 0.0  # reads of the duplicate check (strongly consistent: 1 RCU per 4 KB)
+        self.write_units_by_kind: dict[str, float] = {}  # sort-key prefix (rec, af, pd, eid, ...) -> WCU
 
     def __getattr__(self, name):
         return getattr(self.client, name)
@@ -70,7 +73,29 @@ class Meter:
             size = sum(item_size(i) for i in page.get("Items", []))
             self.read_units += math.ceil(size / 4096) * 0.5
             self.items_read += len(page.get("Items", []))
+        elif kwargs.get("ConsistentRead") and kwargs.get("TableName", "").endswith("usage-records"):
+            self.id_read_units += math.ceil(sum(item_size(i) for i in page.get("Items", [])) / 4096)
         return page
+
+    def batch_get_item(self, RequestItems, **kwargs):
+        page = self.client.batch_get_item(RequestItems=RequestItems, **kwargs)
+        self.id_read_units += sum(len(keys["Keys"]) for keys in RequestItems.values())  # 4 KB each
+        return page
+
+    def _plain_write(self, table: str, key: dict, size: int) -> None:
+        before = item_size(self.client.get_item(TableName=table, Key=key).get("Item"))
+        units = math.ceil(max(before, size, 1) / 1024)  # a plain write: 1 WCU per 1 KB
+        self.write_units += units
+        kind = key["sk"]["S"].split("#", 1)[0]
+        self.write_units_by_kind[kind] = self.write_units_by_kind.get(kind, 0) + units
+
+    def put_item(self, TableName, Item, **kwargs):
+        self._plain_write(TableName, {"pk": Item["pk"], "sk": Item["sk"]}, item_size(Item))
+        return self.client.put_item(TableName=TableName, Item=Item, **kwargs)
+
+    def delete_item(self, TableName, Key, **kwargs):
+        self._plain_write(TableName, Key, 0)
+        return self.client.delete_item(TableName=TableName, Key=Key, **kwargs)
 
     def transact_write_items(self, TransactItems, **kwargs):
         keys = []
@@ -82,7 +107,10 @@ class Meter:
         result = self.client.transact_write_items(TransactItems=TransactItems, **kwargs)
         for table, key, before in keys:
             after = item_size(self.client.get_item(TableName=table, Key=key).get("Item"))
-            self.write_units += 2 * math.ceil(max(before, after, 1) / 1024)
+            units = 2 * math.ceil(max(before, after, 1) / 1024)
+            self.write_units += units
+            kind = key["sk"]["S"].split("#", 1)[0]
+            self.write_units_by_kind[kind] = self.write_units_by_kind.get(kind, 0) + units
         return result
 
 
@@ -113,7 +141,7 @@ def events(workspace_id: str, n: int, start: date, days: int, rng: random.Random
 def run(n: int, days: int = 365) -> dict:
     from chalicelib.domain.usage_query import UsageQuery
     from chalicelib.services import usage_queries
-    from chalicelib.store import usage
+    from chalicelib.store import pushed_events, usage
 
     workspace_id = f"ws_bench_{n}"
     start = date(2025, 1, 1)
@@ -125,12 +153,13 @@ def run(n: int, days: int = 365) -> dict:
     last_day_wcu = []
     for batch in events(workspace_id, n, start, days, rng):
         before = meter.write_units
-        usage.add_events(workspace_id, batch)
+        pushed_events.add_events(workspace_id, batch)
         written += len(batch)
         if batch[0].day >= (start + timedelta(days=days - 30)).isoformat():
             last_day_wcu.append((meter.write_units - before) * 1000 / len(batch))
     ingest_s = time.perf_counter() - started
     out = {"events": n, "ingest_s": ingest_s, "wcu_per_1000": meter.write_units * 1000 / written,
+           "id_rcu_per_1000": meter.id_read_units * 1000 / written,
            "wcu_per_1000_last_month": sum(last_day_wcu) / len(last_day_wcu)}
     end = start + timedelta(days=days - 1)
     for granularity in ("day", "month"):
@@ -145,6 +174,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="100,000 instead of 1,000,000 events")
     parser.add_argument("--sizes", type=int, nargs="*", help="event counts to run")
+    parser.add_argument("--days", type=int, default=365, help="days the events are spread over (default 365)")
     args = parser.parse_args()
     import boto3
     from moto import mock_aws
@@ -156,14 +186,15 @@ def main() -> int:
     sizes = args.sizes or [1_000, 100_000 if args.quick else 1_000_000]
     with mock_aws():
         provision(boto3.session.Session(region_name="us-east-1"), {"Stage": "bench"})
-        rows = [run(n) for n in sizes]
-    print("365-day query grouped by provider and model; units from stored item sizes (see docstring)")
+        rows = [run(n, args.days) for n in sizes]
+    print(f"events over {args.days} days in batches of 1,000, then a {args.days}-day query grouped by provider and "
+          "model; units from stored item sizes (see docstring)")
     print(f"{'events':>10} {'ingest s':>9} {'WCU/1000 ev':>12} {'(last 30 d)':>12} {'day items':>10} {'day RCU':>8} "
-          f"{'month items':>12} {'month RCU':>10}  total spend")
+          f"{'month items':>12} {'month RCU':>10} {'id-check RCU/1000':>18}  total spend")
     for r in rows:
         print(f"{r['events']:>10,} {r['ingest_s']:>9.1f} {r['wcu_per_1000']:>12.1f} "
               f"{r['wcu_per_1000_last_month']:>12.1f} {r['day_items']:>10} {r['day_rcu']:>8.1f} "
-              f"{r['month_items']:>12} {r['month_rcu']:>10.1f}  {r['total']}")
+              f"{r['month_items']:>12} {r['month_rcu']:>10.1f} {r['id_rcu_per_1000']:>18.1f}  {r['total']}")
     small, large = rows[0], rows[-1]
     print(f"aim: large query reads <= 1.1x small (day: {large['day_rcu'] / max(small['day_rcu'], 0.5):.2f}x, "
           f"month: {large['month_rcu'] / max(small['month_rcu'], 0.5):.2f}x), under 100 RCU "

@@ -15,7 +15,7 @@ import csv
 import io
 
 from chalicelib.domain.money import to_str
-from chalicelib.domain.usage_query import UsageResult
+from chalicelib.domain.usage_result import UsageResult
 
 MONEY_COLUMNS = ("spend", "billed", "estimated", "units", "events")
 STATE_COLUMNS = ("state", "provisional_spend")

@@ -34,7 +34,8 @@ import json
 from datetime import date, datetime, time, timedelta
 
 from chalicelib.domain.money import to_str
-from chalicelib.domain.usage_query import UNATTRIBUTED, Point, UsageResult
+from chalicelib.domain.usage_query import UNATTRIBUTED
+from chalicelib.domain.usage_result import Point, UsageResult
 
 FOCUS_VERSION = "1.2"
 REQUIRED_GROUP_BY = ("provider", "model")

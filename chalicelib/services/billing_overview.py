@@ -13,7 +13,7 @@ from chalicelib import config
 from chalicelib.domain import plans
 from chalicelib.domain.plans import Limit, Plan
 from chalicelib.domain.subscription import SubscriptionState, effective_plan
-from chalicelib.store import usage
+from chalicelib.store import pushed_events
 from chalicelib.store.alerts import rules
 from chalicelib.store.billing import PAUSABLE, account_of
 from chalicelib.store.connections import Connection
@@ -66,7 +66,8 @@ def _usage(workspace_id: str, plan: Plan, now: int) -> dict:
         Limit.MEMBERS: {"used": Membership.count(workspace_id)},
         Limit.INGEST_KEYS: {"used": sum(k.revoked_at is None for k in IngestKey.by_workspace.query(workspace_id))},
         Limit.ALERT_RULES: {"used": len(alert_rules), "active": sum(r.status == "active" for r in alert_rules)},
-        Limit.EVENTS_PER_MONTH: {"used": usage.events_this_month(workspace_id, datetime.fromtimestamp(now, UTC))},
+        Limit.EVENTS_PER_MONTH: {
+            "used": pushed_events.events_this_month(workspace_id, datetime.fromtimestamp(now, UTC))},
         Limit.HISTORY_DAYS: {},
         Limit.MIN_SYNC_INTERVAL_MINUTES: {},
     }

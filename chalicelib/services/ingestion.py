@@ -20,7 +20,7 @@ from chalicelib.domain import ingest, pricing, signatures
 from chalicelib.domain.plans import Limit
 from chalicelib.errors import NotFound, PayloadTooLarge, Unauthenticated, ValidationFailed
 from chalicelib.services import alert_queue, counters, plan_limits
-from chalicelib.store import usage
+from chalicelib.store import pushed_events
 from chalicelib.store.base import cancelled_by_condition
 from chalicelib.store.identity import Membership
 from chalicelib.store.ingest_keys import IngestKey
@@ -156,9 +156,9 @@ def _store(workspace_id: str, records: list, now: datetime):
     (the month they are written in, whatever their timestamps), in the same transaction."""
     plan = plan_limits.current_plan(workspace_id)
     try:
-        return usage.add_events(workspace_id, records, quota=plan.limit(Limit.EVENTS_PER_MONTH),
-                                month=usage.month_of(now))
-    except usage.QuotaExceeded as e:
+        return pushed_events.add_events(workspace_id, records, quota=plan.limit(Limit.EVENTS_PER_MONTH),
+                                        month=pushed_events.month_of(now))
+    except pushed_events.QuotaExceeded as e:
         plan_limits.check_event_quota(workspace_id, e.used, e.adding)  # raises PlanLimitExceeded (402)
         raise
 

@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.domain import finality, plans, usage_query
-from chalicelib.domain.usage_query import QueryError, UsageQuery, UsageResult
+from chalicelib.domain import finality, plans, usage_compute, usage_query
+from chalicelib.domain.usage_query import QueryError, UsageQuery
+from chalicelib.domain.usage_result import UsageResult
 from chalicelib.errors import ValidationFailed
 from chalicelib.services import plan_limits
 from chalicelib.store import usage
@@ -48,7 +49,7 @@ def run_within_plan(workspace_id: str, query: UsageQuery) -> tuple[UsageResult, 
     A range wholly before the window (one old day included) answers no spend."""
     clipped, notice = clip_to_plan(workspace_id, query)
     if notice and date.fromisoformat(notice["from"]) > query.end:
-        return usage_query.run_query(iter(()), clipped, now=clock()), notice
+        return usage_compute.run_query(iter(()), clipped, now=clock()), notice
     return run(workspace_id, clipped), notice
 
 
@@ -70,7 +71,7 @@ def run(workspace_id: str, query: UsageQuery, now: datetime | None = None) -> Us
     """The query's result at ``now`` (default: the clock), which decides the provisional days."""
     now = now or clock()
     rows = usage.query_rows(workspace_id, query, provisional_from=finality.first_provisional_day(now))
-    return usage_query.run_query(rows, query, now=now)
+    return usage_compute.run_query(rows, query, now=now)
 
 
 def daily_spend(workspace_id: str, start: date, end: date, filters: Mapping[str, frozenset] | None = None,

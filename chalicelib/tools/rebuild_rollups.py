@@ -15,10 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.tools.rebuild_rollups", description=__doc__)
     parser.add_argument("workspaces", nargs="+", help="workspace ids")
     args = parser.parse_args(argv)
-    from chalicelib.domain import rollup
     from chalicelib.store import usage
+    from chalicelib.store.rollup_layout import LEVELS as levels
 
-    levels = [(g, p) for g in rollup.GRAINS for p in rollup.PERIODS if p == "d" or g in rollup.MONTH_GRAINS]
     for workspace_id in args.workspaces:
         before = {level: usage.stored_rollups(workspace_id, *level) for level in levels}
         days = usage.rebuild_rollups(workspace_id)

@@ -39,7 +39,7 @@ def clean_queues(aws, monkeypatch):
 
 def push(ws: str, amount: str, *, provider="openai", model="gpt-4o", project=None, at=None, notify=True):
     from chalicelib.services import alert_queue
-    from chalicelib.store import usage
+    from chalicelib.store import pushed_events
 
     if at is None:  # a moment ago, but never before today's UTC midnight (nor last week on a Monday)
         now = datetime.now(UTC)
@@ -47,7 +47,7 @@ def push(ws: str, amount: str, *, provider="openai", model="gpt-4o", project=Non
     record = UsageRecord(ws, RecordKind.EVENT, "push:test", provider, at, at + timedelta(seconds=1), model=model,
                          unit_type="tokens", units=Decimal(1000), billed_cost=Decimal(amount), project=project,
                          idempotency_id=uuid.uuid4().hex)
-    usage.add_events(ws, [record])
+    pushed_events.add_events(ws, [record])
     if notify:
         alert_queue.usage_changed(ws, "push:test")
 

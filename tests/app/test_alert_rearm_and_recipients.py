@@ -25,11 +25,12 @@ def clean_queues(aws, monkeypatch):
 
 
 def push(ws: str, amount: str, at: datetime = NOW - timedelta(hours=1)) -> None:
-    from chalicelib.store import usage
+    from chalicelib.store import pushed_events
 
-    usage.add_events(ws, [UsageRecord(ws, RecordKind.EVENT, "push:test", "openai", at, at + timedelta(seconds=1),
-                                      model="gpt-4o", unit_type="tokens", units=Decimal(1000),
-                                      billed_cost=Decimal(amount), idempotency_id=uuid.uuid4().hex)])
+    pushed_events.add_events(ws, [UsageRecord(ws, RecordKind.EVENT, "push:test", "openai", at,
+                                              at + timedelta(seconds=1), model="gpt-4o", unit_type="tokens",
+                                              units=Decimal(1000), billed_cost=Decimal(amount),
+                                              idempotency_id=uuid.uuid4().hex)])
 
 
 def evaluate(ws: str) -> list[str]:

@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.domain.usage import RecordKind, UsageRecord
 from chalicelib.services import dashboard, usage_queries
-from chalicelib.store import usage
+from chalicelib.store import pushed_events
 
 TODAY = date(2026, 11, 18)
 
@@ -31,7 +31,7 @@ def seed(ws: str, days: int, new_feature_days: int = 0) -> None:
         events += [UsageRecord(ws, RecordKind.EVENT, "push:k", "openai", at, at + timedelta(seconds=1), model="gpt-4o",
                                unit_type="tokens", units=Decimal(1000), feature=feature, billed_cost=cost,
                                idempotency_id=f"e-{i}-{feature}") for feature, cost in tags]
-    usage.add_events(ws, events)
+    pushed_events.add_events(ws, events)
 
 
 def test_free_workspace_gets_a_short_backtest_in_words(api, user, fixed_today):

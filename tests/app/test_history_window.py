@@ -23,12 +23,13 @@ def fixed_today(monkeypatch):
 
 
 def push(ws: str, day: date, amount: str) -> None:
-    from chalicelib.store import usage
+    from chalicelib.store import pushed_events
 
     at = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
-    usage.add_events(ws, [UsageRecord(ws, RecordKind.EVENT, "push:test", "openai", at, at + timedelta(seconds=1),
-                                      model="gpt-4o", unit_type="tokens", units=Decimal(1000),
-                                      billed_cost=Decimal(amount), idempotency_id=uuid.uuid4().hex)])
+    pushed_events.add_events(ws, [UsageRecord(ws, RecordKind.EVENT, "push:test", "openai", at,
+                                              at + timedelta(seconds=1), model="gpt-4o", unit_type="tokens",
+                                              units=Decimal(1000), billed_cost=Decimal(amount),
+                                              idempotency_id=uuid.uuid4().hex)])
 
 
 @pytest.mark.parametrize("query", [f"from={OLD}&to={OLD}", f"from={OLD}&to={OLD + timedelta(days=20)}",

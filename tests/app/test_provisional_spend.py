@@ -60,7 +60,7 @@ def bill(ws: str, day, amount: str, model="gpt-4o-mini-2024-07-18") -> None:
 
 def push(ws: str, day, cost: str, *, estimated: bool = True, model="gpt-4o-mini", feature="search") -> None:
     from chalicelib.services import alert_queue
-    from chalicelib.store import usage
+    from chalicelib.store import pushed_events
 
     at = min(_midnight(day) + timedelta(hours=1), datetime.now(UTC) - timedelta(seconds=5))
     amount = Decimal(cost)
@@ -68,7 +68,7 @@ def push(ws: str, day, cost: str, *, estimated: bool = True, model="gpt-4o-mini"
                          unit_type="tokens", units=Decimal(1000), feature=feature,
                          billed_cost=None if estimated else amount, estimated_cost=amount if estimated else None,
                          idempotency_id=uuid.uuid4().hex)
-    usage.add_events(ws, [record])
+    pushed_events.add_events(ws, [record])
     alert_queue.usage_changed(ws, "push:test")
 
 

@@ -63,7 +63,7 @@ def _leftovers(workspace_id: str) -> dict[str, int]:
 def _fill(api, user, monkeypatch, receiver) -> None:
     """Something of the workspace in every table."""
     from chalicelib.services import alert_eval, alert_queue, connections
-    from chalicelib.store import usage
+    from chalicelib.store import pushed_events
     from chalicelib.store.identity import Membership
 
     monkeypatch.setenv("COSTPILOT_ALLOW_LOCAL_CHANNELS", "true")  # as the local stack: the receiver is on 127.0.0.1
@@ -86,7 +86,7 @@ def _fill(api, user, monkeypatch, receiver) -> None:
     assert api.call("PUT", f"{ws}/digest", json_body={"frequency": "weekly"}, token=user.token).status == 200
     for i in range(30):
         at = NOW - timedelta(hours=1, minutes=i)
-        usage.add_events(user.workspace_id, [UsageRecord(
+        pushed_events.add_events(user.workspace_id, [UsageRecord(
             user.workspace_id, RecordKind.EVENT, "push:test", "openai", at, at + timedelta(seconds=1), model="gpt-4o",
             unit_type="tokens", units=Decimal(10), billed_cost=Decimal(1), idempotency_id=uuid.uuid4().hex)])
     assert alert_eval.evaluate_workspace(user.workspace_id, now=NOW)  # a firing and its deliveries

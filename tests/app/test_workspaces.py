@@ -27,7 +27,7 @@ def test_deleting_a_workspace_removes_its_keys_and_usage(api, user):
     from decimal import Decimal
 
     from chalicelib.domain.usage import RecordKind, UsageRecord
-    from chalicelib.store import usage
+    from chalicelib.store import pushed_events, usage
     from chalicelib.store.connections import Connection
     from chalicelib.store.ingest_keys import IngestKey
 
@@ -35,7 +35,7 @@ def test_deleting_a_workspace_removes_its_keys_and_usage(api, user):
     assert api.post(f"{_ws(user)}/ingest-keys", {"name": "k"}, token=user.token).status == 201
     Connection(ws, "conn_gone", provider="openai", label="x", credentials=b"sealed").save()
     at = datetime.now(UTC)
-    usage.add_events(ws, [UsageRecord(ws, RecordKind.EVENT, "push:k", "openai", at, at + timedelta(seconds=1),
+    pushed_events.add_events(ws, [UsageRecord(ws, RecordKind.EVENT, "push:k", "openai", at, at + timedelta(seconds=1),
                                       billed_cost=Decimal(1), idempotency_id="e1")])
     assert api.delete(_ws(user), token=user.token).status == 204
     assert list(Connection.query(ws)) == [] and list(IngestKey.by_workspace.query(ws)) == []

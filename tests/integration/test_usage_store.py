@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.domain import rollup
 from chalicelib.domain.usage import RecordKind, UsageRecord
-from chalicelib.store import usage
+from chalicelib.store import pushed_events, usage
 
 DAY = datetime(2026, 11, 1, tzinfo=UTC)
 LEVELS = [("p", "d"), ("p", "m"), ("m", "d"), ("m", "m"), ("a", "d")]  # grain, period
@@ -54,16 +54,16 @@ def test_resync_replaces_and_is_idempotent(ws):
 
 
 def test_events_dedupe_across_batches(ws):
-    r1 = usage.add_events(ws, [event(ws, "a", "0.001"), event(ws, "b", "0.002")])
+    r1 = pushed_events.add_events(ws, [event(ws, "a", "0.001"), event(ws, "b", "0.002")])
     assert sorted(r1.accepted) == ["a", "b"] and r1.duplicates == []
-    r2 = usage.add_events(ws, [event(ws, "b", "0.002"), event(ws, "c", "0.004")])
+    r2 = pushed_events.add_events(ws, [event(ws, "b", "0.002"), event(ws, "c", "0.004")])
     assert r2.accepted == ["c"] and r2.duplicates == ["b"]
     assert totals(ws) == (Decimal("0.007"), 3)
 
 
 def test_stale_version_is_detected_and_retried(ws, monkeypatch):
     """A writer that read the day's version before another writer committed must not commit."""
-    usage.add_events(ws, [event(ws, "first", "1")])
+    pushed_events.add_events(ws, [event(ws, "first", "1")])
     real = usage._day_version
     calls = []
 
@@ -72,13 +72,13 @@ def test_stale_version_is_detected_and_retried(ws, monkeypatch):
         if len(calls) == 1:
             # someone else commits the same id between our read and our write
             monkeypatch.setattr(usage, "_day_version", real)
-            usage.add_events(ws, [event(ws, "second", "2")])
+            pushed_events.add_events(ws, [event(ws, "second", "2")])
             monkeypatch.setattr(usage, "_day_version", stale_then_real)
             return real(workspace_id, day) - 1
         return real(workspace_id, day)
 
     monkeypatch.setattr(usage, "_day_version", stale_then_real)
-    result = usage.add_events(ws, [event(ws, "second", "2"), event(ws, "third", "3")])
+    result = pushed_events.add_events(ws, [event(ws, "second", "2"), event(ws, "third", "3")])
     assert result.accepted == ["third"] and result.duplicates == ["second"]
     assert totals(ws) == (Decimal(6), 3)
 
@@ -88,7 +88,7 @@ def test_concurrent_overlapping_ingests_are_exact(ws):
     devstack.moto_fixes, as DynamoDB is)."""
     batches = [[event(ws, f"e{i}", "0.0001") for i in range(start, start + 30)] for start in (0, 10, 20, 5)]
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda b: usage.add_events(ws, b), batches))
+        results = list(pool.map(lambda b: pushed_events.add_events(ws, b), batches))
     accepted = sorted(i for r in results for i in r.accepted)
     assert accepted == sorted(f"e{i}" for i in range(50))  # each id accepted exactly once
     assert totals(ws) == (Decimal("0.0050"), 50)
@@ -97,9 +97,9 @@ def test_concurrent_overlapping_ingests_are_exact(ws):
 def test_rebuild_equals_incremental(ws):
     day = DAY.strftime("%Y-%m-%d")
     usage.replace_sync_day(ws, "c1", day, [cost(ws, "3.3", project="proj_a")])
-    usage.add_events(ws, [event(ws, f"x{i}", "0.01", customer=f"cus_{i % 3}") for i in range(20)])
+    pushed_events.add_events(ws, [event(ws, f"x{i}", "0.01", customer=f"cus_{i % 3}") for i in range(20)])
     nxt = DAY + timedelta(days=1)
-    usage.add_events(ws, [event(ws, "late", "0.5", at=nxt)])
+    pushed_events.add_events(ws, [event(ws, "late", "0.5", at=nxt)])
     levels = LEVELS
     incremental = {level: usage.stored_rollups(ws, *level) for level in levels}
     assert incremental[("a", "d")] == rollup.rebuild(usage.records(ws))
@@ -111,7 +111,7 @@ def test_rebuild_equals_incremental(ws):
 def test_rebuild_command_reports_a_repaired_drift(ws, capsys):
     from chalicelib.tools import rebuild_rollups
 
-    usage.add_events(ws, [event(ws, f"r{i}", "0.25") for i in range(4)])
+    pushed_events.add_events(ws, [event(ws, f"r{i}", "0.25") for i in range(4)])
     assert rebuild_rollups.main([ws]) == 0
     assert "rollups unchanged" in capsys.readouterr().out
     # corrupt one rollup value behind the store's back; the rebuild repairs it from the records
@@ -130,3 +130,47 @@ def test_rebuild_command_reports_a_repaired_drift(ws, capsys):
     rebuild_rollups.main([ws])
     assert "REPAIRED pd" in capsys.readouterr().out
     assert totals(ws, "p") == (Decimal("1.00"), 4)
+
+
+def _push_chunks(ws):
+    import boto3
+
+    db = boto3.client("dynamodb", region_name="us-east-1")
+    items = db.query(TableName=usage.records_table(), KeyConditionExpression="pk = :p AND begins_with(sk, :r)",
+                     ExpressionAttributeValues={":p": {"S": ws}, ":r": {"S": "rec#"}})["Items"]
+    return [i["sk"]["S"] for i in items if "#push#" in i["sk"]["S"]]
+
+
+def test_a_chunk_whose_transaction_failed_is_never_read_and_is_dropped(ws, monkeypatch):
+    """Pushed chunks are put just before their transaction; one left by a failed attempt (a crash
+    between the two) counts nowhere, and the rebuild command removes it."""
+    from chalicelib.store import record_codec
+
+    pushed_events.add_events(ws, [event(ws, "kept", "0.5")])
+    orphan = f"rec#{DAY.strftime('%Y-%m-%d')}#push#orphan"
+    usage._db().put_item(TableName=usage.records_table(), Item={
+        "pk": {"S": ws}, "sk": {"S": orphan}, "blob": {"B": record_codec.encode([event(ws, "lost", "9")])},
+        "n": {"N": "1"}})
+    assert [r.idempotency_id for r in usage.records(ws)] == ["kept"]
+    assert totals(ws) == (Decimal("0.5"), 1)
+    usage.rebuild_rollups(ws)
+    assert orphan not in _push_chunks(ws) and len(_push_chunks(ws)) == 1
+    assert totals(ws) == (Decimal("0.5"), 1) and totals(ws, "p") == (Decimal("0.5"), 1)
+
+
+def test_an_attempt_that_loses_a_race_drops_its_chunks_and_retries(ws, monkeypatch):
+    real = usage.transact
+    attempts = []
+
+    def lose_once(items):
+        attempts.append(len(items))
+        if len(attempts) == 1:
+            return False  # as if a condition failed: another writer got there first
+        return real(items)
+
+    monkeypatch.setattr(usage, "transact", lose_once)
+    result = pushed_events.add_events(ws, [event(ws, f"r{i}", "0.25") for i in range(3)])
+    assert sorted(result.accepted) == ["r0", "r1", "r2"] and len(attempts) == 2
+    assert len(_push_chunks(ws)) == 1  # the first attempt's chunk is gone
+    assert sorted(r.idempotency_id for r in usage.records(ws)) == ["r0", "r1", "r2"]
+    assert totals(ws) == (Decimal("0.75"), 3)

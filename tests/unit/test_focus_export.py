@@ -11,13 +11,8 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.domain import focus_export
-from chalicelib.domain.usage_query import (
-    UNATTRIBUTED,
-    Point,
-    Totals,
-    UsageQuery,
-    UsageResult,
-)
+from chalicelib.domain.usage_query import UNATTRIBUTED, UsageQuery
+from chalicelib.domain.usage_result import Point, Totals, UsageResult
 
 # FOCUS 1.2 (https://focus.finops.org/focus-specification/v1-2/), the columns whose feature level is
 # "Mandatory": a FOCUS dataset must carry each of them (a value may be null where the spec allows).

@@ -9,15 +9,14 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.domain.ingest import (
-    METADATA_ONLY,
     BatchError,
     Status,
     decode_body,
-    is_content_key,
     parse_batch,
     parse_events,
     summary,
 )
+from chalicelib.domain.ingest_privacy import METADATA_ONLY, is_content_key
 from chalicelib.domain.usage import RecordKind
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)

@@ -13,7 +13,8 @@ from chalicelib.domain.csv_export import usage_csv
 from chalicelib.domain.reconcile import canonical_model
 from chalicelib.domain.rollup import RollupKey, RollupValues
 from chalicelib.domain.usage import RecordKind
-from chalicelib.domain.usage_query import UNATTRIBUTED, UsageQuery, run_query
+from chalicelib.domain.usage_compute import run_query
+from chalicelib.domain.usage_query import UNATTRIBUTED, UsageQuery
 
 COST, USAGE, EVENT = RecordKind.COST, RecordKind.USAGE, RecordKind.EVENT
 D1, D2, D3 = "2026-11-09", "2026-11-10", "2026-11-11"  # Mon, Tue, Wed

@@ -9,7 +9,8 @@ from decimal import Decimal
 from chalicelib.domain.csv_export import filename, usage_csv
 from chalicelib.domain.rollup import RollupKey, RollupValues
 from chalicelib.domain.usage import RecordKind
-from chalicelib.domain.usage_query import UNATTRIBUTED, UsageQuery, run_query
+from chalicelib.domain.usage_compute import run_query
+from chalicelib.domain.usage_query import UNATTRIBUTED, UsageQuery
 
 D1 = "2025-03-10"
 
