@@ -14,7 +14,6 @@ records it under its key (see alert_delivery). Keys already recorded cost one re
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -80,29 +79,11 @@ def has_active_rules(workspace_id: str) -> bool:
     return next(iter(found), None) is not None
 
 
-def handle_messages(event) -> dict:
-    """The alerts queue's handler: one evaluation per workspace in the batch, failures per message."""
-    by_workspace: dict[str, list[str]] = {}
-    sources: dict[str, set[str]] = {}
-    for record in event:
-        message_id = record.to_dict()["messageId"]
-        try:
-            message = json.loads(record.body)
-            workspace_id = message["workspace_id"]
-        except (ValueError, KeyError, TypeError):
-            log.error("alert message %s is malformed; dropped", message_id)
-            continue
-        by_workspace.setdefault(workspace_id, []).append(message_id)
-        sources.setdefault(workspace_id, set()).add(str(message.get("source", "")))
-    failures = []
-    for workspace_id, message_ids in by_workspace.items():
-        try:
-            AlertMarker(workspace_id, "eval").delete()  # before reading: later usage queues anew
-            evaluate_workspace(workspace_id, recover="sweep" in sources[workspace_id])
-        except Exception:
-            log.exception("evaluation of %s failed", workspace_id)
-            failures += message_ids
-    return {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}
+def evaluate_queued(workspace_id: str, *, recover: bool = False) -> list[str]:
+    """A queued evaluation (chalicelib/handlers.py): the marker goes first, so usage written from
+    now on queues a new evaluation; then every rule is evaluated."""
+    AlertMarker(workspace_id, "eval").delete()  # before reading: later usage queues anew
+    return evaluate_workspace(workspace_id, recover=recover)
 
 
 def sweep(now: datetime | None = None) -> dict:

@@ -9,7 +9,6 @@ end the run as failed and the message (or the next schedule) retries it.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import defaultdict
@@ -152,27 +151,3 @@ def notify_new_usage(workspace_id: str, source: str) -> None:
 
     if alert_eval.has_active_rules(workspace_id):
         alert_eval.request_evaluation(workspace_id, source)
-
-
-def handle_messages(event) -> dict:
-    """SQS handler body: one connection per message; partial batch failures reported."""
-    failures = []
-    for record in event:
-        message_id = record.to_dict().get("messageId")
-        try:
-            message = json.loads(record.body)
-            workspace_id, connection_id = message["workspace_id"], message["connection_id"]
-        except (ValueError, KeyError, TypeError):
-            log.error("sync message %s is malformed; dropped", message_id)
-            continue
-        try:
-            outcome = sync_one(workspace_id, connection_id)
-        except Exception:
-            log.exception("sync of %s/%s crashed (message %s)", workspace_id, connection_id, message_id)
-            failures.append(message_id)
-            continue
-        log.info("sync %s/%s: %s (%d days changed, %d records) %s", workspace_id, connection_id,
-                 outcome.status, outcome.days_changed, outcome.records, outcome.detail)
-        if outcome.retry:
-            failures.append(message_id)
-    return {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 from chalicelib import config
+from chalicelib.adapters import secrets
 from chalicelib.errors import Unauthenticated
 
 ISSUER = "costpilot"
@@ -32,7 +33,7 @@ def issue(user_id: str, email: str, session_id: str, expires_at: int) -> str:
         "iat": int(time.time()),
         "exp": expires_at,
     }
-    return jwt.encode(payload, config.secret("token-signing-key"), algorithm=ALGORITHM)
+    return jwt.encode(payload, secrets.get("token-signing-key"), algorithm=ALGORITHM)
 
 
 def verify(token: str) -> Claims:
@@ -41,7 +42,7 @@ def verify(token: str) -> Claims:
     try:
         payload = jwt.decode(
             token,
-            config.secret("token-signing-key"),
+            secrets.get("token-signing-key"),
             algorithms=[ALGORITHM],
             audience=config.stage(),
             issuer=ISSUER,
