@@ -6,6 +6,7 @@ from chalice import Chalice, Rate
 from chalicelib import handlers, structured_log
 from chalicelib.adapters.queues import ALERTS, SYNC, queue_name
 from chalicelib.api import (
+    account_routes,
     alert_routes,
     auth_routes,
     billing_routes,
@@ -27,6 +28,7 @@ structured_log.logger()
 app.register_middleware(http.middleware, "http")
 app.register_blueprint(docs_routes.bp)
 app.register_blueprint(auth_routes.bp)
+app.register_blueprint(account_routes.bp)
 app.register_blueprint(workspace_routes.bp)
 app.register_blueprint(connection_routes.bp)
 app.register_blueprint(alert_routes.bp)

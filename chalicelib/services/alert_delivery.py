@@ -32,6 +32,7 @@ from chalicelib import config
 from chalicelib.adapters import queues
 from chalicelib.domain import alert_channels, alert_messages
 from chalicelib.domain.alert_messages import Notification
+from chalicelib.services import email_verification
 from chalicelib.store.alerts import AlertRule, Delivery, Firing, firing_id
 from chalicelib.store.base import (
     cancelled_by_condition,
@@ -202,7 +203,7 @@ def deliver(workspace_id: str, key: str, *, include_failed: bool = False, final:
             _finish(d, token, "cancelled", "the channel no longer exists")
             continue
         if channel["type"] == "email":  # recipients are who is a member now, not when it was set up
-            members = _member_emails(workspace_id) if members is None else members
+            members = email_verification.verified_emails(_member_emails(workspace_id)) if members is None else members
             channel = {**channel, "to": [a for a in channel["to"] if a.lower() in members]}
             if not channel["to"]:
                 _finish(d, token, "cancelled", "no recipient is a member of the workspace any more")

@@ -11,6 +11,12 @@ import { Connections } from "./connections.js";
 import { Members } from "./members.js";
 import { Billing } from "./billing.js";
 import { ErrorBox, Loading } from "./ui.js";
+import { AccountPage, ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage } from "./account.js";
+import { InvitationPage } from "./invitations.js";
+
+// Pages reached from links in emails: shown whether or not someone is logged in.
+const LINK_PAGES = { "/app/verify-email": VerifyEmailPage, "/app/forgot-password": ForgotPasswordPage,
+  "/app/reset-password": ResetPasswordPage, "/app/invitation": InvitationPage };
 
 const PAGES = [
   ["", "Overview", Overview], ["costs", "Costs", Costs], ["alerts", "Alerts", Alerts],
@@ -31,6 +37,7 @@ function Shell({ me, ws, section, query, onLogout }) {
           ${me.workspaces.map((w) => html`<option value=${w.workspace_id}>${w.name}</option>`)}
         </select></label>
       <span class="who muted">${me.email} · ${current.role}</span>
+      <a href="/app/account">Account</a>
       <button type="button" class="link" onClick=${onLogout}>Log out</button>
     </header>
     <nav class="tabs" aria-label="Sections">
@@ -53,6 +60,8 @@ function App() {
 
   if (me === undefined) return html`<${Loading} what="Loading CostPilot" />`;
   if (error) return html`<main class="page"><${ErrorBox} error=${error} /></main>`;
+  const LinkPage = LINK_PAGES[path];
+  if (LinkPage) return html`<${LinkPage} me=${me} />`;
   const signup = path === "/app/signup";
   if (!me) {
     return html`<${AuthPage} mode=${signup ? "signup" : "login"} onDone=${async (isNew) => {
@@ -65,6 +74,7 @@ function App() {
     }} />`;
   }
   const onLogout = async () => { try { await post("/api/auth/logout"); } finally { setMe(null); navigate("/app/login"); } };
+  if (path === "/app/account") return html`<${AccountPage} me=${me} onLoggedOut=${() => { setMe(null); navigate("/app/login"); }} />`;
   // Stripe returns to /?workspace=...&checkout=...
   if (path === "/" && query.get("workspace")) {
     queueMicrotask(() => navigate(`/app/workspaces/${query.get("workspace")}/billing${query.get("checkout") ? `?checkout=${query.get("checkout")}` : ""}`, { replace: true }));
