@@ -206,7 +206,7 @@ def deliver(workspace_id: str, key: str, *, include_failed: bool = False, final:
             members = email_verification.verified_emails(_member_emails(workspace_id)) if members is None else members
             channel = {**channel, "to": [a for a in channel["to"] if a.lower() in members]}
             if not channel["to"]:
-                _finish(d, token, "cancelled", "no recipient is a member of the workspace any more")
+                _finish(d, token, "cancelled", "no recipient is a member with a verified address")
                 continue
         try:
             if targets is None and channel["type"] != "email":
