@@ -1,4 +1,4 @@
-"""Structured logging through Powertools Logger: one JSON object per line on stdout (CloudWatch
+"""Structured logging through Powertools Logger: one JSON object per line on stderr (CloudWatch
 Logs reads it as is), INFO in every stage, with the request id and the workspace id of what is
 being handled on every line logged while it is handled.
 
@@ -14,6 +14,7 @@ of them and reads every line).
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from functools import cache
 
@@ -26,7 +27,9 @@ KEYS = ("request_id", "workspace_id")
 @cache
 def logger() -> Logger:
     """The service's Powertools Logger (built on first use: nothing is configured at import)."""
-    return Logger(service=SERVICE, level="INFO", use_rfc3339=True, name="%(name)s")
+    # stderr: Lambda sends it to CloudWatch Logs as it does stdout, and the local stack keeps its own
+    # stdout for the banner (a parent reading only the banner would otherwise block the server).
+    return Logger(service=SERVICE, level="INFO", use_rfc3339=True, name="%(name)s", stream=sys.stderr)
 
 
 @contextlib.contextmanager
