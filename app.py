@@ -3,9 +3,10 @@ chalicelib/handlers.py. Queue names come from the stage (read when Chalice impor
 
 from chalice import Chalice, Rate
 
-from chalicelib import handlers
+from chalicelib import handlers, structured_log
 from chalicelib.adapters.queues import ALERTS, SYNC, queue_name
 from chalicelib.api import (
+    account_routes,
     alert_routes,
     auth_routes,
     billing_routes,
@@ -22,14 +23,14 @@ from chalicelib.api import (
     usage_routes,
     workspace_routes,
 )
-from chalicelib.logs import configure_logging
 
-app = Chalice(app_name="costpilot")
+app = Chalice(app_name="costpilot", configure_logs=False)  # Powertools Logger formats the "costpilot" logger
 app.debug = False
-configure_logging(app)
+structured_log.logger()
 app.register_middleware(http.middleware, "http")
 app.register_blueprint(docs_routes.bp)
 app.register_blueprint(auth_routes.bp)
+app.register_blueprint(account_routes.bp)
 app.register_blueprint(workspace_routes.bp)
 app.register_blueprint(connection_routes.bp)
 app.register_blueprint(alert_routes.bp)

@@ -1,14 +1,14 @@
 """Every setting the app reads, in one place. Values are read inside functions, never at import.
 
-Stage environment variables come from `.chalice/config.json`; secrets are read at run time by
-name (see `secret`). Nothing here knows whether it runs on Lambda or on the local stack: only the
-endpoint (AWS_ENDPOINT_URL, honoured by botocore) and the credentials differ.
+Stage environment variables come from `.chalice/config.json`. Pure reads: nothing here does I/O
+(secrets are read at run time by name through ``adapters.secrets``). Nothing here knows whether it
+runs on Lambda or on the local stack: only the endpoint (AWS_ENDPOINT_URL, honoured by botocore)
+and the credentials differ.
 """
 
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 
 
 def stage() -> str:
@@ -75,23 +75,6 @@ def password_hash_params() -> dict[str, int]:
 def password_hash_concurrency() -> int:
     """argon2id hashes run at once in one process (each holds ``memory_cost`` KiB while it runs)."""
     return max(1, int(os.environ.get("COSTPILOT_ARGON2_CONCURRENCY", "2")))
-
-
-def secret(name: str) -> str:
-    """A secret by name: the environment on the local stack and in tests (``COSTPILOT_SECRET_<NAME>``),
-    else SSM Parameter Store ``/costpilot/<stage>/<name>`` (SecureString), cached per cold start."""
-    env_name = "COSTPILOT_SECRET_" + name.upper().replace("-", "_")
-    if env_name in os.environ:
-        return os.environ[env_name]
-    return _ssm_secret(f"/costpilot/{stage()}/{name}")
-
-
-@lru_cache(maxsize=32)
-def _ssm_secret(parameter: str) -> str:
-    from chalicelib import aws
-
-    response = aws.client("ssm").get_parameter(Name=parameter, WithDecryption=True)
-    return response["Parameter"]["Value"]
 
 
 def provider_base_url(provider: str) -> str | None:

@@ -1,4 +1,5 @@
-"""The domain's error family. Services raise these; only chalicelib/api maps them to HTTP."""
+"""The domain's error family. Services raise these; chalicelib/api/http.py maps them to HTTP statuses
+(``_STATUS``, the one mapping; ``domain.plans.PlanLimitExceeded`` is one of the family too)."""
 
 from __future__ import annotations
 
@@ -55,11 +56,23 @@ class PayloadTooLarge(AppError):
     code = "payload_too_large"
 
 
-class PaymentRequired(AppError):
-    code = "plan_limit"
-
-
 class UpstreamRejected(AppError):
     """A provider rejected what we sent on the user's behalf (e.g. an invalid API key)."""
 
     code = "provider_rejected"
+
+
+class ServiceUnavailable(AppError):
+    """A service we depend on could not be reached or failed; the caller may retry after ``retry_after``."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 30):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UpstreamFailed(AppError):
+    """A service we depend on refused what we sent on our own behalf: retrying will not help."""
+
+    code = "upstream_error"

@@ -58,6 +58,15 @@ def messages(region: str = "us-east-1", to: str | None = None) -> list[dict]:
     return [m for m in out if to is None or to.lower() in (a.lower() for a in m["to"])]
 
 
+def forget(message_id: str, region: str = "us-east-1") -> None:
+    """Removes one email from the in-process SES emulation (tests that used it up, e.g. a sign-up's
+    verification link, so later counts see only what they look for)."""
+    from moto.ses.models import ses_backends
+
+    sent = ses_backends[ACCOUNT_ID][region].sent_messages
+    sent[:] = [m for m in sent if m.id != message_id]
+
+
 def _page(items: list[dict]) -> str:
     e = html.escape
     rows = "".join(

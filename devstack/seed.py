@@ -39,10 +39,11 @@ def seed_demo(provider_keys: dict[str, str] | None = None, days: int = 90,
     (Google Cloud's service account key, project, dataset) connect in a second demo workspace: the
     Free plan's two connections are the first one's OpenAI and Anthropic. ``bill_to``: fake
     providers (by name) that bill the demo's pushed calls."""
-    from chalicelib.services import accounts, connections, ingestion
+    from chalicelib.services import accounts, connections, email_verification, ingestion
     from chalicelib.store.identity import Membership
 
     created = accounts.signup(DEMO_EMAIL, DEMO_PASSWORD, "Demo workspace")
+    email_verification.mark_verified(DEMO_EMAIL)  # the demo's alert emails reach the outbox
     owner = Membership.get(created["workspace_id"], created["user_id"])
     for provider, key in (provider_keys or {}).items():
         connections.create(owner, provider, f"{provider.title()} (demo org)", {"admin_key": key})

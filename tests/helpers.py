@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
+
+from devstack import outbox
 
 PASSWORD = "correct horse battery staple"
 
@@ -63,14 +66,35 @@ class Api:
     def delete(self, path, **kw):
         return self.call("DELETE", path, **kw)
 
+    def verify_email(self, email: str) -> None:
+        """Follows the sign-up's verification link (from the outbox), then forgets that email."""
+        mail = link_email(email, "Verify your email")
+        r = self.post("/api/auth/verify-email", {"token": link_token(mail)})
+        assert r.status == 200, r.body
+        outbox.forget(mail["id"])
+
     def new_user(self, prefix: str = "user") -> TestUser:
         email = f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
         r = self.post("/api/auth/signup", {"email": email, "password": PASSWORD})
         assert r.status == 201, r.body
         signup = r.json
+        self.verify_email(email)
         r = self.post("/api/auth/login", {"email": email, "password": PASSWORD})
         assert r.status == 200, r.body
         return TestUser(email, r.json["token"], signup["user_id"], signup["workspace_id"])
+
+
+def link_email(address: str, subject_starts: str) -> dict:
+    """The newest email to ``address`` whose subject starts so (verification, reset, invitation)."""
+    found = [m for m in outbox.messages(to=address) if m["subject"].startswith(subject_starts)]
+    assert found, f"no email {subject_starts!r} to {address}"
+    return found[-1]
+
+
+def link_token(mail: dict) -> str:
+    match = re.search(r"#token=([A-Za-z0-9_-]+)", mail["text"])
+    assert match, mail["text"]
+    return match.group(1)
 
 
 def deliver_queue(client, function_name: str, logical_queue: str, *, max_rounds: int = 10) -> list[dict]:

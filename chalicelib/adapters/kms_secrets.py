@@ -1,8 +1,16 @@
-"""Provider credentials sealed with the AWS Encryption SDK under the stage's KMS key.
+"""Secrets sealed with the AWS Encryption SDK under the stage's KMS key: a connection's provider
+credentials, an alert rule's channel targets (webhook URLs and signing secrets), an ingest key's
+signing secret.
 
-The encryption context binds a ciphertext to its workspace, connection and provider: the context
-is authenticated (not secret) data, and ``open_secret`` refuses a ciphertext whose context is not
-exactly the row's, so a ciphertext copied to another connection or workspace does not decrypt.
+Each sealed value belongs to one item of one workspace, and ``kind`` says what it carries (the
+provider's name for credentials, ``alert-channels``, the ingest signing purpose). The encryption
+context binds the ciphertext to (workspace, item, kind): the context is authenticated (not secret)
+data, and ``open_secret`` refuses a ciphertext whose context is not exactly the item's, so a
+ciphertext copied to another item, workspace or kind does not decrypt. The stored context keys
+are older than the alert and ingest uses and stay as they are, because IAM conditions
+(``kms:EncryptionContext:*``) name them: ``connection_id`` holds the item id, ``provider`` the kind,
+``purpose`` is always ``provider-credentials``.
+
 The algorithm suite is the committing, non-signing AES-256-GCM one: the same service seals and
 opens, so a signature would add cost and no protection.
 """
@@ -15,11 +23,11 @@ from typing import Any
 
 from chalicelib import aws, config
 
-PURPOSE = "provider-credentials"
+PURPOSE = "provider-credentials"  # the stored value of the context's "purpose" key, for every kind
 
 
 class SecretUnreadable(Exception):
-    """The ciphertext is corrupt, under another key, or belongs to another row. Never holds plaintext."""
+    """The ciphertext is corrupt, under another key, or belongs to another item. Never holds plaintext."""
 
 
 @lru_cache(maxsize=1)
@@ -44,28 +52,31 @@ def reset() -> None:
     _key_arn.cache_clear()
 
 
-def context(workspace_id: str, connection_id: str, provider: str) -> dict[str, str]:
-    return {"purpose": PURPOSE, "workspace_id": workspace_id, "connection_id": connection_id, "provider": provider}
+def context(workspace_id: str, item_id: str, kind: str) -> dict[str, str]:
+    """The encryption context of ``kind`` sealed for ``item_id`` (stored keys: see the module doc)."""
+    return {"purpose": PURPOSE, "workspace_id": workspace_id, "connection_id": item_id, "provider": kind}
 
 
-def seal(credentials: dict[str, str], workspace_id: str, connection_id: str, provider: str) -> bytes:
+def seal(values: dict[str, str], workspace_id: str, item_id: str, kind: str) -> bytes:
+    """Encrypts ``values`` (a small JSON object) for one item of one workspace."""
     client, (key_provider, algorithm) = _sdk()
     ciphertext, _ = client.encrypt(
-        source=json.dumps(credentials, sort_keys=True).encode(),
+        source=json.dumps(values, sort_keys=True).encode(),
         key_provider=key_provider,
-        encryption_context=context(workspace_id, connection_id, provider),
+        encryption_context=context(workspace_id, item_id, kind),
         algorithm=algorithm,
     )
     return ciphertext
 
 
-def open_secret(ciphertext: bytes, workspace_id: str, connection_id: str, provider: str) -> dict[str, str]:
+def open_secret(ciphertext: bytes, workspace_id: str, item_id: str, kind: str) -> dict[str, str]:
+    """The values sealed for exactly this (workspace, item, kind); ``SecretUnreadable`` otherwise."""
     client, (key_provider, _) = _sdk()
-    expected = context(workspace_id, connection_id, provider)
+    expected = context(workspace_id, item_id, kind)
     try:
         plaintext, header = client.decrypt(source=ciphertext, key_provider=key_provider)
     except Exception as e:  # noqa: BLE001 - the SDK raises several types; none carries plaintext
-        raise SecretUnreadable(f"credentials of {connection_id} cannot be decrypted ({type(e).__name__})") from None
+        raise SecretUnreadable(f"the {kind} secret of {item_id} cannot be decrypted ({type(e).__name__})") from None
     if dict(header.encryption_context) != expected:
-        raise SecretUnreadable(f"credentials stored on {connection_id} belong to another connection")
+        raise SecretUnreadable(f"the {kind} secret stored on {item_id} belongs to another item")
     return json.loads(plaintext)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from functools import lru_cache
 from typing import Any
 
 from chalicelib import aws, config
+
+log = logging.getLogger("costpilot.queues")
 
 SYNC = "sync"
 ALERTS = "alerts"
@@ -41,3 +44,14 @@ def send_many(logical: str, messages: list[dict]) -> int:
         if result.get("Failed"):
             raise RuntimeError(f"{len(result['Failed'])} messages to {logical} were not accepted")
     return len(messages)
+
+
+def extend_visibility(queue_arn: str, receipt_handle: str, seconds: int) -> None:
+    """Pushes a received message's next receive out by ``seconds`` (best effort: the queue's own
+    visibility timeout still brings it back)."""
+    try:
+        url = aws.client("sqs").get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
+        aws.client("sqs").change_message_visibility(QueueUrl=url, ReceiptHandle=receipt_handle,
+                                                    VisibilityTimeout=seconds)
+    except Exception:  # noqa: BLE001 - the visibility timeout retries it anyway
+        log.warning("could not push out the next receive of a message on %s", queue_arn)

@@ -7,7 +7,7 @@ a plain dict so the domain (``domain.subscription``) never sees a ``StripeObject
 
 The API base is the stage's ``COSTPILOT_STRIPE_API_BASE`` (the fake on the local stack and in
 tests; unset means api.stripe.com). The secret key and the webhook secret are read by name
-through ``config.secret``.
+through ``adapters.secrets``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from chalicelib import config
+from chalicelib import config, errors
+from chalicelib.adapters import secrets
 
 log = logging.getLogger("costpilot.stripe")
 
@@ -31,12 +32,25 @@ class InvalidWebhook(ValueError):
     """The webhook's signature header is missing, forged, stale or does not match the body."""
 
 
-class StripeUnavailable(RuntimeError):
-    """Stripe could not be reached or failed (network, 5xx, rate limit): the caller may retry."""
+class StripeUnavailable(errors.ServiceUnavailable):
+    """Stripe could not be reached or failed (network, 5xx, rate limit): the caller may retry (503;
+    a webhook's 5xx makes Stripe retry). ``detail`` (logs only) says what Stripe answered."""
+
+    code = "billing_unavailable"
+
+    def __init__(self, detail: str):
+        super().__init__("Stripe could not be reached; try again shortly.", retry_after=30)
+        self.detail = detail
 
 
-class StripeRejected(RuntimeError):
-    """Stripe refused the request (4xx other than rate limiting): retrying the same will not help."""
+class StripeRejected(errors.UpstreamFailed):
+    """Stripe refused the request (4xx other than rate limiting): retrying the same will not help (502)."""
+
+    code = "billing_error"
+
+    def __init__(self, detail: str):
+        super().__init__("Stripe refused the request.")
+        self.detail = detail
 
 
 class StripeGateway:
@@ -157,8 +171,8 @@ def _client(api_key: str, api_base: str | None) -> Any:
 
 def gateway() -> StripeGateway:
     """The stage's gateway (built on first use; a changed key or base builds a new client)."""
-    return StripeGateway(_client(config.secret("stripe-secret-key"), config.stripe_api_base()))
+    return StripeGateway(_client(secrets.get("stripe-secret-key"), config.stripe_api_base()))
 
 
 def webhook_secret() -> str:
-    return config.secret("stripe-webhook-secret")
+    return secrets.get("stripe-webhook-secret")

@@ -67,7 +67,8 @@ def signup(ctx: Ctx) -> dict:
           "on every state-changing call made with that cookie.")
 def login(ctx: Ctx) -> dict | Response:
     client = ((ctx.request.context or {}).get("identity") or {}).get("sourceIp")
-    result = accounts.login(ctx.body.email, ctx.body.password, client=client)
+    result = accounts.login(ctx.body.email, ctx.body.password, client=client,
+                            user_agent=ctx.request.headers.get("user-agent"))
     if not web_session.wants_cookie(ctx.request):
         return result
     cookies = web_session.login_cookies(result["token"], result["expires_at"], int(time.time()))

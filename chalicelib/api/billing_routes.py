@@ -3,14 +3,12 @@ what stays active, and the Stripe webhook."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from chalice import Blueprint
 from pydantic import Field, StringConstraints
 
-from chalicelib.api.http import Ctx, endpoint, error_response
+from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.schemas import Strict
 from chalicelib.domain.roles import Permission
 from chalicelib.lazy import lazy
@@ -35,24 +33,6 @@ class KeepBody(Strict):
     alert_rule_ids: list[ItemId] | None = Field(None, max_length=500, description="alert rules to keep active")
 
 
-def stripe_errors(fn: Callable) -> Callable:
-    """Stripe down or refusing: 503/502 with the JSON error shape (the webhook's 5xx makes Stripe retry)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from chalicelib.adapters.stripe_gateway import StripeRejected, StripeUnavailable
-
-        try:
-            return fn(*args, **kwargs)
-        except StripeUnavailable:
-            return error_response(503, "billing_unavailable", "Stripe could not be reached; try again shortly.",
-                                  headers={"Retry-After": "30"})
-        except StripeRejected:
-            return error_response(502, "billing_error", "Stripe refused the request.")
-
-    return wrapper
-
-
 @endpoint(bp, BASE, "GET", summary="Plan, subscription, notices and usage against each limit", tag="billing",
           permission=Permission.READ)
 def get_billing(ctx: Ctx, workspace_id: str) -> dict:
@@ -61,14 +41,12 @@ def get_billing(ctx: Ctx, workspace_id: str) -> dict:
 
 @endpoint(bp, BASE + "/checkout", "POST", summary="Open a Stripe Checkout for a paid plan (owners)",
           tag="billing", permission=Permission.MANAGE_BILLING, body=CheckoutBody)
-@stripe_errors
 def checkout(ctx: Ctx, workspace_id: str) -> dict:
     return billing_checkout.start_checkout(workspace_id, ctx.body.plan)
 
 
 @endpoint(bp, BASE + "/portal", "POST", summary="Open the Stripe Customer Portal (owners)", tag="billing",
           permission=Permission.MANAGE_BILLING)
-@stripe_errors
 def portal(ctx: Ctx, workspace_id: str) -> dict:
     return billing_checkout.open_portal(workspace_id)
 
@@ -81,7 +59,6 @@ def keep(ctx: Ctx, workspace_id: str) -> dict:
 
 @endpoint(bp, "/api/stripe/webhook", "POST", summary="Stripe webhook (signed with the stage's endpoint secret)",
           tag="billing", auth=False, raw_body=True)
-@stripe_errors
 def stripe_webhook(ctx: Ctx) -> dict:
     request = ctx.request
     return billing_events.handle(request.raw_body or b"", request.headers.get("stripe-signature"))

@@ -48,6 +48,19 @@ _EXPLAINED = {
 }
 
 
+_ACCOUNT_EXTRA = {  # chalicelib/api/account_routes.py
+    ("POST", "/api/auth/email-verification"): {"429": _EXPLAINED["429"]},
+    ("POST", "/api/auth/password-reset"): {"429": _EXPLAINED["429"]},
+    ("POST", "/api/auth/password"): {"429": _EXPLAINED["429"]},
+    ("POST", "/api/workspaces/{workspace_id}/invitations"): {
+        "402": "the workspace has no seat left", "409": "already a member", "429": _EXPLAINED["429"]},
+    ("POST", "/api/invitations/accept"): {"402": "the workspace has no seat left", "403": "for another address",
+                                          "409": "already a member"},
+    ("POST", "/api/invitations/signup"): {"402": "the workspace has no seat left",
+                                          "409": "an account with this email exists"},
+}
+
+
 def _extra(route: RouteDoc) -> dict[str, str]:
     """The statuses a route answers beyond what its auth, parameters and body imply."""
     key = (route.method, route.path)
@@ -57,6 +70,8 @@ def _extra(route: RouteDoc) -> dict[str, str]:
         return {"409": "an account with this email exists"}
     if key == ("GET", "/api/budget-status"):
         return {"401": "missing, unknown or revoked ingest key"}
+    if key in _ACCOUNT_EXTRA:
+        return _ACCOUNT_EXTRA[key]
     if key == ("POST", "/api/webhooks/provider-usage"):
         return {"402": "the plan's monthly event quota is reached"}
     if route.path.startswith("/api/stripe/") or "/billing/" in route.path:

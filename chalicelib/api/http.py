@@ -18,22 +18,25 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib import config, errors
+from chalicelib import config, errors, structured_log
 from chalicelib.domain.plans import PlanLimitExceeded
 from chalicelib.domain.roles import Permission
 
 log = logging.getLogger("costpilot.api")
 
-_STATUS = {
+# The one mapping from the domain's errors to HTTP statuses (the first class that matches wins).
+_STATUS: dict[type[errors.AppError], int] = {
     errors.ValidationFailed: 400,
     errors.UpstreamRejected: 400,
     errors.Unauthenticated: 401,
-    errors.PaymentRequired: 402,
+    PlanLimitExceeded: 402,
     errors.Forbidden: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.PayloadTooLarge: 413,
     errors.TooManyAttempts: 429,
+    errors.UpstreamFailed: 502,
+    errors.ServiceUnavailable: 503,
 }
 JSON_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
@@ -92,7 +95,8 @@ def json_response(payload: Any, status: int = 200) -> Response:
 
 def app_error_response(e: errors.AppError) -> Response:
     status = next((s for cls, s in _STATUS.items() if isinstance(e, cls)), 400)
-    headers = {"Retry-After": str(e.retry_after)} if isinstance(e, errors.TooManyAttempts) else None
+    retry_after = getattr(e, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
     if status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="costpilot"'}
     return error_response(status, e.code, e.message, field_name=e.field, details=e.details, headers=headers)
@@ -176,9 +180,6 @@ def endpoint(
                 result = fn(ctx, **params)
             except errors.AppError as e:
                 return app_error_response(e)
-            except PlanLimitExceeded as e:
-                detail = e.to_dict()
-                return error_response(402, detail.pop("code"), detail.pop("message"), details=detail)
             if isinstance(result, Response):
                 return result
             if result is None:
@@ -195,21 +196,24 @@ def endpoint(
 
 
 def middleware(event: Any, get_response: Callable) -> Response:
-    """Logs each request (never bodies or headers), turns Chalice's own error bodies and any
-    unhandled exception into the JSON error shape, and adds no-store headers."""
+    """Logs each request (never bodies or headers) with its request id and, when the path names one,
+    its workspace id on every line; turns Chalice's own error bodies and any unhandled exception
+    into the JSON error shape."""
     started = time.perf_counter()
-    try:
-        response = get_response(event)
-    except Exception:  # the last line of defence: log it, tell the caller nothing
-        log.exception("unhandled error on %s %s", event.method, event.path)
-        response = error_response(500, "internal_error", "An internal error occurred.")
-    body = response.body
-    if isinstance(body, dict) and set(body) == {"Code", "Message"}:
-        response = _from_chalice_error(response.status_code, body)
-    elif response.status_code >= 500 and not _is_json_error(body):
-        response = error_response(500, "internal_error", "An internal error occurred.")
-    log.info(json.dumps({"method": event.method, "path": event.path, "status": response.status_code,
-                         "ms": round((time.perf_counter() - started) * 1000, 1)}))
+    request_id = (event.context or {}).get("requestId") or getattr(event.lambda_context, "aws_request_id", None)
+    with structured_log.context(request_id, (event.uri_params or {}).get("workspace_id")):
+        try:
+            response = get_response(event)
+        except Exception:  # the last line of defence: log it, tell the caller nothing
+            log.exception("unhandled error on %s %s", event.method, event.path)
+            response = error_response(500, "internal_error", "An internal error occurred.")
+        body = response.body
+        if isinstance(body, dict) and set(body) == {"Code", "Message"}:
+            response = _from_chalice_error(response.status_code, body)
+        elif response.status_code >= 500 and not _is_json_error(body):
+            response = error_response(500, "internal_error", "An internal error occurred.")
+        log.info("request", extra={"method": event.method, "path": event.path, "status": response.status_code,
+                                   "ms": round((time.perf_counter() - started) * 1000, 1)})
     return response
 
 

@@ -9,7 +9,6 @@ from chalice import Blueprint, Response
 from chalicelib import errors
 from chalicelib.api.http import Ctx, app_error_response, endpoint
 from chalicelib.domain import otlp
-from chalicelib.domain.plans import PlanLimitExceeded
 from chalicelib.lazy import lazy
 
 otlp_ingest = lazy("chalicelib.services.otlp_ingest")
@@ -60,8 +59,6 @@ def export_traces(ctx: Ctx) -> Response:
         edge = app_error_response(e)
         return _status(ctx, edge.status_code, e.code, e.message,
                        {k: v for k, v in edge.headers.items() if k in ("Retry-After", "WWW-Authenticate")})
-    except PlanLimitExceeded as e:
-        return _status(ctx, 402, e.code, str(e))
     if _is_json(ctx):
         return Response(body=json.dumps(result.to_json()), status_code=200,
                         headers={"Content-Type": JSON, "Cache-Control": "no-store"})

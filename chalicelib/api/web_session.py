@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chalicelib import config
+from chalicelib.adapters import secrets
 from chalicelib.errors import Forbidden, Unauthenticated
 from chalicelib.lazy import lazy
 
@@ -45,7 +46,7 @@ def cookies(request: Any) -> dict[str, str]:
 
 
 def csrf_token(session_id: str) -> str:
-    key = config.secret("token-signing-key").encode()
+    key = secrets.get("token-signing-key").encode()
     return hmac.new(key, b"csrf:" + session_id.encode(), hashlib.sha256).hexdigest()
 
 

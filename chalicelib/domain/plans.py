@@ -22,6 +22,8 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
+from chalicelib.errors import AppError
+
 
 class Limit(StrEnum):
     CONNECTIONS = "connections"
@@ -126,7 +128,7 @@ class UnknownPlan(ValueError):
     """A plan name that is not in the table."""
 
 
-class PlanLimitExceeded(Exception):
+class PlanLimitExceeded(AppError):
     """A request would go past the workspace plan's limit. The HTTP layer answers 402 ``plan_limit``.
 
     ``current`` is the value the request would reach (the count after adding, or the requested
@@ -141,7 +143,8 @@ class PlanLimitExceeded(Exception):
         self.current = current
         self.allowed = allowed
         self.upgrade_to = upgrade_to
-        super().__init__(self._message())
+        super().__init__(self._message(), details={"limit": self.limit.value, "plan": plan, "current": current,
+                                                   "allowed": allowed, "upgrade_to": upgrade_to})
 
     def _message(self) -> str:
         title = get_plan(self.plan).title

@@ -13,7 +13,7 @@ from chalicelib import config
 from chalicelib.domain import identity
 from chalicelib.domain.roles import Role
 from chalicelib.errors import AlreadyExists, Unauthenticated, ValidationFailed
-from chalicelib.services import login_throttle, passwords, tokens
+from chalicelib.services import email_verification, login_throttle, passwords, sessions_list, tokens
 from chalicelib.store.base import cancelled_by_condition, transaction
 from chalicelib.store.identity import Membership, Session, User, Workspace
 
@@ -40,7 +40,8 @@ def signup(raw_email: str, password: str, workspace_name: str | None = None) -> 
     problem = identity.password_problem(password, passwords.MIN_LENGTH, passwords.MAX_LENGTH)
     if problem:
         raise ValidationFailed(f"password {problem}", field="password")
-    user = User(email, user_id=identity.new_id("usr"), password_hash=passwords.hash_password(password))
+    user = User(email, user_id=identity.new_id("usr"), password_hash=passwords.hash_password(password),
+                email_verified=False)
     workspace = Workspace(identity.new_id("ws"), name=workspace_name or "My workspace", created_by=user.user_id,
                           owner_count=1)
     membership = Membership(workspace.workspace_id, user.user_id, role=Role.OWNER.value, email=email)
@@ -53,10 +54,11 @@ def signup(raw_email: str, password: str, workspace_name: str | None = None) -> 
         if any(cancelled_by_condition(e)) and User.count(email, consistent_read=True):
             raise AlreadyExists("an account with this email already exists", field="email") from e
         raise
+    email_verification.send_link(email)
     return {"user_id": user.user_id, "email": email, "workspace_id": workspace.workspace_id}
 
 
-def login(raw_email: str, password: str, client: str | None = None) -> dict:
+def login(raw_email: str, password: str, client: str | None = None, user_agent: str | None = None) -> dict:
     """A token for the right password. ``client`` is the caller's address (API Gateway's source IP);
     attempts are throttled per client and account (services.login_throttle), and an unknown email
     costs the same work and gets the same answers as a wrong password."""
@@ -75,7 +77,8 @@ def login(raw_email: str, password: str, client: str | None = None) -> dict:
     login_throttle.succeeded(window)
     expires_at = now + config.token_ttl_seconds()
     session = Session(
-        secrets.token_urlsafe(24), user_id=user.user_id, expires_at=datetime.fromtimestamp(expires_at, UTC)
+        secrets.token_urlsafe(24), user_id=user.user_id, expires_at=datetime.fromtimestamp(expires_at, UTC),
+        user_agent=sessions_list.clean_user_agent(user_agent),
     )
     session.save(condition=Session.session_id.does_not_exist())
     token = tokens.issue(user.user_id, email, session.session_id, expires_at)
@@ -93,6 +96,7 @@ def authenticate(authorization: str | None) -> Principal:
         raise Unauthenticated("session ended; log in again") from None
     if session.user_id != claims.user_id or int(session.expires_at.timestamp()) < int(time.time()):
         raise Unauthenticated("session ended; log in again")
+    sessions_list.seen(session)
     return Principal(claims.user_id, claims.email, claims.session_id)
 
 

@@ -28,12 +28,13 @@ from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
-from chalicelib import aws, config
+from chalicelib import config
 from chalicelib.adapters import channels as http_channels
 from chalicelib.adapters import email, kms_secrets, queues
 from chalicelib.adapters.channels import DeliveryError
 from chalicelib.domain import alert_channels, alert_messages
 from chalicelib.domain.alert_messages import Notification
+from chalicelib.services import email_verification
 from chalicelib.store.alerts import AlertRule, Delivery, Firing, firing_id
 from chalicelib.store.base import (
     cancelled_by_condition,
@@ -197,10 +198,10 @@ def deliver(workspace_id: str, key: str, *, include_failed: bool = False, final:
             _finish(d, token, "cancelled", "the channel no longer exists")
             continue
         if channel["type"] == "email":  # recipients are who is a member now, not when it was set up
-            members = _member_emails(workspace_id) if members is None else members
+            members = email_verification.verified_emails(_member_emails(workspace_id)) if members is None else members
             channel = {**channel, "to": [a for a in channel["to"] if a.lower() in members]}
             if not channel["to"]:
-                _finish(d, token, "cancelled", "no recipient is a member of the workspace any more")
+                _finish(d, token, "cancelled", "no recipient is a member with a verified address")
                 continue
         try:
             if targets is None and channel["type"] != "email":
@@ -261,42 +262,23 @@ def schedule_retry(workspace_id: str, key: str, attempt: int) -> None:
 MAX_RECEIVES = 5  # infra: AlertDeliveriesQueue maxReceiveCount
 
 
-def handle_retries(event) -> dict:
-    """Retries failed deliveries. A firing still failing is reported as a batch item failure with its
-    visibility pushed out by the backoff; on its last receive it is marked dead and SQS moves the
-    message to the dead-letter queue."""
-    failures = []
-    for record in event:
-        raw = record.to_dict()
-        message_id = raw["messageId"]
-        try:
-            message = json.loads(record.body)
-            workspace_id, key = message["workspace_id"], message["firing_key"]
-        except (ValueError, KeyError, TypeError):
-            log.error("delivery message %s is malformed; dropped", message_id)
-            continue
-        receives = int((raw.get("attributes") or {}).get("ApproximateReceiveCount", "1"))
-        try:
-            outcome = deliver(workspace_id, key, include_failed=True, final=receives >= MAX_RECEIVES)
-        except Exception:
-            log.exception("delivery of %s crashed", key)
-            failures.append(message_id)
-            continue
-        if outcome.failed or outcome.busy:
-            failures.append(message_id)
-            _delay(raw, backoff_seconds(receives + 1))
-        elif outcome.dead and receives >= MAX_RECEIVES:
-            failures.append(message_id)  # kept for the dead-letter queue: an operator can see it
-    return {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}
+@dataclass(frozen=True)
+class RetryVerdict:
+    """What becomes of one receive of a retry message: ``keep`` reports it as a batch item failure
+    (SQS receives it again after ``next_receive_seconds``, or moves it to the dead-letter queue)."""
+
+    keep: bool
+    next_receive_seconds: int = 0
 
 
-def _delay(raw: dict, seconds: int) -> None:
-    """Pushes a failed message's next receive out by the backoff (best effort)."""
-    try:
-        arn = raw.get("eventSourceARN", "")
-        name = arn.rsplit(":", 1)[-1]
-        url = aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
-        aws.client("sqs").change_message_visibility(QueueUrl=url, ReceiptHandle=raw["receiptHandle"],
-                                                    VisibilityTimeout=seconds)
-    except Exception:  # noqa: BLE001 - the queue's own visibility timeout still retries it
-        log.warning("could not set the retry delay of a delivery message")
+def retry(workspace_id: str, key: str, receives: int) -> RetryVerdict:
+    """One receive of a deliveries-queue message: retries the firing's failed deliveries. Still
+    failing: kept, its next receive pushed out by the backoff; on its last receive the failures are
+    marked dead and the message is kept so SQS moves it to the dead-letter queue, where an operator
+    sees it."""
+    outcome = deliver(workspace_id, key, include_failed=True, final=receives >= MAX_RECEIVES)
+    if outcome.failed or outcome.busy:
+        return RetryVerdict(True, backoff_seconds(receives + 1))
+    if outcome.dead and receives >= MAX_RECEIVES:
+        return RetryVerdict(True)
+    return RetryVerdict(False)

@@ -3,12 +3,11 @@ breach the notification's facts (figure, threshold, period, top contributors, pe
 forecast), fired once under its key (services.alert_firing).
 
 Evaluations are queued by services.alert_queue (new usage, a rejected key, a changed rule, the
-sweep in handlers.alert_sweep); ``handle_messages`` is the alerts queue's handler.
+sweep in handlers.alert_sweep); the alerts queue's handler (handlers.alert_evaluator) calls ``evaluate_queued``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -25,29 +24,11 @@ from chalicelib.store.connections import Connection
 log = logging.getLogger("costpilot.alerts.eval")
 
 
-def handle_messages(event) -> dict:
-    """The alerts queue's handler: one evaluation per workspace in the batch, failures per message."""
-    by_workspace: dict[str, list[str]] = {}
-    sources: dict[str, set[str]] = {}
-    for record in event:
-        message_id = record.to_dict()["messageId"]
-        try:
-            message = json.loads(record.body)
-            workspace_id = message["workspace_id"]
-        except (ValueError, KeyError, TypeError):
-            log.error("alert message %s is malformed; dropped", message_id)
-            continue
-        by_workspace.setdefault(workspace_id, []).append(message_id)
-        sources.setdefault(workspace_id, set()).add(str(message.get("source", "")))
-    failures = []
-    for workspace_id, message_ids in by_workspace.items():
-        try:
-            AlertMarker(workspace_id, "eval").delete()  # before reading: later usage queues anew
-            evaluate_workspace(workspace_id, recover="sweep" in sources[workspace_id])
-        except Exception:
-            log.exception("evaluation of %s failed", workspace_id)
-            failures += message_ids
-    return {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}
+def evaluate_queued(workspace_id: str, *, recover: bool = False) -> list[str]:
+    """A queued evaluation (chalicelib/handlers.py): the marker goes first, so usage written from
+    now on queues a new evaluation; then every rule is evaluated."""
+    AlertMarker(workspace_id, "eval").delete()  # before reading: later usage queues anew
+    return evaluate_workspace(workspace_id, recover=recover)
 
 
 def evaluate_workspace(workspace_id: str, now: datetime | None = None, *, recover: bool = False) -> list[str]:

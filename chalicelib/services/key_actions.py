@@ -275,10 +275,6 @@ class Outcome:
         return self.status == "retry"
 
 
-def run_message(message: dict) -> Outcome:
-    return run(str(message["workspace_id"]), str(message["key_action"]))
-
-
 def run(workspace_id: str, key: str, *, now: float | None = None, client_options: dict | None = None) -> Outcome:
     """Claims the recorded action, calls the provider with the connection's key, records the outcome."""
     now = time.time() if now is None else now

@@ -9,7 +9,6 @@ end the run as failed and the message (or the next schedule) retries it.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import defaultdict
@@ -23,7 +22,7 @@ from chalicelib.adapters import kms_secrets, queues
 from chalicelib.domain.plans import Limit
 from chalicelib.providers import registry
 from chalicelib.providers.errors import AuthError, MalformedResponse, ProviderError
-from chalicelib.services import alert_queue, key_actions, plan_limits
+from chalicelib.services import alert_queue, plan_limits
 from chalicelib.store import usage
 from chalicelib.store.connections import Connection
 
@@ -141,26 +140,3 @@ def _record_failure(c: Connection, now: datetime, message: str, status: str | No
     c.update(actions=actions)
 
 
-def handle_messages(event) -> dict:
-    """SQS handler body: one connection per message; partial batch failures reported."""
-    failures = []
-    for record in event:
-        message_id = record.to_dict().get("messageId")
-        try:
-            message = json.loads(record.body)
-            workspace_id, connection_id = message["workspace_id"], message["connection_id"]
-        except (ValueError, KeyError, TypeError):
-            log.error("sync message %s is malformed; dropped", message_id)
-            continue
-        try:
-            outcome = (key_actions.run_message(message) if "key_action" in message  # disable/enable a key
-                       else sync_one(workspace_id, connection_id))
-        except Exception:
-            log.exception("sync of %s/%s crashed (message %s)", workspace_id, connection_id, message_id)
-            failures.append(message_id)
-            continue
-        log.info("sync %s/%s: %s (%d days changed, %d records) %s", workspace_id, connection_id,
-                 outcome.status, outcome.days_changed, outcome.records, outcome.detail)
-        if outcome.retry:
-            failures.append(message_id)
-    return {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import jwt
 
 from chalicelib import config
+from chalicelib.adapters import secrets
 from chalicelib.errors import Unauthenticated
 
 ISSUER = "costpilot"
@@ -32,14 +33,14 @@ def issue(user_id: str, email: str, session_id: str, expires_at: int) -> str:
         "iat": int(time.time()),
         "exp": expires_at,
     }
-    return jwt.encode(payload, config.secret("token-signing-key"), algorithm=ALGORITHM)
+    return jwt.encode(payload, secrets.get("token-signing-key"), algorithm=ALGORITHM)
 
 
 def verify(token: str) -> Claims:
     try:
         payload = jwt.decode(
             token,
-            config.secret("token-signing-key"),
+            secrets.get("token-signing-key"),
             algorithms=[ALGORITHM],
             audience=config.stage(),
             issuer=ISSUER,

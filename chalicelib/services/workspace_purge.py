@@ -8,8 +8,8 @@ billing reconciler) continues, so a large workspace is deleted as a job, not in 
 
 Owned, per table of infra/resources.json: members, connections (sealed provider keys), ingest
 keys (sealed signing secrets), alert rules (sealed channel URLs and secrets), firings and their
-deliveries, alert markers, billing account and processed Stripe events, usage records and
-rollups; the workspace item goes last. Users and sessions belong to people, not workspaces.
+deliveries, alert markers, billing account and processed Stripe events, pending invitations,
+usage records and rollups; the workspace item goes last. Users and sessions belong to people, not workspaces.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pynamodb.exceptions import DeleteError, UpdateError
 from chalicelib import aws
 from chalicelib.errors import NotFound
 from chalicelib.services import billing_checkout
+from chalicelib.store.account_links import AccountLink
 from chalicelib.store.alerts import AlertMarker, AlertRule, Delivery, Firing, firing_id
 from chalicelib.store.base import is_condition_failure
 from chalicelib.store.billing import BillingAccount, ProcessedEvent
@@ -109,6 +110,7 @@ def _steps(workspace_id: str) -> list[Step]:
         models(ProcessedEvent, lambda: (ProcessedEvent(e.event_id) for e in
                                         ProcessedEvent.by_workspace.query(workspace_id))),
         models(BillingAccount, lambda: BillingAccount.query(workspace_id)),
+        models(AccountLink, lambda: AccountLink.by_workspace.query(workspace_id)),  # pending invitations
         lambda left: _delete_keys(records_table(), workspace_id, left),
         lambda left: _delete_keys(rollups_table(), workspace_id, left),
     ]

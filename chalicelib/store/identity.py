@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.store.base import BaseModel, table_meta, utcnow
@@ -24,7 +30,19 @@ class User(BaseModel):
     user_id = UnicodeAttribute()
     password_hash = UnicodeAttribute()
     created_at = UTCDateTimeAttribute(default=utcnow)
+    # False from sign-up until the address is verified (services.email_verification); accounts from
+    # before verification existed have no value and count as verified.
+    email_verified = BooleanAttribute(null=True)
     by_user_id = UserByIdIndex()
+
+
+class SessionsByUserIndex(GlobalSecondaryIndex["Session"]):
+    class Meta:
+        index_name = "by-user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    session_id = UnicodeAttribute(range_key=True)
 
 
 class Session(BaseModel):
@@ -35,6 +53,10 @@ class Session(BaseModel):
     user_id = UnicodeAttribute()
     created_at = UTCDateTimeAttribute(default=utcnow)
     expires_at = TTLAttribute()
+    # services.sessions_list: what the account page shows of each session
+    user_agent = UnicodeAttribute(null=True)
+    last_seen_at = UTCDateTimeAttribute(null=True)
+    by_user = SessionsByUserIndex()
 
 
 class Workspace(BaseModel):

@@ -84,6 +84,8 @@ def _fill(api, user, monkeypatch, receiver) -> None:
                  token=user.token)
     assert r.status == 201, r.body
     assert api.call("PUT", f"{ws}/digest", json_body={"frequency": "weekly"}, token=user.token).status == 200
+    assert api.post(f"{ws}/invitations", {"email": f"invitee-{uuid.uuid4().hex[:8]}@example.com"},
+                    token=user.token).status == 201
     for i in range(30):
         at = NOW - timedelta(hours=1, minutes=i)
         pushed_events.add_events(user.workspace_id, [UsageRecord(

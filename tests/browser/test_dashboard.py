@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from devstack.fakes.openai import ADMIN_KEY as OPENAI_KEY
+from tests.browser.account_steps import verify_email
 from tests.browser.conftest import dollars, signup, workspace_of
 
 pytestmark = pytest.mark.e2e
@@ -152,6 +153,7 @@ def test_a_threshold_alert_fires_on_pushed_usage_and_is_acknowledged_from_the_ba
     email = signup(tab, "alert")
     ws = workspace_of(tab)
     page = tab.page
+    verify_email(tab, stack, email)  # alert emails go to verified addresses only
     auth = {"X-CSRF-Token": next(c["value"] for c in tab.context.cookies() if c["name"] == "cp_csrf")}
     key = tab.page.request.post(f"{tab.base}/api/workspaces/{ws}/ingest-keys", data={"name": "app"},
                                 headers=auth).json()["key"]

@@ -31,6 +31,24 @@ def _outbox(stack) -> str:
     return re.search(r"Outbox \(emails sent\): (\S+)", "".join(stack.banner)).group(1)
 
 
+def _signup_verified(base: str, outbox: str, email: str) -> None:
+    """Signs up and follows the verification link from the outbox: unverified addresses get no alert email."""
+    http.post(f"{base}/api/auth/signup", json={"email": email, "password": "long enough pw"}).raise_for_status()
+    [mail] = _wait(lambda: _account_mail(outbox, email), 1, timeout=30)
+    token = re.search(r"#token=([A-Za-z0-9_-]+)", mail["text"]).group(1)
+    http.post(f"{base}/api/auth/verify-email", json={"token": token}).raise_for_status()
+
+
+def _account_mail(outbox: str, email: str) -> list:
+    return [m for m in http.get(f"{outbox}/messages.json", params={"to": email}).json()
+            if m["subject"].startswith("Verify your email")]
+
+
+def _alert_mail(outbox: str, email: str) -> list:
+    return [m for m in http.get(f"{outbox}/messages.json", params={"to": email}).json()
+            if not m["subject"].startswith("Verify your email")]
+
+
 def _wait(fetch, count: int, timeout: float) -> list:
     deadline = time.time() + timeout
     while True:
@@ -43,7 +61,7 @@ def _wait(fetch, count: int, timeout: float) -> list:
 def test_openai_weekly_threshold_notifies_once(stack):
     base, outbox = stack.base, _outbox(stack)
     email = f"alice-{uuid.uuid4().hex[:6]}@example.com"
-    http.post(f"{base}/api/auth/signup", json={"email": email, "password": "long enough pw"}).raise_for_status()
+    _signup_verified(base, outbox, email)
     login = http.post(f"{base}/api/auth/login", json={"email": email, "password": "long enough pw"}).json()
     auth = {"Authorization": f"Bearer {login['token']}"}
     ws = http.get(f"{base}/api/me", headers=auth).json()["workspaces"][0]["workspace_id"]
@@ -63,7 +81,7 @@ def test_openai_weekly_threshold_notifies_once(stack):
         assert reply.status_code == 200 and reply.json()["summary"]["accepted"] == 1, reply.text
 
     def emails() -> list:
-        return http.get(f"{outbox}/messages.json", params={"to": email}).json()
+        return _alert_mail(outbox, email)
 
     def hooks() -> list:
         return [h for h in http.get(f"{outbox}/hooks.json").json() if h["path"] == hook_path]
@@ -94,7 +112,7 @@ def test_threshold_on_a_connected_provider_fires_from_pushed_events_before_the_b
 
     base, outbox = stack.base, _outbox(stack)
     email = f"bob-{uuid.uuid4().hex[:6]}@example.com"
-    http.post(f"{base}/api/auth/signup", json={"email": email, "password": "long enough pw"}).raise_for_status()
+    _signup_verified(base, outbox, email)
     login = http.post(f"{base}/api/auth/login", json={"email": email, "password": "long enough pw"}).json()
     auth = {"Authorization": f"Bearer {login['token']}"}
     ws = http.get(f"{base}/api/me", headers=auth).json()["workspaces"][0]["workspace_id"]
@@ -123,7 +141,7 @@ def test_threshold_on_a_connected_provider_fires_from_pushed_events_before_the_b
     assert r.status_code == 201, r.text
 
     def emails() -> list:
-        return http.get(f"{outbox}/messages.json", params={"to": email}).json()
+        return _alert_mail(outbox, email)
 
     time.sleep(2.5)
     assert emails() == []

@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import boto3
 
-from chalicelib.store import alerts, billing, connections, identity, ingest_keys, key_actions, login_throttle
+from chalicelib.store import (
+    account_links,
+    alerts,
+    billing,
+    connections,
+    identity,
+    ingest_keys,
+    key_actions,
+    login_throttle,
+)
 from devstack.provision import load_template
 
 MODELS = [identity.User, identity.Session, identity.Workspace, identity.Membership, connections.Connection,
           ingest_keys.IngestKey, billing.BillingAccount, billing.ProcessedEvent, alerts.AlertRule, alerts.Firing,
-          alerts.Delivery, alerts.AlertMarker, login_throttle.LoginAttempts, key_actions.KeyAction]
+          alerts.Delivery, alerts.AlertMarker, login_throttle.LoginAttempts, key_actions.KeyAction,
+          account_links.AccountLink]
 
 
 def _declared_tables():

@@ -25,6 +25,7 @@ export function AuthPage({ mode, onDone }) {
       ${signup && html`<${Field} label="Workspace name (optional)"><input name="workspace_name" placeholder="My workspace" /><//>`}
       <button type="submit" class="primary" disabled=${action.busy}>${action.busy ? "Please wait…" : signup ? "Sign up" : "Log in"}</button>
       <p>${signup ? html`Already have an account? <a href="/app/login">Log in</a>` : html`New here? <a href="/app/signup">Create an account</a>`}</p>
+      ${!signup && html`<p><a href="/app/forgot-password">Forgot your password?</a></p>`}
     </form>
   </main>`;
 }

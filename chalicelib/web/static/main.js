@@ -5,6 +5,12 @@ import { match, interceptLinks, navigate, useLocation } from "./router.js";
 import { AuthPage } from "./auth.js";
 import { Overview } from "./overview.js";
 import { ErrorBox, Loading } from "./ui.js";
+import { AccountPage, ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage } from "./account.js";
+import { InvitationPage } from "./invitations.js";
+
+// Pages reached from links in emails: shown whether or not someone is logged in.
+const LINK_PAGES = { "/app/verify-email": VerifyEmailPage, "/app/forgot-password": ForgotPasswordPage,
+  "/app/reset-password": ResetPasswordPage, "/app/invitation": InvitationPage };
 
 // Pages other than the first screen load when first opened, so the first screen stays light.
 function lazy(load, what) {
@@ -54,6 +60,7 @@ function Shell({ me, ws, section, query, onLogout }) {
           ${me.workspaces.map((w) => html`<option value=${w.workspace_id}>${w.name}</option>`)}
         </select></label>
       <span class="who muted">${me.email} · ${current.role}</span>
+      <a href="/app/account">Account</a>
       <button type="button" class="link" onClick=${onLogout}>Log out</button>
     </header>
     <nav class="tabs" aria-label="Sections">
@@ -76,6 +83,8 @@ function App() {
 
   if (me === undefined) return html`<${Loading} what="Loading CostPilot" />`;
   if (error) return html`<main class="page"><${ErrorBox} error=${error} /></main>`;
+  const LinkPage = LINK_PAGES[path];
+  if (LinkPage) return html`<${LinkPage} me=${me} />`;
   const signup = path === "/app/signup";
   if (!me) {
     return html`<${AuthPage} mode=${signup ? "signup" : "login"} onDone=${async (isNew) => {
@@ -88,6 +97,7 @@ function App() {
     }} />`;
   }
   const onLogout = async () => { try { await post("/api/auth/logout"); } finally { setMe(null); navigate("/app/login"); } };
+  if (path === "/app/account") return html`<${AccountPage} me=${me} onLoggedOut=${() => { setMe(null); navigate("/app/login"); }} />`;
   // Stripe returns to /?workspace=...&checkout=...
   if (path === "/" && query.get("workspace")) {
     queueMicrotask(() => navigate(`/app/workspaces/${query.get("workspace")}/billing${query.get("checkout") ? `?checkout=${query.get("checkout")}` : ""}`, { replace: true }));

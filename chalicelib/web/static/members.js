@@ -2,6 +2,7 @@
 import { html } from "./lib.js";
 import { del, get, patch, post } from "./api.js";
 import { Card, ErrorBox, Field, Loading, formData, useAction, useApi, when } from "./ui.js";
+import { Invitations } from "./invitations.js";
 
 const ROLES = ["owner", "admin", "member", "viewer"];
 
@@ -28,5 +29,6 @@ export function Members({ ws, role, me }) {
       <div class="row"><${Field} label="Email"><input name="email" type="email" required /><//>
       <${Field} label="Role"><select name="role">${ROLES.filter((r) => r !== "owner" || role === "owner").map((r) => html`<option value=${r} selected=${r === "member"}>${r}</option>`)}</select><//></div>
       <button type="submit" class="primary" disabled=${action.busy}>Add member</button></form><//>`}
+    ${admin && html`<${Invitations} ws=${ws} role=${role} />`}
   </div>`;
 }
