@@ -12,7 +12,7 @@ functions and ``lazy("...")`` names included, and that there is no import cycle)
           |
   store  adapters  providers   tables (PynamoDB, key layouts) | KMS, SES, SQS, Stripe, webhooks |
           |                    one httpx client per provider API (registry.make_client)
-        aws, logs     AWS clients, logging
+  aws, structured_log   AWS clients, JSON log lines (Powertools Logger)
           |
         config        settings: pure reads of the environment
           |

@@ -24,11 +24,11 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from chalicelib import config
 from chalicelib.domain import identity
+from chalicelib.domain.identity import new_id
 from chalicelib.domain.plans import Limit
 from chalicelib.domain.roles import Permission, Role, allows
 from chalicelib.errors import AlreadyExists, Forbidden, NotFound, ValidationFailed
-from chalicelib.services import account_links, account_mail, billing, counters, mail_throttle, passwords
-from chalicelib.services.accounts import new_id
+from chalicelib.services import account_links, account_mail, counters, mail_throttle, passwords, plan_limits
 from chalicelib.store.account_links import AccountLink
 from chalicelib.store.base import cancelled_by_condition
 from chalicelib.store.identity import Membership, User, Workspace
@@ -68,7 +68,7 @@ def create(actor: Membership, raw_email: str, role: Role, client: str | None, no
         raise Forbidden("only owners can invite owners")
     if _is_member(actor.workspace_id, email):
         raise AlreadyExists("this address is already a member", field="email")
-    billing.check_can_add_member(actor.workspace_id)  # fail fast; accepting enforces it atomically
+    plan_limits.check_can_add_member(actor.workspace_id)  # fail fast; accepting enforces it atomically
     mail_throttle.charge(account_links.INVITATION, email, client, int(now))
     for old in _pending(actor.workspace_id, now):
         if old.email == email:

@@ -79,12 +79,13 @@ def test_resending_the_verification_link_is_rate_limited(api):
 
 
 def _push(ws: str, amount: str) -> None:
-    from chalicelib.store import usage
+    from chalicelib.store import pushed_events
 
     at = NOW - timedelta(hours=1)
-    usage.add_events(ws, [UsageRecord(ws, RecordKind.EVENT, "push:test", "openai", at, at + timedelta(seconds=1),
-                                      model="gpt-4o", unit_type="tokens", units=Decimal(1000),
-                                      billed_cost=Decimal(amount), idempotency_id=uuid.uuid4().hex)])
+    pushed_events.add_events(ws, [UsageRecord(ws, RecordKind.EVENT, "push:test", "openai", at,
+                                              at + timedelta(seconds=1), model="gpt-4o", unit_type="tokens",
+                                              units=Decimal(1000), billed_cost=Decimal(amount),
+                                              idempotency_id=uuid.uuid4().hex)])
 
 
 def test_an_unverified_member_receives_no_alert_email(api, user):

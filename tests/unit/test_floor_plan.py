@@ -23,7 +23,7 @@ FLOORS: dict[str, int] = {
     "domain": 1,  # what things are: pure rules, money, records, plans, messages
     "engines": 2,  # numbers: forecasts, spikes, insights (numpy)
     "config": 3,  # settings: pure reads of the environment
-    "aws": 4, "logs": 4,  # AWS clients, logging
+    "aws": 4, "structured_log": 4,  # AWS clients, logging
     "store": 5, "adapters": 5, "providers": 5,  # tables; outside services we send to; provider APIs
     "services": 6,  # use cases
     "api": 7,  # HTTP: routes, validation, error mapping
