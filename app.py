@@ -16,6 +16,7 @@ from chalicelib.api import (
     insight_routes,
     otlp_routes,
     page_routes,
+    sms_routes,
     token_routes,
     usage_routes,
     workspace_routes,
@@ -36,6 +37,7 @@ app.register_blueprint(insight_routes.bp)
 app.register_blueprint(billing_routes.bp)
 app.register_blueprint(otlp_routes.bp)
 app.register_blueprint(token_routes.bp)
+app.register_blueprint(sms_routes.bp)
 app.api.binary_types.append("application/x-protobuf")  # OTLP exports and their answers
 app.register_blueprint(dashboard_routes.bp)
 app.register_blueprint(page_routes.bp)
