@@ -10,6 +10,10 @@ secrets move behind another adapter): ``twilio-account-sid``, ``twilio-auth-toke
 key of the callbacks' signatures), ``twilio-sender`` (``+1...`` or ``MG...``) and optionally
 ``twilio-api-key`` as ``SK...:secret``.
 
+Channel strictness as for the other channels: unless the local stack opts out
+(``config.local_channels_allowed``), the API base must be https and a status callback is only
+given when the stage's public URL is https.
+
 Errors carry Twilio's code. Retrying helps on timeouts, 429 and 5xx; a 4xx (21211 invalid
 ``To``, 21608 an unverified number on a trial account, 21610 the recipient replied STOP, 20003
 bad credentials) will not get better by itself.
@@ -97,11 +101,15 @@ def send(to: str, body: str, status_callback: str | None = None) -> Sent:
     import httpx
 
     creds = credentials()
+    base = config.twilio_api_base()
+    local = config.local_channels_allowed()  # the local stack's fake Twilio on plain http, 127.0.0.1
+    if not local and not base.startswith("https://"):
+        raise DeliveryError("the Twilio API base must be https", retryable=False)
     form = {"To": to, "Body": body}
     form["MessagingServiceSid" if creds.sender.startswith("MG") else "From"] = creds.sender
-    if status_callback:
+    if status_callback and (local or status_callback.startswith("https://")):  # Twilio must reach it
         form["StatusCallback"] = status_callback
-    url = f"{config.twilio_api_base()}/{API_VERSION}/Accounts/{creds.account_sid}/Messages.json"
+    url = f"{base}/{API_VERSION}/Accounts/{creds.account_sid}/Messages.json"
     try:
         response = _client().post(url, data=form, auth=creds.login)
     except httpx.TimeoutException:

@@ -184,6 +184,18 @@ class FakeTwilioMessages(FakeProvider):
     def outbox(self) -> list[dict]:
         return [m.to_dict() for m in self.messages]
 
+    def restore(self, saved: list[dict]) -> None:
+        """Messages of an earlier run (``outbox()``'s shape), so the local outbox keeps them."""
+        self.messages.extend(SentMessage(m["sid"], m["to"], m["from"], m["body"], None,
+                                         datetime.fromisoformat(m["created_at"]), m["status"], m.get("error_code"),
+                                         list(m.get("callbacks", []))) for m in saved)
+
+    def environment(self, base_url: str) -> dict[str, str]:
+        """What the app reads to send through this fake: the API base and the stage's Twilio secrets."""
+        return {"COSTPILOT_TWILIO_API_BASE": base_url, "COSTPILOT_SECRET_TWILIO_ACCOUNT_SID": self.account_sid,
+                "COSTPILOT_SECRET_TWILIO_AUTH_TOKEN": self.auth_token,
+                "COSTPILOT_SECRET_TWILIO_SENDER": min(self.senders)}
+
 
 def _httpx_post(url: str, form: dict[str, str], headers: dict[str, str]) -> int:
     import httpx

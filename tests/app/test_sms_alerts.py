@@ -38,6 +38,7 @@ def twilio(api, aws, monkeypatch):
     monkeypatch.setenv("COSTPILOT_SECRET_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
     monkeypatch.setenv("COSTPILOT_SECRET_TWILIO_SENDER", SENDER)
     monkeypatch.setenv("COSTPILOT_ALERT_COALESCE_SECONDS", "0")
+    monkeypatch.setenv("COSTPILOT_ALLOW_LOCAL_CHANNELS", "true")  # as the local stack: the fake on 127.0.0.1
     for q in ("alerts", "alert-deliveries"):
         purge_queue(q)
     yield fake
@@ -250,6 +251,15 @@ def _notification(ws: str, alert_id: str) -> object:
     return Notification(workspace_id=ws, alert_id=alert_id, alert_name="Load", kind="threshold",
                         key=f"{alert_id}:2026-W49:100", headline="OpenAI spend is $6.00 this week",
                         figure=Decimal(6), threshold=Decimal(5))
+
+
+def test_strict_stages_refuse_a_plain_http_twilio_base(api, user, twilio, monkeypatch):
+    from chalicelib.adapters import twilio_sms
+
+    monkeypatch.setenv("COSTPILOT_ALLOW_LOCAL_CHANNELS", "false")
+    with pytest.raises(twilio_sms.DeliveryError, match="https"):
+        twilio_sms.send(NUMBER, "hello")
+    assert twilio.messages == []
 
 
 def test_the_daily_cap_and_the_period_hold_under_concurrent_sends(api, user, twilio, monkeypatch):
