@@ -101,8 +101,10 @@ class FakeTwilioMessages(FakeProvider):
         return auth is not None and auth.type == "basic" and (auth.username, auth.password) in self._logins
 
     def error(self, status: int, message: str | None, code: int | None = None) -> Response:
-        code = code or {401: 20003, 403: 20003, 404: 20404, 429: 20429}.get(status, 20500 if status >= 500 else 21000)
-        default = {20003: "Authenticate", 20404: "The requested resource was not found"}.get(code, "Error")
+        code = code or {401: 20003, 403: 20003, 404: 20404, 429: 20429, 503: 20503}.get(
+            status, 20500 if status >= 500 else 21000)
+        default = {20003: "Authenticate", 20404: "The requested resource was not found", 20429: "Too Many Requests",
+                   20500: "Internal Server Error", 20503: "Service Unavailable"}.get(code, "Error")
         return self.json({"code": code, "message": message or default,
                           "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}, status)
 

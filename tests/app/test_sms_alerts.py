@@ -6,6 +6,7 @@ refused and bad numbers answered with 400."""
 
 from __future__ import annotations
 
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -289,3 +290,27 @@ def test_the_daily_cap_and_the_period_hold_under_concurrent_sends(api, user, twi
         outcomes = list(pool.map(lambda i: send(i, "al_period"), range(5)))
     assert sorted(outcomes) == ["capped"] * 4 + ["sent"]
     assert len(alert_sms(twilio)) == 4
+
+
+def test_a_failed_send_is_retried_through_the_queue_and_counted_once(api, user, twilio):
+    from chalicelib.services import sms_delivery as service
+
+    verify(api, user, twilio)
+    sms_alert(api, user)
+    twilio.fail_next(503)  # Twilio's 20503 for the alert's first attempt
+    push(user.workspace_id, "6")
+    evaluate(api)
+    d = sms_delivery(api, user)
+    assert d["status"] == "failed" and "20503" in d["last_error"] and alert_sms(twilio) == []
+    firing = history(api, user)[0]["firing_id"]
+    record = {"messageId": "d1", "receiptHandle": "r", "attributes": {"ApproximateReceiveCount": "1"},
+              "body": json.dumps({"workspace_id": user.workspace_id, "firing_key": firing}),
+              "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:x",
+              "awsRegion": "us-east-1"}
+    for _ in range(2):  # the queue's retry, and a redelivery of it
+        assert api.client.lambda_.invoke("alert_delivery_worker", {"Records": [record]}).payload == {
+            "batchItemFailures": []}
+    d = sms_delivery(api, user)
+    assert (d["status"], d["attempts"], d["sms_status"]) == ("sent", 2, "queued")
+    assert len(alert_sms(twilio)) == 1
+    assert service.sent_today(user.workspace_id) == 2  # the code and the alert, the retry not twice

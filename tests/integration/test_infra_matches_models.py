@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import boto3
 
-from chalicelib.store import alerts, billing, connections, identity, ingest_keys, login_throttle
+from chalicelib.store import alerts, billing, connections, identity, ingest_keys, login_throttle, sms
 from devstack.provision import load_template
 
 MODELS = [identity.User, identity.Session, identity.Workspace, identity.Membership, connections.Connection,
           ingest_keys.IngestKey, billing.BillingAccount, billing.ProcessedEvent, alerts.AlertRule, alerts.Firing,
-          alerts.Delivery, alerts.AlertMarker, login_throttle.LoginAttempts]
+          alerts.Delivery, alerts.AlertMarker, sms.SmsItem, login_throttle.LoginAttempts]
 
 
 def _declared_tables():
