@@ -55,7 +55,8 @@ def test_status_callbacks_are_signed_like_twilio():
 
 def test_the_outbox_survives_a_restart_of_the_local_stack():
     fake = FakeTwilioMessages()
-    _client(fake).post(PATH, data={"To": "+14155550123", "From": SENDER, "Body": "kept"}, auth=(ACCOUNT_SID, AUTH_TOKEN))
+    _client(fake).post(PATH, data={"To": "+14155550123", "From": SENDER, "Body": "kept"},
+                       auth=(ACCOUNT_SID, AUTH_TOKEN))
     again = FakeTwilioMessages()
     again.restore(fake.outbox())
     assert again.outbox() == fake.outbox() and again.outbox()[0]["body"] == "kept"
