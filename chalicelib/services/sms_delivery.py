@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
@@ -29,6 +30,9 @@ from chalicelib.errors import TooManyAttempts
 from chalicelib.store.alerts import Delivery
 from chalicelib.store.base import cancelled_by_condition, is_condition_failure, transaction
 from chalicelib.store.sms import LINKS, SmsItem, day_marker, once_marker
+
+if TYPE_CHECKING:
+    from pynamodb.transactions import TransactWrite
 
 log = logging.getLogger("costpilot.sms")
 
@@ -54,7 +58,7 @@ def _seconds_to_midnight(now: datetime) -> int:
     return max(1, int((tomorrow - now).total_seconds()))
 
 
-def _day_counter_update(t, workspace_id: str, now: datetime) -> None:
+def _day_counter_update(t: TransactWrite, workspace_id: str, now: datetime) -> None:
     item = SmsItem(workspace_id, day_marker(now.date().isoformat()))
     t.update(item, actions=[SmsItem.count.add(1),
                             SmsItem.expires_at.set(now + timedelta(days=3))],

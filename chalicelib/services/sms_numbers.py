@@ -152,9 +152,11 @@ def verify(m: Membership, raw_number: str, code: str) -> dict:
                      condition=(SmsItem.status == "pending") & (SmsItem.code_hash == seen)
                      & (SmsItem.attempts < MAX_ATTEMPTS))
     except TransactWriteError as e:
-        if any(cancelled_by_condition(e)):
-            raise Conflict("a new code was sent or too many were tried meanwhile; try again") from None
-        raise
+        if not any(cancelled_by_condition(e)):
+            raise
+        if is_verified(m.workspace_id, number):  # a concurrent request entered the right code
+            return view(_get(m.workspace_id, number) or item)
+        raise Conflict("a new code was sent or too many were tried meanwhile; try again") from None
     if not hmac.compare_digest(_code_hash(m.workspace_id, number, code.strip()), seen or ""):
         left = MAX_ATTEMPTS - int(item.attempts) - 1
         raise ValidationFailed(f"wrong code ({left} attempts left)", field="code", details={"attempts_left": left})
