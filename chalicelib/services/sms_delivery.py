@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
@@ -26,13 +25,10 @@ from chalicelib.adapters import twilio_sms
 from chalicelib.adapters.channels import DeliveryError
 from chalicelib.domain import sms
 from chalicelib.domain.alert_messages import Notification
-from chalicelib.errors import TooManyAttempts
+from chalicelib.services import sms_numbers, sms_quota
 from chalicelib.store.alerts import Delivery
 from chalicelib.store.base import cancelled_by_condition, is_condition_failure, transaction
-from chalicelib.store.sms import LINKS, SmsItem, day_marker, once_marker
-
-if TYPE_CHECKING:
-    from pynamodb.transactions import TransactWrite
+from chalicelib.store.sms import LINKS, SmsItem, once_marker
 
 log = logging.getLogger("costpilot.sms")
 
@@ -51,39 +47,6 @@ class Capped(DeliveryError):
 def status_callback_url(delivery_id: str) -> str:
     """The URL Twilio posts status changes to (and signs: the same string is rebuilt to verify)."""
     return f"{config.public_url()}{STATUS_PATH}?{urlencode({'d': delivery_id}, quote_via=quote)}"
-
-
-def _seconds_to_midnight(now: datetime) -> int:
-    tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return max(1, int((tomorrow - now).total_seconds()))
-
-
-def _day_counter_update(t: TransactWrite, workspace_id: str, now: datetime) -> None:
-    item = SmsItem(workspace_id, day_marker(now.date().isoformat()))
-    t.update(item, actions=[SmsItem.count.add(1),
-                            SmsItem.expires_at.set(now + timedelta(days=3))],
-             condition=SmsItem.count.does_not_exist() | (SmsItem.count < config.sms_daily_cap()))
-
-
-def take_daily_slot(workspace_id: str) -> None:
-    """One SMS of the workspace's daily cap (verification codes); TooManyAttempts when none is left."""
-    now = datetime.now(UTC)
-    try:
-        with transaction() as t:
-            _day_counter_update(t, workspace_id, now)
-    except TransactWriteError as e:
-        if any(cancelled_by_condition(e)):
-            raise TooManyAttempts("the workspace's SMS limit for today is reached",
-                                  retry_after=_seconds_to_midnight(now)) from None
-        raise
-
-
-def sent_today(workspace_id: str, now: datetime | None = None) -> int:
-    day = (now or datetime.now(UTC)).date().isoformat()
-    try:
-        return int(SmsItem.get(workspace_id, day_marker(day), consistent_read=True).count)
-    except DoesNotExist:
-        return 0
 
 
 def _hold_period(workspace_id: str, key: str, channel_id: str, delivery_id: str) -> bool:
@@ -109,7 +72,7 @@ def _count(workspace_id: str, key: str, channel_id: str, delivery_id: str) -> No
     now = datetime.now(UTC)
     try:
         with transaction() as t:
-            _day_counter_update(t, workspace_id, now)
+            sms_quota.day_counter_update(t, workspace_id, now)
             t.update(SmsItem(workspace_id, once_marker(alert_id, period_key, channel_id)),
                      actions=[SmsItem.counted.set(True)], condition=SmsItem.delivery_id == delivery_id)
     except TransactWriteError as e:
@@ -139,8 +102,6 @@ def resolve_link(code: str) -> str | None:
 
 def send(channel: dict, n: Notification, delivery_id: str) -> None:
     """One alert SMS; raises ``DeliveryError`` (``final_status`` capped/cancelled when nothing is sent)."""
-    from chalicelib.services import sms_numbers
-
     workspace_id, key, channel_id = delivery_id.split("#")
     number = channel.get("number") or ""
     if not sms_numbers.is_verified(workspace_id, number):

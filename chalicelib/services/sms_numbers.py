@@ -80,7 +80,7 @@ def is_verified(workspace_id: str, number: str) -> bool:
 def start(m: Membership, raw_number: str) -> dict:
     """Sends a verification code to ``raw_number`` (a new number, or a new code for a pending one)."""
     from chalicelib.adapters import twilio_sms
-    from chalicelib.services import sms_delivery
+    from chalicelib.services import sms_quota
 
     number = parse(raw_number)
     now = int(time.time())
@@ -100,7 +100,7 @@ def start(m: Membership, raw_number: str) -> dict:
         if not any(cancelled_by_condition(e)):
             raise
         _refuse_start(m.workspace_id, number, now)
-    sms_delivery.take_daily_slot(m.workspace_id)
+    sms_quota.take_daily_slot(m.workspace_id)
     try:
         twilio_sms.send(number, sms.render_code(code, CODE_MINUTES))
     except twilio_sms.NotConfigured:

@@ -266,6 +266,7 @@ def test_strict_stages_refuse_a_plain_http_twilio_base(api, user, twilio, monkey
 def test_the_daily_cap_and_the_period_hold_under_concurrent_sends(api, user, twilio, monkeypatch):
     from chalicelib.adapters.channels import DeliveryError
     from chalicelib.services import sms_delivery as service
+    from chalicelib.services import sms_quota
 
     monkeypatch.setenv("COSTPILOT_SMS_DAILY_CAP", "4")
     verify(api, user, twilio)  # the code is one of the four
@@ -283,7 +284,7 @@ def test_the_daily_cap_and_the_period_hold_under_concurrent_sends(api, user, twi
     with ThreadPoolExecutor(8) as pool:
         outcomes = list(pool.map(send, range(8)))
     assert sorted(outcomes) == ["capped"] * 5 + ["sent"] * 3
-    assert len(alert_sms(twilio)) == 3 and service.sent_today(ws) == 4
+    assert len(alert_sms(twilio)) == 3 and sms_quota.sent_today(ws) == 4
 
     monkeypatch.setenv("COSTPILOT_SMS_DAILY_CAP", "100")  # the period's one SMS, raced by five levels
     with ThreadPoolExecutor(5) as pool:
@@ -293,7 +294,7 @@ def test_the_daily_cap_and_the_period_hold_under_concurrent_sends(api, user, twi
 
 
 def test_a_failed_send_is_retried_through_the_queue_and_counted_once(api, user, twilio):
-    from chalicelib.services import sms_delivery as service
+    from chalicelib.services import sms_quota
 
     verify(api, user, twilio)
     sms_alert(api, user)
@@ -313,4 +314,4 @@ def test_a_failed_send_is_retried_through_the_queue_and_counted_once(api, user, 
     d = sms_delivery(api, user)
     assert (d["status"], d["attempts"], d["sms_status"]) == ("sent", 2, "queued")
     assert len(alert_sms(twilio)) == 1
-    assert service.sent_today(user.workspace_id) == 2  # the code and the alert, the retry not twice
+    assert sms_quota.sent_today(user.workspace_id) == 2  # the code and the alert, the retry not twice
