@@ -19,6 +19,7 @@ from chalicelib.api import (
     key_routes,
     otlp_routes,
     page_routes,
+    sms_routes,
     token_routes,
     usage_routes,
     workspace_routes,
@@ -41,6 +42,7 @@ app.register_blueprint(otlp_routes.bp)
 app.register_blueprint(token_routes.bp)
 app.register_blueprint(budget_routes.bp)
 app.register_blueprint(key_routes.bp)
+app.register_blueprint(sms_routes.bp)
 app.api.binary_types.append("application/x-protobuf")  # OTLP exports and their answers
 app.register_blueprint(dashboard_routes.bp)
 app.register_blueprint(page_routes.bp)

@@ -129,3 +129,14 @@ def alert_coalesce_seconds() -> int:
 def alert_history_days() -> int:
     """How long firings and their delivery records are kept (TTL)."""
     return int(os.environ.get("COSTPILOT_ALERT_HISTORY_DAYS", "400"))
+
+
+def twilio_api_base() -> str:
+    """Where Twilio's REST API lives (CostPilot's own account sends alert SMS there). The local
+    stack and the tests point it at the fake (``COSTPILOT_TWILIO_API_BASE=http://127.0.0.1:...``)."""
+    return (os.environ.get("COSTPILOT_TWILIO_API_BASE") or "https://api.twilio.com").rstrip("/")
+
+
+def sms_daily_cap() -> int:
+    """SMS one workspace may be sent per UTC day, verification codes included."""
+    return max(0, int(os.environ.get("COSTPILOT_SMS_DAILY_CAP", "25")))

@@ -127,6 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     fake_providers = {name: serve(fake) for name, fake in provider_fakes.items()}
     for provider, served in fake_providers.items():
         os.environ[f"COSTPILOT_PROVIDER_URL_{provider.upper()}"] = served.base_url
+    from devstack.fakes.twilio_messages import FakeTwilioMessages
+
+    sms_fake = FakeTwilioMessages(auto_callbacks=2.0)  # CostPilot's own Twilio: alert SMS and codes
+    if saved:
+        sms_fake.restore(saved.get("sms", []))
+    sms_served = serve(sms_fake)
+    os.environ.update(sms_fake.environment(sms_served.base_url))
 
     import boto3
 
@@ -162,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     runner.start()
     from devstack import outbox
 
-    outbox_server, outbox_url = outbox.serve(args.host, args.outbox_port)
+    outbox_server, outbox_url = outbox.serve(args.host, args.outbox_port, sms=sms_fake.outbox)
     hooks = outbox_server.app.hooks
     if saved:
         state.restore_hooks(hooks, saved.get("hooks", []))
@@ -170,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         "stack": lambda: dict(meta),
         "stripe": lambda: state.capture_stripe(stripe_fake),
         "hooks": lambda: state.capture_hooks(hooks),
+        "sms": sms_fake.outbox,
     })
     keeper.save()
     keeper.start()
@@ -193,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  Demo ingest key:      {demo['ingest_key']}")
     print("  Fake providers:       " + ", ".join(f"{n} {s.base_url}" for n, s in fake_providers.items()))
     print(f"  Outbox (emails sent): {outbox_url}  (webhook receivers: {outbox_url}/hooks/<name>)")
+    print(f"  Fake Twilio (SMS):    {sms_served.base_url}  (SMS are on the outbox page; numbers ending 0000 "
+          "come back undelivered)")
     print(f"  Fake Stripe:          {fake_stripe.base_url}  (checkout pays there; replay events with "
           f"python -m devstack.stripe_local --url {fake_stripe.base_url} --help)")
     print("Press Ctrl-C to stop.\nready", flush=True)
@@ -203,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     outbox_server.shutdown()
     runner.stop()
     fake_stripe.stop()
-    for served in fake_providers.values():
+    for served in [*fake_providers.values(), sms_served]:
         served.stop()
     keeper.stop()
     print(f"data saved to {args.state_dir}", flush=True)

@@ -1,9 +1,10 @@
-"""The local outbox: emails the app sent through the emulated SES, and requests the local webhook
-receivers got, readable as a page, as JSON, or from the command line.
+"""The local outbox: emails the app sent through the emulated SES, SMS the fake Twilio accepted,
+and requests the local webhook receivers got, readable as a page, as JSON, or from the command line.
 
 The local stack serves it (address printed on start, default http://127.0.0.1:8025):
   /                  the emails, newest first (subject, recipients, text and HTML parts)
   /messages.json     the same as JSON (``?to=<address>`` filters)
+  /sms.json          the SMS the fake Twilio accepted (the page lists them above the emails)
   /hooks/<name>      a webhook receiver: POSTs are recorded (point Slack/Discord/webhook channels here)
   /hooks.json        what the receivers got
 From a shell: ``python -m devstack.outbox [--url http://127.0.0.1:8025] [--to you@example.com]``.
@@ -67,7 +68,18 @@ def forget(message_id: str, region: str = "us-east-1") -> None:
     sent[:] = [m for m in sent if m.id != message_id]
 
 
-def _page(items: list[dict]) -> str:
+def _sms_rows(items: list[dict]) -> str:
+    e = html.escape
+    rows = "".join(
+        f"<article style='border:1px solid #ddd;margin:12px 0;padding:12px'><div><b>SMS to {e(m['to'])}</b> "
+        f"<span style='color:#555'>from {e(m['from'])} · {e(m['status'])}"
+        f"{' (error ' + e(str(m['error_code'])) + ')' if m.get('error_code') else ''} · {e(m['created_at'])}</span>"
+        f"</div><pre style='white-space:pre-wrap'>{e(m['body'])}</pre></article>"
+        for m in reversed(items))
+    return f"<h2>SMS ({len(items)})</h2>{rows}" if items else ""
+
+
+def _page(items: list[dict], sms: list[dict] | None = None) -> str:
     e = html.escape
     rows = "".join(
         f"<article style='border:1px solid #ddd;margin:12px 0;padding:12px'>"
@@ -78,15 +90,17 @@ def _page(items: list[dict]) -> str:
         for m in reversed(items))
     return (f"<!doctype html><html><head><title>CostPilot outbox</title></head><body style='font-family:sans-serif'>"
             f"<h1>Outbox ({len(items)} emails)</h1>"
-            f"<p><a href='/messages.json'>messages.json</a> · <a href='/hooks.json'>hooks.json</a></p>"
+            f"<p><a href='/messages.json'>messages.json</a> · <a href='/hooks.json'>hooks.json</a> · "
+            f"<a href='/sms.json'>sms.json</a></p>{_sms_rows(sms or [])}"
             f"{rows}</body></html>")
 
 
 class OutboxApp:
     """WSGI: the outbox page and the webhook receivers."""
 
-    def __init__(self) -> None:
+    def __init__(self, sms: Any = None) -> None:
         self.hooks = Recorder()
+        self.sms = sms or list  # () -> the fake Twilio's messages (devstack/fakes/twilio_messages.py)
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
         from werkzeug.wrappers import Request, Response
@@ -101,16 +115,19 @@ class OutboxApp:
         if path == "/messages.json":
             items = messages(to=request.args.get("to"))
             return Response(json.dumps(items), content_type="application/json")(environ, start_response)
+        if path == "/sms.json":
+            return Response(json.dumps(self.sms()), content_type="application/json")(environ, start_response)
         if path == "/":
-            return Response(_page(messages()), content_type="text/html; charset=utf-8")(environ, start_response)
+            page = _page(messages(), self.sms())
+            return Response(page, content_type="text/html; charset=utf-8")(environ, start_response)
         return Response("not found", status=404)(environ, start_response)
 
 
-def serve(host: str = "127.0.0.1", port: int = 8025) -> tuple[Any, str]:
+def serve(host: str = "127.0.0.1", port: int = 8025, sms: Any = None) -> tuple[Any, str]:
     """Starts the outbox in a thread (a free port if ``port`` is taken); returns (server, base URL)."""
     from werkzeug.serving import make_server
 
-    app = OutboxApp()
+    app = OutboxApp(sms)
     try:
         server = make_server(host, port, app, threaded=True)
     except (OSError, SystemExit):  # werkzeug exits (SystemExit) when the port is taken

@@ -29,11 +29,13 @@ USER_AGENT = "CostPilot-Alerts/1.0"
 class DeliveryError(Exception):
     """A send that did not succeed. ``retryable`` says whether trying again later may help."""
 
-    def __init__(self, message: str, *, retryable: bool = True, status: int | None = None):
+    def __init__(self, message: str, *, retryable: bool = True, status: int | None = None,
+                 final_status: str | None = None):
         super().__init__(message)
         self.message = message
         self.retryable = retryable
         self.status = status
+        self.final_status = final_status  # settled without a send: "capped", "cancelled" (not dead)
 
 
 class NonPublicPeer(Exception):

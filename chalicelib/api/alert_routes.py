@@ -36,10 +36,12 @@ class PeriodIn(Strict):
 
 
 class ChannelIn(Strict):
-    type: Literal["email", "slack", "discord", "webhook"]
+    type: Literal["email", "slack", "discord", "webhook", "sms"]
     to: list[Email] | None = Field(None, max_length=10, description="email: workspace members (default: you)")
     url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048)] | None = Field(
         None, description="slack/discord incoming webhook URL, or your endpoint (https; signed with HMAC-SHA256)")
+    number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = Field(
+        None, description="sms: a number verified in the workspace, in E.164 (+14155550123)")
 
 
 class RuleFields(Strict):

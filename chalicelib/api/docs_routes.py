@@ -59,6 +59,9 @@ _ACCOUNT_EXTRA = {  # chalicelib/api/account_routes.py
     ("POST", "/api/invitations/signup"): {"402": "the workspace has no seat left",
                                           "409": "an account with this email exists"},
 }
+_FORM_BODIES = {"/api/webhooks/twilio/status": {"application/x-www-form-urlencoded": {"schema": {
+    "type": "object", "properties": {name: {"type": "string"} for name in (
+        "MessageSid", "MessageStatus", "AccountSid", "ErrorCode", "To", "From")}}}}}
 
 
 def _extra(route: RouteDoc) -> dict[str, str]:
@@ -74,6 +77,10 @@ def _extra(route: RouteDoc) -> dict[str, str]:
         return _ACCOUNT_EXTRA[key]
     if key == ("POST", "/api/webhooks/provider-usage"):
         return {"402": "the plan's monthly event quota is reached"}
+    if route.path == "/api/webhooks/twilio/status":
+        return {"403": "the X-Twilio-Signature does not match"}
+    if "/sms/numbers" in route.path and route.method == "POST":
+        return {"402": _EXPLAINED["402"], "409": _EXPLAINED["409"], "429": _EXPLAINED["429"]}
     if route.path.startswith("/api/stripe/") or "/billing/" in route.path:
         return {**_STRIPE, "409": _EXPLAINED["409"]}
     if "{workspace_id}" in route.path and route.method in _WRITE:
@@ -154,7 +161,8 @@ def _operation(route: RouteDoc, components: dict) -> dict:
         op["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": _model_schema(route.body, components)}}}
     elif route.raw_body:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
+        media = _FORM_BODIES.get(route.path, {"application/json": {"schema": {"type": "object"}}})
+        op["requestBody"] = {"required": True, "content": media}
     if route.auth:
         op["security"] = [{"bearer": []}]
     elif route.raw_body:

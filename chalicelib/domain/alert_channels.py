@@ -19,7 +19,7 @@ import hmac
 import ipaddress
 from urllib.parse import urlsplit
 
-CHANNEL_TYPES = ("email", "slack", "discord", "webhook")
+CHANNEL_TYPES = ("email", "slack", "discord", "webhook", "sms")
 SIGNATURE_HEADER = "CostPilot-Signature"
 MAX_URL_LENGTH = 2048
 _SLACK_HOSTS = {"hooks.slack.com"}

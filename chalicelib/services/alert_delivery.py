@@ -48,7 +48,7 @@ log = logging.getLogger("costpilot.alerts.delivery")
 DELIVERIES = "alert-deliveries"  # the queue of retries (infra: AlertDeliveriesQueue, DLQ after 5)
 LEASE_SECONDS = 60
 MAX_ATTEMPTS = 6  # the first try plus five through the queue
-TERMINAL = ("sent", "dead", "cancelled")
+TERMINAL = ("sent", "dead", "cancelled", "capped")
 
 
 def backoff_seconds(attempt: int) -> int:
@@ -144,6 +144,11 @@ def send(channel: dict, targets: dict[str, str], n: Notification, delivery_id: s
         r = alert_messages.render_email(n)
         email.send(list(channel["to"]), r.subject, r.text, r.html, {"X-CostPilot-Notification": n.key})
         return
+    if kind == "sms":
+        from chalicelib.services import sms_delivery
+
+        sms_delivery.send(channel, n, delivery_id)
+        return
     url = targets.get(f"{channel['channel_id']}.url")
     if not url:
         raise http_channels.DeliveryError("the channel's URL is missing", retryable=False)
@@ -204,11 +209,14 @@ def deliver(workspace_id: str, key: str, *, include_failed: bool = False, final:
                 _finish(d, token, "cancelled", "no recipient is a member with a verified address")
                 continue
         try:
-            if targets is None and channel["type"] != "email":
+            if targets is None and channel["type"] not in ("email", "sms"):
                 targets = _targets(rule)
             send(channel, targets or {}, n, f"{fid}#{d.channel_id}")
         except DeliveryError as e:
             attempts = int(d.attempts)  # the claim counted this attempt
+            if e.final_status:  # settled without a send (an SMS over its cap, a number removed)
+                _finish(d, token, e.final_status, e.message)
+                continue
             dead = final or not e.retryable or attempts >= MAX_ATTEMPTS
             _finish(d, token, "dead" if dead else "failed", e.message)
             (outcome.dead if dead else outcome.failed).append(d.channel_id)

@@ -125,6 +125,11 @@ def _channels(m: Membership, specs: list[dict], alert_id: str) -> tuple[list[dic
                 raise ValidationFailed("an email channel has no url", field=f"{where}.url")
             public.append({"channel_id": channel_id, "type": "email", "to": sorted(set(to))})
             continue
+        if kind == "sms":
+            from chalicelib.services import sms_numbers
+
+            public.append(sms_numbers.channel(m.workspace_id, spec, where, channel_id))
+            continue
         if spec.get("to"):
             raise ValidationFailed(f"a {kind} channel has no 'to'", field=f"{where}.to")
         try:
@@ -246,7 +251,8 @@ def _evaluate_soon(workspace_id: str) -> None:
 
 def _deliveries_view(workspace_id: str, key: str) -> list[dict]:
     return [{"channel_id": d.channel_id, "type": d.channel_type, "status": d.status, "attempts": int(d.attempts),
-             "last_error": d.last_error, "sent_at": d.sent_at.isoformat() if d.sent_at else None}
+             "last_error": d.last_error, "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+             **({"sms_status": d.sms_status, "email_fallback": d.fallback} if d.channel_type == "sms" else {})}
             for d in Delivery.query(firing_id(workspace_id, key), consistent_read=True)]
 
 

@@ -93,7 +93,7 @@ class Delivery(BaseModel):
     channel_id = UnicodeAttribute(range_key=True)
     workspace_id = UnicodeAttribute()
     channel_type = UnicodeAttribute()
-    status = UnicodeAttribute(default="pending")  # pending | sending | sent | failed | dead | cancelled
+    status = UnicodeAttribute(default="pending")  # pending | sending | sent | failed | dead | cancelled | capped
     attempts = NumberAttribute(default=0)
     claim_token = UnicodeAttribute(null=True)
     claim_until = NumberAttribute(default=0)  # unix seconds; a crashed sender's claim lapses
@@ -101,6 +101,13 @@ class Delivery(BaseModel):
     sent_at = UTCDateTimeAttribute(null=True)
     updated_at = UTCDateTimeAttribute(default=utcnow)
     expires_at = TTLAttribute(null=True)
+    # SMS only (services/sms_status.py): Twilio's message sid and status, and the email fallback.
+    provider_id = UnicodeAttribute(null=True)
+    sms_status = UnicodeAttribute(null=True)  # queued | sent | delivered | undelivered | failed
+    sms_rank = NumberAttribute(null=True)  # statuses only move forward
+    sms_error = UnicodeAttribute(null=True)  # Twilio's ErrorCode
+    fallback = UnicodeAttribute(null=True)  # sending | sent | failed (the email after a failed SMS)
+    fallback_until = NumberAttribute(default=0)
 
 
 class AlertMarker(BaseModel):

@@ -14,13 +14,14 @@ from chalicelib.store import (
     ingest_keys,
     key_actions,
     login_throttle,
+    sms,
 )
 from devstack.provision import load_template
 
 MODELS = [identity.User, identity.Session, identity.Workspace, identity.Membership, connections.Connection,
           ingest_keys.IngestKey, billing.BillingAccount, billing.ProcessedEvent, alerts.AlertRule, alerts.Firing,
           alerts.Delivery, alerts.AlertMarker, login_throttle.LoginAttempts, key_actions.KeyAction,
-          account_links.AccountLink]
+          account_links.AccountLink, sms.SmsItem]
 
 
 def _declared_tables():

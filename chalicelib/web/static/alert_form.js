@@ -2,6 +2,7 @@
 import { html, useState } from "./lib.js";
 import { patch, post } from "./api.js";
 import { ErrorBox, Field, formData, useAction } from "./ui.js";
+import { SmsChannel } from "./sms.js";
 
 const KINDS = {
   threshold: "Spend passes an amount in a period",
@@ -26,7 +27,7 @@ export function AlertForm({ ws, me, alert, onDone, initialKind }) {
     if (kind === "spike" && f.sensitivity) body.sensitivity = Number(f.sensitivity);
     if (kind === "connection" && f.failing_minutes) body.failing_minutes = Number(f.failing_minutes);
     if (kind !== "connection" && f.scope_value) body.scope = { dimension: f.scope_dimension, value: f.scope_value };
-    body.channels = [channel === "email" ? { type: "email", to: f.to ? f.to.split(",").map((x) => x.trim()) : [me.email] } : { type: channel, url: f.url }];
+    body.channels = [channel === "email" ? { type: "email", to: f.to ? f.to.split(",").map((x) => x.trim()) : [me.email] } : channel === "sms" ? { type: "sms", number: f.number } : { type: channel, url: f.url }];
     action.run(async () => onDone(alert ? await patch(`/api/workspaces/${ws}/alerts/${alert.alert_id}`, body) : await post(`/api/workspaces/${ws}/alerts`, body)));
   };
   const ch = alert && alert.channels[0];
@@ -47,8 +48,8 @@ export function AlertForm({ ws, me, alert, onDone, initialKind }) {
       <${Field} label="Scope value"><input name="scope_value" placeholder="all spend" defaultValue=${alert && alert.scope ? alert.scope.value : ""} /><//>
     </div>`}
     <div class="row">
-      <${Field} label="Channel"><select value=${channel} onChange=${(e) => setChannel(e.target.value)}><option value="email">email</option><option value="slack">Slack</option><option value="discord">Discord</option><option value="webhook">webhook</option></select><//>
-      ${channel === "email" ? html`<${Field} label="To (workspace members)"><input name="to" defaultValue=${ch && ch.to ? ch.to.join(", ") : me.email} /><//>`
+      <${Field} label="Channel"><select value=${channel} onChange=${(e) => setChannel(e.target.value)}><option value="email">email</option><option value="slack">Slack</option><option value="discord">Discord</option><option value="webhook">webhook</option><option value="sms">SMS</option></select><//>
+      ${channel === "sms" ? html`<${SmsChannel} ws=${ws} number=${ch && ch.number} />` : channel === "email" ? html`<${Field} label="To (workspace members)"><input name="to" defaultValue=${ch && ch.to ? ch.to.join(", ") : me.email} /><//>`
         : html`<${Field} label="URL"><input name="url" type="url" required placeholder="https://hooks.slack.com/…" /><//>`}
     </div>
     <${ErrorBox} error=${action.error} ws=${ws} />
