@@ -21,7 +21,7 @@ from urllib.parse import unquote
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
 
-from chalicelib.adapters import secrets
+from chalicelib.adapters import secrets as stage_secrets
 from chalicelib.domain import sms
 from chalicelib.errors import Conflict, NotFound, TooManyAttempts, ValidationFailed
 from chalicelib.store.base import cancelled_by_condition, is_condition_failure, transaction
@@ -45,7 +45,7 @@ def parse(raw: str, field: str = "number") -> str:
 
 
 def _code_hash(workspace_id: str, number: str, code: str) -> str:
-    key = secrets.get("token-signing-key").encode()
+    key = stage_secrets.get("token-signing-key").encode()
     return hmac.new(key, f"sms-code:{workspace_id}:{number}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
