@@ -22,14 +22,11 @@ zeros and negative values) and are placed on a regular grid in arrival order. Th
    slot 1-3 weeks earlier, also had (a monthly or weekly job) is discounted by that earlier rise;
 5. a drop counts only when it holds for DROP_POINTS points (one empty hour is not an outage);
    a rise that has held HOLD_POINTS points is the baseline for the next one (a level shift);
-6. the series' own bar, an anomaly likelihood in the spirit of HTM's
-   (:mod:`chalicelib.engines.spike_likelihood`): the strength, and its mean over windows of about
-   three hours and half a day, is judged by its Gaussian tail probability under its own rolling
-   mean and variance of the last four weeks, so bursty series raise their own bar while smooth
-   ones keep it low, but never below an absolute bar (a robust z of Z_MID); the surprise
-   (-log10 of that probability) is squashed to a score in [0, 1];
+6. the series' own bar (an anomaly likelihood in the spirit of HTM's, without the Gaussian): the
+   strength must also beat the BAR_RANK-th largest strength of the last four weeks, so bursty
+   series raise their own bar while smooth ones keep it low; then squashed to a score in [0, 1];
 7. an episode fires once: for at least half a day and while it lasts, points score only for
-   escalation well beyond its peak, so a ten-hour loop is one alert, not ten.
+   escalation beyond its peak, so a ten-hour loop is one alert, not ten.
 
 Which kind of event a spike looks like (runaway loop, leaked key, recurring job, new baseline)
 is :func:`chalicelib.engines.spike_kinds.classify`; :func:`detect` names it on each spike.
@@ -48,19 +45,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chalicelib.engines import spike_likelihood as likelihood
 from chalicelib.engines.robust import MAD_TO_SD, nanmedian_rows
 from chalicelib.engines.spike_grid import Grid, build
 from chalicelib.engines.spike_kinds import classify
 
 DAY = 86_400
-#: A rise of UP_RATIO times the expected spend counts as a robust z of Z_MID at most (the floor of
-#: the scale a rise is judged against).
+#: Robust z-score at which the score is 0.5, and the softness of the squashing.
 Z_MID = 3.5
+Z_SOFT = 0.7
 #: Smallest robust scale in log units: below ~8% noise, deviations are judged against 8%.
 MIN_SCALE = 0.08
-#: An episode ends after this many consecutive calm points (surprise < CALM_S).
+#: An episode ends after this many consecutive calm points (|z| < CALM_Z).
 CALM_POINTS = 3
+CALM_Z = 2.0
+#: A deviation as large as a typical day's largest one scores a robust z of at most TAIL_Z.
+#: (For Gaussian noise a day's largest deviation is 2-3 sd, so this only bites on heavy tails.)
+TAIL_Z = 4.0
+TAIL_DAYS = 14
 #: Cells of a lag matrix held in memory at once.
 BLOCK_CELLS = 2_000_000
 #: A rise counts as recurring when the same time a calendar month earlier (one point either
@@ -71,10 +72,6 @@ RECURRING_WEEKS = 3
 #: A rise scores 0.5 at the earliest at this multiple of the expected spend, however smooth the
 #: series: a launch steps spend up 1.5-3x and is a new baseline, not a runaway loop.
 UP_RATIO = 3.3
-#: A deviation as large as a typical day's largest one scores a robust z of at most TAIL_Z.
-#: (For Gaussian noise a day's largest deviation is 2-3 sd, so this only bites on heavy tails.)
-TAIL_Z = 4.0
-TAIL_DAYS = 14
 #: A drop scores by the smallest of its last DROP_POINTS points: one empty hour is not news.
 DROP_POINTS = 3
 #: Level-shift handling: a rise that has held HOLD_POINTS points is the new baseline for the
@@ -82,19 +79,11 @@ DROP_POINTS = 3
 HOLD_POINTS = 3
 #: An episode (one alarm) lasts at least this share of a day, and until CALM_POINTS calm points.
 EPISODE_DAYS = 0.5
-#: Anomaly likelihood (:mod:`chalicelib.engines.spike_likelihood`): the long window of raw
-#: scores is LONG_DAYS days of points (at most LONG_POINTS; LONG_DAILY points for daily data).
-LONG_DAYS = 28
-LONG_POINTS = 8640
-LONG_DAILY = 56
-#: Surprise (-log10 of the tail probability) at which the score is 0.5, and the softness.
-S_MID = 3.5
-S_SOFT = 0.5
-#: Inside an episode a point scores only by how far its surprise exceeds ESCALATION times the
-#: episode's peak (surprise grows like z squared: 3x is about 1.7x the robust z).
-ESCALATION = 3.0
-#: Inside an episode, a point is calm when its surprise is under CALM_S.
-CALM_S = 2.0
+#: The series' own bar: a point must also beat the BAR_RANK-th largest strength of the last
+#: BAR_DAYS days (less Z_MID) -- the likelihood of a strength under the series' own history,
+#: which keeps bursty series (tweets, traffic) from alarming on every burst.
+BAR_RANK = 13
+BAR_DAYS = 28
 
 
 @dataclass(frozen=True)
@@ -255,15 +244,8 @@ def _recurring_max(z_scores: np.ndarray, g: Grid) -> np.ndarray:
     return out
 
 
-def _squash(s: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-(s - S_MID) / S_SOFT))
-
-
-def _scales(g: Grid) -> tuple[int, ...]:
-    """Window lengths (points) of the multi-scale likelihood: a point, ~3 hours, ~half a day."""
-    if not g.per_day:
-        return (1, 3)
-    return tuple(sorted({1, max(2, g.per_day // 8), max(3, g.per_day // 2)}))
+def _squash(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-(z - Z_MID) / Z_SOFT))
 
 
 @dataclass(frozen=True)
@@ -299,12 +281,32 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     if direction == "both":
         drop = np.maximum(-resid, 0.0) / sd
         strength = np.maximum(up, _trailing_min(drop, DROP_POINTS))
-    window = min(LONG_DAYS * g.per_day, LONG_POINTS) if g.per_day else LONG_DAILY
-    surprise = likelihood.surprise(strength, _scales(g), window, Z_MID, S_MID)
-    scores = _episodes(surprise, max(CALM_POINTS, round(g.per_day * EPISODE_DAYS)))
+    if g.per_day:
+        strength = strength - np.maximum(_bar(strength, g) - Z_MID, 0.0)
+    scores = _episodes(strength, max(CALM_POINTS, round(g.per_day * EPISODE_DAYS)))
     scores[: max(8, min(g.per_day, 288))] = 0.0
     expected = np.sinh(expected_z) * 2.0 * g.scale
     return _Details(scores, np.nan_to_num(expected, nan=0.0))
+
+
+def _bar(strength: np.ndarray, g: Grid) -> np.ndarray:
+    """The BAR_RANK-th largest strength over the last BAR_DAYS days of points, per point (0
+    until half of that is seen).
+
+    Recomputed every few points from the points before the block (causal), so its cost is small.
+    """
+    n = strength.shape[0]
+    window = BAR_DAYS * g.per_day
+    k = BAR_RANK
+    stride = max(1, g.per_day // 8)
+    out = np.zeros(n)
+    for lo in range(0, n, stride):
+        past = strength[max(0, lo - window) : lo]
+        if past.shape[0] >= max(k, window // 2):
+            out[lo : lo + stride] = np.partition(past, past.shape[0] - k)[
+                past.shape[0] - k
+            ]
+    return out
 
 
 def _trailing_min(x: np.ndarray, k: int) -> np.ndarray:
@@ -327,9 +329,9 @@ def _episodes(strength: np.ndarray, min_length: int) -> np.ndarray:
     age = min_length
     for i, s in enumerate(strength):
         if calm < CALM_POINTS or age < min_length:  # inside an episode
-            out[i] = float(_squash(np.array(s - ESCALATION * peak))) if s > ESCALATION * peak else 0.0
+            out[i] = float(_squash(np.array(s - peak))) if s > peak else 0.0
             peak = max(peak, s)
-            calm = calm + 1 if s < CALM_S else 0
+            calm = calm + 1 if s < CALM_Z else 0
             age += 1
         elif raw[i] >= 0.5:
             peak = s
@@ -347,8 +349,7 @@ def spike_scores(
     out of order allowed: a late point counts at the newest time seen). ``values``: (n,) spend per
     step (NaN, zeros and negative values allowed). Never raises on data. ``direction="up"`` scores
     only jumps (what costs money); ``"both"`` also scores drops (an outage, a broken sync). A score
-    of 0.5 is a tail probability of about 3e-4 under the series' own recent deviations and a robust
-    z of at least 3.5 against the seasonal baseline (and a rise of at least 3.3x); the
+    of 0.5 is a robust z of about 3.5 against the seasonal baseline (and at least a 3.3x rise); the
     first 8 points (a day for sub-daily data) score 0 while the baseline forms.
     """
     return _details(timestamps, values, direction).scores

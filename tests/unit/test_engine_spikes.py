@@ -98,3 +98,14 @@ def test_explain_ranks_drivers():
     assert [k for k, _ in ranked] == ["gpt-4o", "o1", "claude"]
     assert ranked[0][1] == 85.0
     assert explain({"a": 5.0}, {"a": 4.0}) == []
+
+
+def test_a_thirtyfold_day_is_flagged_whatever_the_length_of_the_daily_history():
+    """Noisy daily spend around $12, then a $385 day: flagged on the day after 30, 45, 60, 90 or 180
+    days of history (a detector judging its scores against their own recent spread lost it at 90)."""
+    rng = np.random.default_rng(1)
+    for n in (30, 45, 60, 90, 180):
+        values = np.clip(rng.normal(12, 6, n), 0.2, None)
+        values[-1] = 385
+        stamps = np.arange(np.datetime64("2026-12-01") - (n - 1), np.datetime64("2026-12-02"))
+        assert [s.index for s in detect(stamps, values, threshold=0.5)][-1:] == [n - 1], n
