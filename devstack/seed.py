@@ -129,7 +129,8 @@ def _incidents(now: datetime) -> list[dict]:
                        "model": "claude-3-5-haiku", "input_tokens": rng.randint(600_000, 800_000),
                        "output_tokens": rng.randint(20_000, 30_000), "feature": "summarise",
                        "customer": "globex", "project": "batch-jobs"})
-    for i in range(60):  # the loop: about $150 of gpt-4o in the last hour before now
+    for i in range(240):  # the loop: about $600 of gpt-4o in the last hour before now (a month of daily
+        # history is noisy: the detector needs a clear multiple of the usual day to call it a spike)
         at = max(midnight + timedelta(seconds=1), now - timedelta(minutes=2) - timedelta(seconds=rng.randrange(3600)))
         events.append({"id": f"demo-loop-{now.date()}-{i}", "timestamp": at.isoformat(), "provider": "openai",
                        "model": "gpt-4o", "input_tokens": rng.randint(700_000, 900_000),
