@@ -7,8 +7,8 @@ still there, and keep working; after a crash (SIGKILL) what was saved seconds be
 from __future__ import annotations
 
 import json
-import time
 import re
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from functools import partial
