@@ -27,7 +27,17 @@ from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.services import alert_delivery, alert_eval, connections, counters, plan_limits
 from chalicelib.services.alert_facts import links, new_firing
 from chalicelib.services.alert_queue import request_evaluation
-from chalicelib.store.alerts import DIGEST_PREFIX, RULE_PREFIX, AlertRule, Delivery, Firing, firing_id, rule_of, rules
+from chalicelib.store.alerts import (
+    DIGEST_PREFIX,
+    RULE_PREFIX,
+    AlertRule,
+    Delivery,
+    Firing,
+    firing_id,
+    rule_of,
+    rules,
+    visible_firing,
+)
 from chalicelib.store.base import cancelled_by_condition, is_condition_failure, transaction
 from chalicelib.store.identity import Membership
 
@@ -284,26 +294,17 @@ def history(m: Membership, *, alert_id: str | None = None, limit: int = 50, befo
     return {"firings": items, "next_before": last if len(items) >= limit else None}
 
 
-def _firing(workspace_id: str, key: str) -> Firing:
-    try:
-        f = Firing.get(workspace_id, key, consistent_read=True)
-    except DoesNotExist:
-        raise NotFound("no such firing") from None
-    if f.status == "merged":
-        raise NotFound("no such firing")
-    return f
-
 
 def acknowledge(m: Membership, key: str) -> dict:
-    f = _firing(m.workspace_id, key)
+    f = visible_firing(m.workspace_id, key)
     f.update(actions=[Firing.status.set("acknowledged"), Firing.acknowledged_by.set(m.email),
                       Firing.acknowledged_at.set(datetime.now(UTC))], condition=Firing.firing_key.exists())
-    return firing_view(_firing(m.workspace_id, key))
+    return firing_view(visible_firing(m.workspace_id, key))
 
 
 def snooze(m: Membership, key: str, minutes: int) -> dict:
     """Acknowledges the firing and mutes its alert for ``minutes``: nothing new fires until then."""
-    f = _firing(m.workspace_id, key)
+    f = visible_firing(m.workspace_id, key)
     until = int(time.time()) + minutes * 60
     try:
         AlertRule(m.workspace_id, f.alert_id).update(actions=[AlertRule.snoozed_until.set(until)],

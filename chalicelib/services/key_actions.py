@@ -39,7 +39,7 @@ from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.providers import key_admin, registry
 from chalicelib.providers.errors import AuthError, BadRequest, MalformedResponse, ProviderError
 from chalicelib.store import usage
-from chalicelib.store.alerts import AlertRule, Firing
+from chalicelib.store.alerts import AlertRule, Firing, visible_firing
 from chalicelib.store.base import is_condition_failure
 from chalicelib.store.connections import Connection
 from chalicelib.store.identity import Membership
@@ -117,15 +117,6 @@ def view(a: KeyAction) -> dict:
     }
 
 
-def _firing(workspace_id: str, firing_id: str) -> Firing:
-    try:
-        f = Firing.get(workspace_id, firing_id, consistent_read=True)
-    except DoesNotExist:
-        raise NotFound("no such firing") from None
-    if f.status == "merged":
-        raise NotFound("no such firing")
-    return f
-
 
 def _connection_for(workspace_id: str, provider: str) -> Connection | None:
     """The workspace's one connection of ``provider`` (None if it has none, or several)."""
@@ -135,7 +126,7 @@ def _connection_for(workspace_id: str, provider: str) -> Connection | None:
 
 def offer(m: Membership, firing_id: str) -> dict:
     """What "disable this key" would do for a firing: which key, on which connection, and how."""
-    n = Notification.from_json(_firing(m.workspace_id, firing_id).message)
+    n = Notification.from_json(visible_firing(m.workspace_id, firing_id).message)
     key = n.driving_key
     if not key or key.get("provider") not in key_admin.REVERSIBLE:
         return {"available": False, "message": "This firing names no OpenAI or Anthropic API key."}
@@ -185,7 +176,7 @@ def request(m: Membership, connection_id: str, action: str, api_key_id: str, *, 
             raise ValidationFailed("deleting an OpenAI key is permanent: type the key's id to confirm",
                                    field="confirm")
     if firing_id:
-        _firing(m.workspace_id, firing_id)
+        visible_firing(m.workspace_id, firing_id)
     a = _record(c, action, api_key_id, project_id if c.provider == "openai" else None, actor=m.email,
                 actor_user_id=m.user_id, firing_id=firing_id, reason=reason or f"requested by {m.email}",
                 action_id=new_id("ka"), requested=datetime.now(UTC))

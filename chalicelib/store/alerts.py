@@ -19,9 +19,11 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.domain.alerts import Kind, Rule
+from chalicelib.errors import NotFound
 from chalicelib.store.base import BaseModel, table_meta, utcnow
 
 # The key space of the alerts table: a workspace's rules and its members' digest subscriptions.
@@ -122,6 +124,17 @@ class AlertMarker(BaseModel):
 
 def firing_id(workspace_id: str, key: str) -> str:
     return f"{workspace_id}#{key}"
+
+
+def visible_firing(workspace_id: str, key: str) -> Firing:
+    """A firing as its workspace sees it: NotFound (404) when missing or merged into another."""
+    try:
+        f = Firing.get(workspace_id, key, consistent_read=True)
+    except DoesNotExist:
+        raise NotFound("no such firing") from None
+    if f.status == "merged":
+        raise NotFound("no such firing")
+    return f
 
 
 def rules(workspace_id: str, *, active_only: bool = False) -> list[AlertRule]:
