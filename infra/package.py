@@ -10,7 +10,9 @@ which Chalice's dependency cache under ``build/package-src/.chalice/deployments`
 3. wire the template per function (``infra.template.wire``) and run ``infra.checks``;
 4. drop from the zip what the Lambda python3.12 runtime already provides (boto3, botocore and their
    pure-Python dependencies pulled in by pynamodb and aws-encryption-sdk);
-5. ``cfn-lint`` the template (unless ``--no-lint``).
+5. add bytecode for the modules a cold start loads (``infra.bytecode``: /var/task is read-only, so
+   without it every cold start compiles them again);
+6. ``cfn-lint`` the template (unless ``--no-lint``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from infra import checks, template
+from infra import bytecode, checks, template
 
 INDEX_URL = "https://pypi.org/simple/pip/"
 # Top-level names the python3.12 Lambda runtime ships (boto3 and its dependencies). urllib3 stays:
@@ -133,8 +135,13 @@ def build(stage: str, out: Path, *, run_lint: bool = True, quiet: bool = False) 
             raise PackageError("the template fails the deploy checks:\n  " + "\n  ".join(problems))
         (out / "sam.json").write_text(json.dumps(wired, indent=2, sort_keys=False) + "\n")
         dropped = prune_zip(tmpdir / "chalice" / "deployment.zip", out / "deployment.zip")
+        try:
+            compiled = bytecode.compile_cold_modules(out / "deployment.zip", wired)
+        except bytecode.BytecodeError as e:
+            raise PackageError(str(e)) from e
     zip_bytes = (out / "deployment.zip").stat().st_size
     say(f"dropped (in the Lambda runtime): {', '.join(f'{k} {v / 1e6:.1f} MB' for k, v in sorted(dropped.items()))}")
+    say(f"bytecode added for {compiled} modules a cold start loads")
     say(f"{out / 'sam.json'}: {len(wired['Resources'])} resources")
     say(f"{out / 'deployment.zip'}: {zip_bytes / 1024 / 1024:.1f} MiB")
     if zip_bytes > ZIP_LIMIT_BYTES:

@@ -15,7 +15,7 @@ currency):
 * ``events``: number of pushed events.
 
 Attribution (no double counting). A provider is *billed* on a day when it has ``cost`` rows that
-day (its connection has delivered its bill) or it is listed in ``connected_providers``.
+day (its connection has delivered its bill).
 
 * Final provider-days (``finality``: the provider has finished billing the day) that are billed:
   spend is the bill. Pushed events only attribute it.
@@ -52,7 +52,7 @@ Periods, groups and filters are those of the parsed ``usage_query.UsageQuery``.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -97,16 +97,14 @@ def _as_date(day: object) -> date:
 def run_query(
     rows: Iterable[tuple[str | date, RollupKey, RollupValues]],
     query: UsageQuery,
-    connected_providers: Collection[str] = (),
     now: datetime | None = None,
 ) -> UsageResult:
     """Series and totals for ``query`` from the rollup rows of its range (rows outside are ignored).
 
-    ``connected_providers``: providers whose bill is the spend on every final day of the range
-    even before their sync has delivered that day (otherwise a provider is billed on the days it
-    has ``cost`` rows). ``now``: decides which provider-days are provisional (``finality``);
-    ``None`` treats every day as final. Rows of provisional days must carry the ``model``
-    dimension (read at a grain that has it) so bill and events compare per model.
+    A provider is billed on the days it has ``cost`` rows. ``now``: decides which provider-days
+    are provisional (``finality``); ``None`` treats every day as final. Rows of provisional days
+    must carry the ``model`` dimension (read at a grain that has it) so bill and events compare
+    per model.
     """
     add = CONTEXT.add
     in_range: list[tuple[date, RollupKey, RollupValues]] = []
@@ -118,7 +116,6 @@ def run_query(
         in_range.append((d, key, values))
         if key.kind is RecordKind.COST:
             billed_days.add((d, key.provider))  # decided before filters: a property of the data
-    connected = frozenset(connected_providers)
     sides = reconcile.decide(in_range, now)  # also before filters
 
     attribution = query.attribution
@@ -165,7 +162,7 @@ def run_query(
             if provisional:
                 billed_day = sides.bill_is_spend(day, key)
             else:
-                billed_day = (day, provider) in billed_days or provider in connected
+                billed_day = (day, provider) in billed_days
                 if billed_day:
                     check = check_for(pkey)
                     check.attributed = add(check.attributed, cost)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import package
+from infra import bytecode, package
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = "prod"
@@ -49,7 +49,7 @@ def packaged() -> Packaged:
 
 @pytest.fixture(scope="session")
 def unzipped(packaged: Packaged, tmp_path_factory) -> Path:
-    """The package as Lambda extracts it to /var/task, without any bytecode."""
+    """The package as Lambda extracts it to /var/task (with the bytecode the zip ships)."""
     target = tmp_path_factory.mktemp("task")
     with zipfile.ZipFile(packaged.zip_path) as z:
         z.extractall(target)
@@ -59,10 +59,4 @@ def unzipped(packaged: Packaged, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def lambda_runtime(tmp_path_factory) -> Path:
     """What the python3.12 runtime adds to the path: boto3 and its dependencies (links to ours)."""
-    import boto3
-
-    site = Path(boto3.__file__).resolve().parent.parent
-    target = tmp_path_factory.mktemp("runtime")
-    for name in ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3"):
-        (target / name).symlink_to(site / name)
-    return target
+    return bytecode.lambda_runtime(tmp_path_factory.mktemp("runtime"))

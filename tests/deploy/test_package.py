@@ -3,6 +3,7 @@ privilege, queues, tables, alarms, and every handler importable from the zip alo
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -119,11 +120,15 @@ stray = sorted(n for n, m in list(sys.modules.items())
                and not (m.__file__.startswith(task) or m.__file__.startswith(runtime)))
 assert not stray, f"imported from outside the package: {stray[:5]}"
 assert module.__file__.startswith(task), module.__file__
+from_source = sorted(n for n, m in list(sys.modules.items())
+                     if (getattr(m, "__file__", None) or "").startswith(task) and m.__file__.endswith(".py")
+                     and not (m.__spec__.cached and __import__("os").path.exists(m.__spec__.cached)))
+assert not from_source, f"compiled from source at a cold start (no bytecode in the zip): {from_source[:5]}"
 """
 
 
-def test_every_handler_imports_from_the_unzipped_package(packaged, unzipped, lambda_runtime):
-    assert not list(unzipped.rglob("*.pyc")), "the zip ships bytecode"
+def test_every_handler_imports_from_the_unzipped_package_and_its_bytecode(packaged, unzipped, lambda_runtime):
+    shipped = sorted(unzipped.rglob("*.pyc"))
     failures = []
     for logical, function in sorted(packaged.functions().items()):
         handler = function["Properties"]["Handler"]
@@ -133,4 +138,17 @@ def test_every_handler_imports_from_the_unzipped_package(packaged, unzipped, lam
         if result.returncode:
             failures.append(f"{logical} ({handler}):\n{result.stderr.strip()[-2000:]}")
     assert not failures, "\n\n".join(failures)
-    assert not list(unzipped.rglob("__pycache__")), "bytecode was written (Lambda's /var/task is read-only)"
+    assert sorted(unzipped.rglob("*.pyc")) == shipped, "bytecode was written (Lambda's /var/task is read-only)"
+
+
+def test_the_shipped_bytecode_is_the_runtimes_and_matches_its_source(unzipped):
+    """Unchecked-hash pycs (PEP 552) of Python 3.12, each beside its source and compiled from it."""
+    shipped = sorted(unzipped.rglob("__pycache__/*.pyc"))
+    assert len(shipped) > 300  # app, chalicelib, pydantic, Chalice, Powertools, PynamoDB, httpx...
+    assert sys.version_info[:2] == (3, 12)
+    for pyc in shipped:
+        header = pyc.read_bytes()[:16]
+        source = pyc.parent.parent / (pyc.name.split(".", 1)[0] + ".py")
+        assert header[:4] == importlib.util.MAGIC_NUMBER, pyc
+        assert int.from_bytes(header[4:8], "little") == 0b01, pyc  # hash-based, source not checked
+        assert header[8:16] == importlib.util.source_hash(source.read_bytes()), pyc
