@@ -39,6 +39,7 @@ const Alerts = lazy(() => import("./alerts.js").then((m) => m.Alerts), "alerts")
 const Connections = lazy(() => import("./connections.js").then((m) => m.Connections), "connections");
 const Members = lazy(() => import("./members.js").then((m) => m.Members), "members");
 const Billing = lazy(() => import("./billing.js").then((m) => m.Billing), "billing");
+const NewWorkspace = lazy(() => import("./workspace_settings.js").then((m) => m.NewWorkspace), "the new workspace form");
 
 const PAGES = [
   ["", "Overview", Overview], ["costs", "Costs", Costs], ["forecast", "Forecast", Forecast], ["insights", "Insights", Insights],
@@ -46,7 +47,7 @@ const PAGES = [
   ["connections", "Connections", Connections], ["members", "Members", Members], ["billing", "Billing", Billing],
 ];
 
-function Shell({ me, ws, section, query, onLogout }) {
+function Shell({ me, ws, section, query, onLogout, reloadMe }) {
   const current = me.workspaces.find((w) => w.workspace_id === ws);
   const page = section === "onboarding" ? ["onboarding", "Get started", Onboarding] : PAGES.find((p) => p[0] === section.split("/")[0]);
   const Page = page ? page[2] : null;
@@ -56,8 +57,9 @@ function Shell({ me, ws, section, query, onLogout }) {
     <header class="top">
       <a class="brand" href=${`/app/workspaces/${ws}`}>CostPilot</a>
       <label class="switch"><span class="sr">Workspace</span>
-        <select value=${ws} onChange=${(e) => navigate(`/app/workspaces/${e.target.value}`)}>
+        <select value=${ws} onChange=${(e) => navigate(e.target.value === "+new" ? "/app/new-workspace" : `/app/workspaces/${e.target.value}`)}>
           ${me.workspaces.map((w) => html`<option value=${w.workspace_id}>${w.name}</option>`)}
+          <option value="+new">+ New workspace…</option>
         </select></label>
       <span class="who muted">${me.email} · ${current.role}</span>
       <a href="/app/account">Account</a>
@@ -67,7 +69,7 @@ function Shell({ me, ws, section, query, onLogout }) {
       ${PAGES.map(([key, label]) => html`<a href=${`/app/workspaces/${ws}${key ? `/${key}` : ""}`} aria-current=${(section.split("/")[0] || "") === key ? "page" : null}>${label}</a>`)}
     </nav>
     <main class="page" id="main">
-      ${Page ? html`<${Page} ws=${ws} role=${current.role} me=${me} section=${section} query=${query} />` : html`<p>Page not found. <a href=${`/app/workspaces/${ws}`}>Overview</a></p>`}
+      ${Page ? html`<${Page} ws=${ws} role=${current.role} me=${me} section=${section} query=${query} onWorkspacesChanged=${reloadMe} />` : html`<p>Page not found. <a href=${`/app/workspaces/${ws}`}>Overview</a></p>`}
     </main>
   </div>`;
 }
@@ -98,6 +100,11 @@ function App() {
   }
   const onLogout = async () => { try { await post("/api/auth/logout"); } finally { setMe(null); navigate("/app/login"); } };
   if (path === "/app/account") return html`<${AccountPage} me=${me} onLoggedOut=${() => { setMe(null); navigate("/app/login"); }} />`;
+  if (path === "/app/new-workspace" || (path === "/app" && !me.workspaces.length)) {
+    return html`<main class="page">${!me.workspaces.length && html`<p>You have no workspace yet.</p>`}
+      <${NewWorkspace} onCreated=${loadMe} />
+      <p>${me.workspaces.length ? html`<a href="/app">Back to your workspaces</a>` : html`<button type="button" onClick=${onLogout}>Log out</button>`}</p></main>`;
+  }
   // Stripe returns to /?workspace=...&checkout=...
   if (path === "/" && query.get("workspace")) {
     queueMicrotask(() => navigate(`/app/workspaces/${query.get("workspace")}/billing${query.get("checkout") ? `?checkout=${query.get("checkout")}` : ""}`, { replace: true }));
@@ -108,10 +115,11 @@ function App() {
   if (!m) {
     const first = me.workspaces[0];
     if (first) { queueMicrotask(() => navigate(`/app/workspaces/${first.workspace_id}`, { replace: true })); return html`<${Loading} />`; }
-    return html`<main class="page"><p>You have no workspace.</p><button type="button" onClick=${onLogout}>Log out</button></main>`;
+    queueMicrotask(() => navigate("/app", { replace: true }));
+    return html`<${Loading} />`;
   }
   const section = [m.section, m.item].filter(Boolean).join("/");
-  return html`<${Shell} me=${me} ws=${m.ws} section=${section} query=${query} onLogout=${onLogout} />`;
+  return html`<${Shell} me=${me} ws=${m.ws} section=${section} query=${query} onLogout=${onLogout} reloadMe=${loadMe} />`;
 }
 
 interceptLinks();

@@ -1,12 +1,14 @@
-// Members: add by email, change role, remove (what the role cannot do is not offered).
+// Members and workspace: add by email, change role, remove; rename, leave, delete (what the role
+// cannot do is not offered).
 import { html } from "./lib.js";
 import { del, get, patch, post } from "./api.js";
 import { Card, ErrorBox, Field, Loading, formData, useAction, useApi, when } from "./ui.js";
 import { Invitations } from "./invitations.js";
+import { WorkspaceSettings } from "./workspace_settings.js";
 
 const ROLES = ["owner", "admin", "member", "viewer"];
 
-export function Members({ ws, role, me }) {
+export function Members({ ws, role, me, onWorkspacesChanged }) {
   const list = useApi(() => get(`/api/workspaces/${ws}/members`), [ws]);
   const action = useAction();
   const admin = role === "owner" || role === "admin";
@@ -30,5 +32,6 @@ export function Members({ ws, role, me }) {
       <${Field} label="Role"><select name="role">${ROLES.filter((r) => r !== "owner" || role === "owner").map((r) => html`<option value=${r} selected=${r === "member"}>${r}</option>`)}</select><//></div>
       <button type="submit" class="primary" disabled=${action.busy}>Add member</button></form><//>`}
     ${admin && html`<${Invitations} ws=${ws} role=${role} />`}
+    <${WorkspaceSettings} ws=${ws} role=${role} me=${me} onChanged=${onWorkspacesChanged} />
   </div>`;
 }
