@@ -49,6 +49,10 @@ class UnknownPrice(ValueError):
     """A subscription's price id is not one of the stage's plan prices (config drift)."""
 
 
+#: Stripe statuses of a subscription that still bills or may bill again: while one exists, a plan
+#: changes in the Customer Portal, not through a new Checkout.
+LIVE_STATUSES = frozenset({"active", "trialing", "past_due", "unpaid", "paused", "incomplete"})
+
 @dataclass(frozen=True, slots=True)
 class SubscriptionState:
     """Times are Unix seconds, as Stripe sends them. ``plan`` is the plan paid for, not granted."""

@@ -12,7 +12,7 @@ from pynamodb.exceptions import UpdateError
 from chalicelib import config
 from chalicelib.adapters.stripe_gateway import gateway
 from chalicelib.domain import plans
-from chalicelib.domain.subscription import SubscriptionState
+from chalicelib.domain.subscription import LIVE_STATUSES, SubscriptionState
 from chalicelib.errors import Conflict, ValidationFailed
 from chalicelib.services.plan_limits import subscription_state
 from chalicelib.store.base import is_condition_failure, utcnow
@@ -21,9 +21,6 @@ from chalicelib.store.billing import BillingAccount, account_of
 log = logging.getLogger("costpilot.billing")
 
 # Subscriptions in these states still exist at Stripe: a second checkout would bill twice.
-_LIVE = frozenset({"active", "trialing", "past_due", "unpaid", "paused", "incomplete"})
-
-
 class SubscriptionExists(Conflict):
     code = "subscription_exists"
 
@@ -39,7 +36,7 @@ def start_checkout(workspace_id: str, plan_name: str) -> dict:
     if not price_id:
         raise ValidationFailed(f"the {plan.title} plan cannot be bought here", field="plan")
     state = subscription_state(workspace_id)
-    if state.status in _LIVE:
+    if state.status in LIVE_STATUSES:
         raise SubscriptionExists(
             "this workspace already has a subscription: change, renew or cancel it in the customer portal",
             details={"portal": f"/api/workspaces/{workspace_id}/billing/portal"})

@@ -12,7 +12,7 @@ from typing import Any
 from chalicelib import config
 from chalicelib.domain import plans
 from chalicelib.domain.plans import Limit, Plan
-from chalicelib.domain.subscription import SubscriptionState, effective_plan
+from chalicelib.domain.subscription import LIVE_STATUSES, SubscriptionState, effective_plan
 from chalicelib.store import pushed_events
 from chalicelib.store.alerts import rules
 from chalicelib.store.billing import PAUSABLE, account_of
@@ -33,6 +33,7 @@ def overview(workspace_id: str, now: float | None = None) -> dict:
         "subscription": None if state.status is None else {
             "plan": state.plan,
             "status": state.status,
+            "live": state.status in LIVE_STATUSES,
             "current_period_end": _iso(state.current_period_end),
             "cancel_at_period_end": state.cancel_at_period_end,
             "cancel_at": _iso(state.cancel_at),

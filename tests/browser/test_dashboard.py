@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from devstack.fakes.openai import ADMIN_KEY as OPENAI_KEY
+from devstack.stripe_local import LOCAL_SECRET_KEY
 from tests.browser.account_steps import verify_email
 from tests.browser.conftest import dollars, signup, workspace_of
 
@@ -383,4 +384,48 @@ def test_upgrade_through_the_fake_stripe_and_see_the_plan_change(tab):
     assert _api(tab, f"/api/workspaces/{ws}/billing")["plan"]["name"] == "pro"
     assert page.get_by_role("button", name="Manage in the customer portal").is_visible()
     tab.shoot("billing-pro")
+    assert tab.problems == []
+
+
+def test_after_a_downgrade_the_owner_chooses_what_stays_active(tab, stack):
+    email = signup(tab, "downgrade")
+    ws = workspace_of(tab)
+    page = tab.page
+    tab.goto(f"/app/workspaces/{ws}/billing")
+    page.get_by_role("button", name="Upgrade to Pro").click()
+    page.get_by_role("button", name="Pay").click()
+    page.wait_for_url(re.compile(rf"/app/workspaces/{ws}/billing\?checkout=success"))
+    _reload_until(tab, "[data-figure=plan]:text-is('Pro')")
+    auth = {"X-CSRF-Token": next(c["value"] for c in tab.context.cookies() if c["name"] == "cp_csrf")}
+    names = [f"Rule {i}" for i in range(1, 5)]  # Free keeps 3 alert rules
+    for name in names:
+        r = page.request.post(f"{tab.base}/api/workspaces/{ws}/alerts", headers=auth, data={
+            "name": name, "kind": "threshold", "amount": 50, "period": {"kind": "monthly"},
+            "channels": [{"type": "email", "to": [email]}]})
+        assert r.status == 201, r.text()
+    # cancel in the fake Stripe's portal, then its period ends: back on Free with one rule too many
+    page.get_by_role("button", name="Manage in the customer portal").click()
+    page.get_by_role("button", name="Cancel at period end").click()
+    page.get_by_role("button", name="Don't cancel").wait_for()
+    stripe, control = stack.banner_url("Fake Stripe:"), {"Authorization": f"Bearer {LOCAL_SECRET_KEY}"}
+    subs = httpx.get(f"{stripe}/_fake/subscriptions", headers=control).json()
+    sub_id = next(s["id"] for s in subs if s["cancel_at_period_end"] and s["status"] != "canceled")
+    assert httpx.post(f"{stripe}/_fake/subscriptions/{sub_id}/end_period", headers=control).is_success
+    tab.goto(f"/app/workspaces/{ws}/billing")
+    _reload_until(tab, "[data-figure=plan]:text-is('Free')")
+    card = page.locator("section.card", has_text="What stays active on the Free plan")
+    card.get_by_text("Alert rules: keep up to 3 (3 chosen)").wait_for()
+    boxes = {name: card.get_by_label(f"{name} (threshold)") for name in names}
+    assert [n for n, b in boxes.items() if b.is_checked()] == names[:3]  # the oldest stay active
+    assert boxes["Rule 4"].is_disabled()  # three are chosen: a fourth cannot be
+    boxes["Rule 1"].uncheck()
+    boxes["Rule 4"].check()
+    assert tab.axe() == []
+    tab.shoot("billing-keep")
+    card.get_by_role("button", name="Keep these active").click()
+    _wait_for(lambda: {a["name"]: a["status"] for a in _api(tab, f"/api/workspaces/{ws}/alerts")["alerts"]}
+              == {"Rule 1": "paused", "Rule 2": "active", "Rule 3": "active", "Rule 4": "active"})
+    card.get_by_text("Alert rules: keep up to 3 (3 chosen)").wait_for()
+    assert not boxes["Rule 1"].is_checked() and boxes["Rule 4"].is_checked()
+    assert page.get_by_role("button", name="Upgrade to Pro").is_visible()  # a canceled subscription can buy again
     assert tab.problems == []
