@@ -39,6 +39,7 @@ def seed_demo(provider_keys: dict[str, str] | None = None, days: int = 90,
     (Google Cloud's service account key, project, dataset) connect in a second demo workspace: the
     Free plan's two connections are the first one's OpenAI and Anthropic. ``bill_to``: fake
     providers (by name) that bill the demo's pushed calls."""
+    from chalicelib.domain.alerts import provider_title
     from chalicelib.services import accounts, connections, email_verification, ingestion
     from chalicelib.store.identity import Membership
 
@@ -46,7 +47,7 @@ def seed_demo(provider_keys: dict[str, str] | None = None, days: int = 90,
     email_verification.mark_verified(DEMO_EMAIL)  # the demo's alert emails reach the outbox
     owner = Membership.get(created["workspace_id"], created["user_id"])
     for provider, key in (provider_keys or {}).items():
-        connections.create(owner, provider, f"{provider.title()} (demo org)", {"admin_key": key})
+        connections.create(owner, provider, f"{provider_title(provider)} (demo org)", {"admin_key": key})
     if provider_credentials:
         _connect_in_second_workspace(owner, provider_credentials)
     key = ingestion.create_key(owner, "demo backend")

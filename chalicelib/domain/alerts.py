@@ -125,7 +125,8 @@ class Scope:
         return {"dimension": self.dimension, "value": self.value} if self.dimension else {}
 
 
-_PROVIDER_TITLES = {"openai": "OpenAI", "anthropic": "Anthropic", "twilio": "Twilio", "stripe": "Stripe", "aws": "AWS"}
+_PROVIDER_TITLES = {"openai": "OpenAI", "anthropic": "Anthropic", "twilio": "Twilio", "stripe": "Stripe", "aws": "AWS",
+                    "gcp": "Google Cloud"}
 
 
 def provider_title(provider: str) -> str:
