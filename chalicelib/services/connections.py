@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
@@ -34,6 +35,9 @@ def view(c: Connection) -> dict:
         "last_sync_at": c.last_sync_at.isoformat() if c.last_sync_at else None,
         "last_success_at": c.last_success_at.isoformat() if c.last_success_at else None,
         "last_error": c.last_error,
+        "failing_since": c.failing_since.isoformat() if c.failing_since else None,
+        "next_sync_at": (datetime.fromtimestamp(int(c.next_sync_at), UTC).isoformat()
+                         if c.next_sync_at and c.status == "active" else None),
         "synced_through": c.synced_through,
     }
 

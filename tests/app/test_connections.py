@@ -72,6 +72,7 @@ def test_sync_now_stores_exactly_what_the_provider_billed(api, user, fakes):
     assert _billed(user.workspace_id, "anthropic") == anthropic.billed_total()
     c = api.get(f"/api/workspaces/{user.workspace_id}/connections/{oid}", token=user.token).json
     assert c["last_success_at"] and c["last_error"] is None and c["synced_through"]
+    assert c["next_sync_at"] > c["last_success_at"]  # the next scheduled run, ISO 8601 UTC like the others
 
     # syncing the same window again (three times) changes nothing
     before = _billed(user.workspace_id)
@@ -104,12 +105,14 @@ def test_rejected_key_marks_the_connection_and_stops_retrying(api, user, fakes):
     assert payloads[-1] == {"batchItemFailures": []}  # no point retrying a revoked key
     c = api.get(f"/api/workspaces/{user.workspace_id}/connections/{oid}", token=user.token).json
     assert c["status"] == "error" and "rejected the key" in c["last_error"]
+    assert c["failing_since"] and c["next_sync_at"] is None  # since when; no run is scheduled for it
     r = api.post(f"/api/workspaces/{user.workspace_id}/connections/{oid}/sync", token=user.token)
     assert r.status == 400
     openai.accept_key()
     r = api.patch(f"/api/workspaces/{user.workspace_id}/connections/{oid}",
                   {"credentials": {"admin_key": openai.admin_key}}, token=user.token)
     assert r.status == 200 and r.json["status"] == "active" and r.json["last_error"] is None
+    assert r.json["failing_since"] is None
 
 
 def test_a_rejected_key_fires_a_connection_alert_at_once(api, user, fakes, monkeypatch):

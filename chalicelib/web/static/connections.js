@@ -19,7 +19,9 @@ function ReplaceKey({ ws, c, onDone }) {
 
 function health(c) {
   if (c.status === "paused") return ["paused", "Paused: not syncing."];
-  if (c.last_error) return ["failing", `${c.last_error.message || c.last_error}`];
+  const since = c.failing_since ? ` (since ${when(c.failing_since)})` : "";
+  if (c.status === "error") return ["failing", `${c.last_error || "The key was rejected"}${since}. Syncing stopped until the key is replaced.`];
+  if (c.last_error) return ["failing", `${c.last_error}${since}. The next run retries.`];
   if (!c.last_success_at) return ["pending", "Waiting for the first sync (backfills 90 days)."];
   return ["ok", `Synced through ${c.synced_through} (UTC).`];
 }
@@ -47,7 +49,7 @@ export function Connections({ ws, role }) {
         const [state, text] = health(c);
         return html`<li data-connection=${c.provider}>
           <div><strong>${c.label}</strong> <span class=${`pill ${state}`}>${state}</span>
-            <div class="muted">${PROVIDERS[c.provider] ? PROVIDERS[c.provider].title : c.provider} · key …${c.key_hint} · every ${c.sync_interval_minutes} min · last success ${when(c.last_success_at)}</div>
+            <div class="muted">${PROVIDERS[c.provider] ? PROVIDERS[c.provider].title : c.provider} · key …${c.key_hint} · every ${c.sync_interval_minutes} min · last success ${when(c.last_success_at)}${c.next_sync_at ? ` · next run ${when(c.next_sync_at)}` : ""}</div>
             <div class=${state === "failing" ? "error-text" : "muted"}>${text}</div>
             ${replacing === c.connection_id && html`<${ReplaceKey} ws=${ws} c=${c} onDone=${() => { setReplacing(null); setNotice("Key replaced."); list.reload(); }} />`}
             <${KeyAudit} ws=${ws} c=${c} role=${role} /></div>
