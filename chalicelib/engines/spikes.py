@@ -17,16 +17,19 @@ zeros and negative values) and are placed on a regular grid in arrival order. Th
 3. the residual is divided by a robust scale (MAD of recent residuals, with a floor so that a very
    smooth series does not alarm on a 10% wiggle, and raised for bursty series so that a burst as
    large as a typical day's largest is barely news); a rise is also judged against a floor of
-   UP_RATIO (a 1.5-3x launch step is a new baseline, not a runaway loop);
+   UP_RATIO (a 1.5-3x launch step is a new baseline, not a runaway loop), and, held for two
+   points in a row, against the lower floor PAIR_RATIO (two windows: one point and a pair);
 4. recurring-calendar awareness: a rise that the same time a calendar month earlier, or the same
-   slot 1-3 weeks earlier, also had (a monthly or weekly job) is discounted by that earlier rise;
+   slot 1-3 weeks earlier, also had (a monthly or weekly job) is discounted by that earlier rise
+   as a ratio (log units), with a margin for a job that grew;
 5. a drop counts only when it holds for DROP_POINTS points (one empty hour is not an outage);
    a rise that has held HOLD_POINTS points is the baseline for the next one (a level shift);
 6. the series' own bar (an anomaly likelihood in the spirit of HTM's, without the Gaussian): the
    strength must also beat the BAR_RANK-th largest strength of the last four weeks, so bursty
    series raise their own bar while smooth ones keep it low; then squashed to a score in [0, 1];
 7. an episode fires once: for at least half a day and while it lasts, points score only for
-   escalation beyond its peak, so a ten-hour loop is one alert, not ten.
+   escalation beyond its peak (by ESCALATE_Z), so a ten-hour loop is one alert, not ten, while a
+   loop that starts just after a noisy hour has fired still alarms.
 
 Which kind of event a spike looks like (runaway loop, leaked key, recurring job, new baseline)
 is :func:`chalicelib.engines.spike_kinds.classify`; :func:`detect` names it on each spike.
@@ -46,7 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from chalicelib.engines.robust import MAD_TO_SD, nanmedian_rows
-from chalicelib.engines.spike_grid import Grid, build
+from chalicelib.engines.spike_grid import Grid, build, warmup
 from chalicelib.engines.spike_kinds import classify
 
 DAY = 86_400
@@ -58,6 +61,8 @@ MIN_SCALE = 0.08
 #: An episode ends after this many consecutive calm points (|z| < CALM_Z).
 CALM_POINTS = 3
 CALM_Z = 2.0
+#: Inside an episode a point alarms again when its strength beats the episode's peak by this much.
+ESCALATE_Z = 1.5
 #: A deviation as large as a typical day's largest one scores a robust z of at most TAIL_Z.
 #: (For Gaussian noise a day's largest deviation is 2-3 sd, so this only bites on heavy tails.)
 TAIL_Z = 4.0
@@ -65,13 +70,18 @@ TAIL_DAYS = 14
 #: Cells of a lag matrix held in memory at once.
 BLOCK_CELLS = 2_000_000
 #: A rise counts as recurring when the same time a calendar month earlier (one point either
-#: side) or 1..RECURRING_WEEKS weeks earlier (the same slot) had this robust z; it is then
-#: discounted by that earlier rise.
+#: side) or 1..RECURRING_WEEKS weeks earlier (the same slot) had a rise of this robust z; it is
+#: then discounted by that earlier rise (in log units).
 RECURRING_Z = 3.0
 RECURRING_WEEKS = 3
+#: A recurring job may come back this many times as large as before without alarming.
+RECURRING_MARGIN = 1.5
 #: A rise scores 0.5 at the earliest at this multiple of the expected spend, however smooth the
 #: series: a launch steps spend up 1.5-3x and is a new baseline, not a runaway loop.
 UP_RATIO = 3.3
+#: Two windows: a rise held by two points in a row scores 0.5 from PAIR_RATIO times the
+#: expected spend (noise rarely lifts two points at once; a loop lasts hours).
+PAIR_RATIO = 2.7
 #: A drop scores by the smallest of its last DROP_POINTS points: one empty hour is not news.
 DROP_POINTS = 3
 #: Level-shift handling: a rise that has held HOLD_POINTS points is the new baseline for the
@@ -218,8 +228,9 @@ def _daily_extreme(resid: np.ndarray, g: Grid) -> np.ndarray:
 
 
 def _recurring_max(z_scores: np.ndarray, g: Grid) -> np.ndarray:
-    """Largest robust z near the same time one calendar month and 1..RECURRING_WEEKS weeks
-    before each point; shape (n,). A rise that was there before is a recurring job."""
+    """Largest of ``z_scores`` (per slot, NaN for none) near the same time one calendar month and
+    1..RECURRING_WEEKS weeks before each point; shape (n,), -inf where there is none. A rise that
+    was there before is a recurring job."""
     ts = g.seconds.astype("datetime64[s]")
     month = ts.astype("datetime64[M]")
     back = [
@@ -268,15 +279,22 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     resid, expected_z = _residual(g.point_z, seasonal[g.slot], levelled[g.slot])
     resid = np.nan_to_num(resid, nan=0.0)
     sd = scale[g.slot]
-    recurring = _recurring_max(slot_resid / scale, g)
+    # A job seen at this time before: discounted by its earlier rise in log units (the same job
+    # is the same ratio, whatever the noise scale was then), and by RECURRING_MARGIN more.
+    earlier = np.where(slot_resid >= RECURRING_Z * scale, slot_resid, np.nan)
+    recurring = _recurring_max(earlier, g)
     rise = np.where(
-        recurring >= RECURRING_Z, resid - recurring * sd, resid
-    )  # a job seen at this time before
+        np.isfinite(recurring), resid - recurring - np.log(RECURRING_MARGIN), resid
+    )
     if HOLD_POINTS:
         # A step that has held HOLD_POINTS points is the new baseline for what comes next.
         held = np.concatenate([np.zeros(1), _trailing_min(rise, HOLD_POINTS)[:-1]])
         rise = rise - np.maximum(held, 0.0)
     up = np.maximum(rise, 0.0) / np.maximum(sd, np.log(UP_RATIO) / Z_MID)
+    pair = np.maximum(_trailing_min(rise, 2), 0.0)
+    # The pair confirms a rise (up to a score of about 0.8); escalation is the single point's.
+    pair_up = np.minimum(pair / np.maximum(sd, np.log(PAIR_RATIO) / Z_MID), Z_MID + 1.0)
+    up = np.maximum(up, pair_up)
     strength = up
     if direction == "both":
         drop = np.maximum(-resid, 0.0) / sd
@@ -284,7 +302,7 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     if g.per_day:
         strength = strength - np.maximum(_bar(strength, g) - Z_MID, 0.0)
     scores = _episodes(strength, max(CALM_POINTS, round(g.per_day * EPISODE_DAYS)))
-    scores[: max(8, min(g.per_day, 288))] = 0.0
+    scores[: warmup(g.per_day)] = 0.0
     expected = np.sinh(expected_z) * 2.0 * g.scale
     return _Details(scores, np.nan_to_num(expected, nan=0.0))
 
@@ -329,7 +347,9 @@ def _episodes(strength: np.ndarray, min_length: int) -> np.ndarray:
     age = min_length
     for i, s in enumerate(strength):
         if calm < CALM_POINTS or age < min_length:  # inside an episode
-            out[i] = float(_squash(np.array(s - peak))) if s > peak else 0.0
+            out[i] = (
+                float(_squash(np.array(s - peak - ESCALATE_Z + Z_MID))) if s > peak else 0.0
+            )
             peak = max(peak, s)
             calm = calm + 1 if s < CALM_Z else 0
             age += 1
