@@ -51,6 +51,7 @@ import numpy as np
 from chalicelib.engines.robust import MAD_TO_SD, nanmedian_rows
 from chalicelib.engines.spike_grid import Grid, build, warmup
 from chalicelib.engines.spike_kinds import classify
+from chalicelib.engines.spike_lags import lag_median, lagged, rows_per_block, widen
 
 DAY = 86_400
 #: Robust z-score at which the score is 0.5, and the softness of the squashing.
@@ -67,8 +68,6 @@ ESCALATE_Z = 1.5
 #: (For Gaussian noise a day's largest deviation is 2-3 sd, so this only bites on heavy tails.)
 TAIL_Z = 4.0
 TAIL_DAYS = 14
-#: Cells of a lag matrix held in memory at once.
-BLOCK_CELLS = 2_000_000
 #: A rise counts as recurring when the same time a calendar month earlier (one point either
 #: side) or 1..RECURRING_WEEKS weeks earlier (the same slot) had a rise of this robust z; it is
 #: then discounted by that earlier rise (in log units).
@@ -113,36 +112,6 @@ class Spike:
     reason: str = ""
 
 
-def _lag_median(z: np.ndarray, lags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Median over ``z[t - lag]`` for each slot t (NaN before the start); also the count used."""
-    med = np.full(z.shape[0], np.nan)
-    count = np.zeros(z.shape[0], dtype=np.int64)
-    for lo in range(0, z.shape[0], _rows_per_block(lags.shape[0])):
-        vals = _lagged(
-            z, lags, lo, min(lo + _rows_per_block(lags.shape[0]), z.shape[0])
-        )
-        med[lo : lo + vals.shape[0]] = nanmedian_rows(vals)
-        count[lo : lo + vals.shape[0]] = np.isfinite(vals).sum(axis=1)
-    return med, count
-
-
-def _rows_per_block(width: int) -> int:
-    """Rows of a lag matrix computed at once, so memory stays bounded on very long series."""
-    return max(256, BLOCK_CELLS // max(width, 1))
-
-
-def _lagged(z: np.ndarray, lags: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """``z[t - lag]`` for slots ``lo <= t < hi`` and each lag, NaN before the start; (hi-lo, k)."""
-    idx = np.arange(lo, hi)[:, None] - lags[None, :]
-    return np.where(idx >= 0, z[np.maximum(idx, 0)], np.nan)
-
-
-def _widen(lags: np.ndarray, spread: int) -> np.ndarray:
-    """Each lag and its ``spread`` neighbours on either side (all >= 1)."""
-    out = (lags[:, None] + np.arange(-spread, spread + 1)[None, :]).ravel()
-    return out[out >= 1]
-
-
 def _baseline(g: Grid) -> tuple[np.ndarray, np.ndarray]:
     """Seasonal and level-following expected log values at every slot from earlier slots only;
     both (g,). The level-following one's residuals measure the noise scale."""
@@ -150,22 +119,22 @@ def _baseline(g: Grid) -> tuple[np.ndarray, np.ndarray]:
     if g.per_day:
         week = 7 * g.per_day
         spread = 1 if g.per_day <= 48 else max(1, g.per_day // 96)
-        weekly, n_w = _lag_median(z, _widen(week * np.arange(1, 5), spread))
-        daily, n_d = _lag_median(z, _widen(g.per_day * np.arange(1, 8), spread))
-        recent, _ = _lag_median(z, np.arange(1, 7))
+        weekly, n_w = lag_median(z, widen(week * np.arange(1, 5), spread))
+        daily, n_d = lag_median(z, widen(g.per_day * np.arange(1, 8), spread))
+        recent, _ = lag_median(z, np.arange(1, 7))
         use_weekly = n_w >= 2 * (2 * spread + 1)
         seasonal = np.where(use_weekly, weekly, np.where(n_d >= 3, daily, recent))
         level_window = min(g.per_day, 48)
     else:
-        weekly, n_w = _lag_median(
+        weekly, n_w = lag_median(
             z, 7 * np.arange(1, 5) if g.step >= DAY else np.arange(1, 2)
         )
-        recent, _ = _lag_median(z, np.arange(1, 8))
+        recent, _ = lag_median(z, np.arange(1, 8))
         use_weekly = (n_w >= 2) & (g.step >= DAY)
         seasonal = np.where(use_weekly, weekly, recent)
         level_window = 7
     first = z - seasonal
-    level, n_l = _lag_median(first, np.arange(1, level_window + 1))
+    level, n_l = lag_median(first, np.arange(1, level_window + 1))
     level = np.where(n_l > 0, level, 0.0)
     return seasonal, seasonal + level
 
@@ -192,9 +161,9 @@ def _scale(resid: np.ndarray, g: Grid) -> np.ndarray:
     lags = np.arange(1, window + 1)
     mad = np.full(resid.shape[0], np.nan)
     count = np.zeros(resid.shape[0], dtype=np.int64)
-    rows = _rows_per_block(window)
+    rows = rows_per_block(window)
     for lo in range(0, resid.shape[0], rows):
-        vals = _lagged(resid, lags, lo, min(lo + rows, resid.shape[0]))
+        vals = lagged(resid, lags, lo, min(lo + rows, resid.shape[0]))
         centre = nanmedian_rows(vals)
         mad[lo : lo + vals.shape[0]] = nanmedian_rows(np.abs(vals - centre[:, None]))
         count[lo : lo + vals.shape[0]] = np.isfinite(vals).sum(axis=1)
@@ -222,7 +191,7 @@ def _daily_extreme(resid: np.ndarray, g: Grid) -> np.ndarray:
     block_max = np.where(
         seen, np.nanmax(np.where(np.isfinite(blocks), blocks, -np.inf), axis=1), np.nan
     )
-    typical, count = _lag_median(block_max, np.arange(1, TAIL_DAYS + 1))
+    typical, count = lag_median(block_max, np.arange(1, TAIL_DAYS + 1))
     typical = np.where(count >= 2, typical, 0.0)
     return typical[np.arange(resid.shape[0]) // g.per_day]
 
