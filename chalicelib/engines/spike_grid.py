@@ -82,6 +82,11 @@ def transform(values: np.ndarray, scale: float) -> np.ndarray:
     return np.arcsinh(values / (2.0 * scale))
 
 
+def inverse(z: np.ndarray, scale: float) -> np.ndarray:
+    """The value whose transform is ``z``."""
+    return np.sinh(z) * 2.0 * scale
+
+
 def warmup(per_day: int) -> int:
     """Points at the start that score 0 while the baseline forms: a day of sub-daily data (at most
     WARMUP_POINTS), else HEAD."""

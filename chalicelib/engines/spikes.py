@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from chalicelib.engines.robust import MAD_TO_SD, nanmedian_rows
-from chalicelib.engines.spike_grid import Grid, build, warmup
+from chalicelib.engines.spike_grid import Grid, build, inverse, warmup
 from chalicelib.engines.spike_kinds import classify
 from chalicelib.engines.spike_lags import lag_median, lagged, rows_per_block, widen
 
@@ -272,7 +272,7 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
         strength = strength - np.maximum(_bar(strength, g) - Z_MID, 0.0)
     scores = _episodes(strength, max(CALM_POINTS, round(g.per_day * EPISODE_DAYS)))
     scores[: warmup(g.per_day)] = 0.0
-    expected = np.sinh(expected_z) * 2.0 * g.scale
+    expected = inverse(expected_z, g.scale)
     return _Details(scores, np.nan_to_num(expected, nan=0.0))
 
 
