@@ -19,6 +19,8 @@ zeros and negative values) and are placed on a regular grid in arrival order. Th
    large as a typical day's largest is barely news); a rise is also judged against a floor of
    UP_RATIO (a 1.5-3x launch step is a new baseline, not a runaway loop), and, held for two
    points in a row, against the lower floor PAIR_RATIO (two windows: one point and a pair);
+   and whatever the noise, a record -- RECORD_RATIO times the largest point of the last five
+   weeks -- scores 0.5 (a young workspace's erratic month does not hide a runaway day);
 4. recurring-calendar awareness: a rise that the same time a calendar month earlier, or the same
    slot 1-3 weeks earlier, also had (a monthly or weekly job) is discounted by that earlier rise
    as a ratio (log units), with a margin for a job that grew;
@@ -52,6 +54,7 @@ from chalicelib.engines.robust import MAD_TO_SD, nanmedian_rows
 from chalicelib.engines.spike_grid import Grid, build, inverse, warmup
 from chalicelib.engines.spike_kinds import classify
 from chalicelib.engines.spike_lags import lag_median, lagged, rows_per_block, widen
+from chalicelib.engines.spike_record import above_record
 
 DAY = 86_400
 #: Robust z-score at which the score is 0.5, and the softness of the squashing.
@@ -81,6 +84,9 @@ UP_RATIO = 3.3
 #: Two windows: a rise held by two points in a row scores 0.5 from PAIR_RATIO times the
 #: expected spend (noise rarely lifts two points at once; a loop lasts hours).
 PAIR_RATIO = 2.7
+#: A record (:mod:`chalicelib.engines.spike_record`): a point at RECORD_RATIO times the largest
+#: of the last five weeks scores 0.5, however noisy the series.
+RECORD_RATIO = 3.3
 #: A drop scores by the smallest of its last DROP_POINTS points: one empty hour is not news.
 DROP_POINTS = 3
 #: Level-shift handling: a rise that has held HOLD_POINTS points is the new baseline for the
@@ -264,6 +270,7 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     # The pair confirms a rise (up to a score of about 0.8); escalation is the single point's.
     pair_up = np.minimum(pair / np.maximum(sd, np.log(PAIR_RATIO) / Z_MID), Z_MID + 1.0)
     up = np.maximum(up, pair_up)
+    up = np.maximum(up, above_record(g) * (Z_MID / np.log(RECORD_RATIO)))
     strength = up
     if direction == "both":
         drop = np.maximum(-resid, 0.0) / sd

@@ -54,3 +54,29 @@ def test_a_3x_rise_that_holds_two_hours_is_flagged_and_a_doubling_is_not():
     launch = v.copy()
     launch[at:] *= 2.0
     assert np.all(spike_scores(ts, launch)[at:] < 0.5)
+
+
+def young_daily(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A month of erratic daily spend for a young workspace: $0-43 a day."""
+    rng = np.random.default_rng(seed)
+    values = np.clip(rng.normal(15, 12, 31), 0, 43)
+    return np.datetime64("2026-11-01") + np.arange(31), values
+
+
+def test_a_day_far_above_a_noisy_month_is_flagged_and_a_busy_day_is_not():
+    """$157 after a month of $0-43 days is news; $60 (1.4x the month's largest) is not."""
+    for seed in range(5):
+        ts, v = young_daily(seed)
+        v[-1] = 157.0
+        assert spike_scores(ts, v)[-1] >= 0.5, seed
+        v[-1] = 1.4 * v[:-1].max()
+        assert spike_scores(ts, v)[-1] < 0.5, seed
+
+
+def test_a_day_below_an_earlier_peak_of_the_month_is_no_record():
+    ts, v = young_daily(0)
+    v[12] = 500.0  # a runaway day twelve days in (flagged by the main rule)
+    v[-1] = 157.0  # below the 500 of eighteen days before: no record
+    s = spike_scores(ts, v)
+    assert s[12] >= 0.5 and s[-1] < 0.5
+    assert np.allclose(spike_scores(ts[:20], v[:20]), s[:20])
