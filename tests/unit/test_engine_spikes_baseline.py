@@ -80,3 +80,14 @@ def test_a_day_below_an_earlier_peak_of_the_month_is_no_record():
     s = spike_scores(ts, v)
     assert s[12] >= 0.5 and s[-1] < 0.5
     assert np.allclose(spike_scores(ts[:20], v[:20]), s[:20])
+
+
+def test_a_loop_right_after_a_noisy_hour_that_fired_still_alarms():
+    """A 4x hour fires; a 10x loop starting the next hour is an escalation, not the same episode."""
+    ts, v = office_hours(40, seed=3, noise=0.04)
+    at = 24 * 30 + 13
+    v[at] *= 4.0
+    v[at + 1 : at + 6] *= 10.0
+    s = spike_scores(ts, v)
+    assert s[at] >= 0.5 and s[at + 1] >= 0.5
+    assert np.all(s[at + 2 : at + 6] < 0.5)
