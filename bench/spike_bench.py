@@ -51,6 +51,14 @@ THRESHOLD = 0.5
 #: This repository's previous detector (commit b7b9071, NAB-fitted rules), standard profile at 0.5,
 #: measured with this script: (tuning, reporting).
 PREVIOUS = {"standard at 0.5": (63.7, 46.5)}
+#: The same detector's synthetic figures (main at 232953b, before issue 16's second pass), with this
+#: script and 150 series per split: (tuning, reporting).
+PREVIOUS_SYNTHETIC = {
+    "recall_1h": (0.950, 0.933),
+    "fa_per_month": (0.36, 0.26),
+    "benign_share": (0.025, 0.030),
+    "jobs_launches_share": (0.090, 0.073),
+}
 
 
 def load_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -221,6 +229,10 @@ def synthetic_part(
             f"{benign_alarm}/{benign} = {out[split]['benign_share']:.3f}; monthly jobs and launches "
             f"alone: {out[split]['jobs_launches_share']:.3f} ({kinds})"
         )
+    print(
+        "  previous detector (232953b, 150 series), tuning / reporting: "
+        + ", ".join(f"{k} {t} / {r}" for k, (t, r) in PREVIOUS_SYNTHETIC.items())
+    )
     return out
 
 

@@ -13,7 +13,7 @@ before it. So:
   bounding the grid's size;
 - values go to a signed log scale, ``asinh(v / (2 c))``, which is ``log(v / c)`` for large values,
   linear near zero and defined for zeros and negative values; ``c`` is a robust typical level of
-  the first points;
+  the first points (a day of hourly data: the first eight hours may all be office hours);
 - a slot that several points fall into holds their mean (used only by later slots; each point is
   scored on its own value).
 
@@ -30,9 +30,14 @@ DAY = 86_400
 WEEK = 7 * DAY
 #: Gaps longer than this many weeks are shortened (keeping the phase within the week).
 MAX_GAP_WEEKS = 4
-#: Points used to find the step and the level of the series (no more than the warm-up, which
-#: scores 0, so that a prefix of a series scores exactly as the start of the whole series).
+#: Points used to find the step of the series (no more than the warm-up, which scores 0, so
+#: that a prefix of a series scores exactly as the start of the whole series).
 HEAD = 8
+#: Points used to find the level of the series: the warm-up (which scores 0), at most
+#: MAX_LEVEL_HEAD points -- a day of hourly data (the first eight hours can all be night).
+MAX_LEVEL_HEAD = 24
+#: Longest warm-up, in points (a day of 5-minute data).
+WARMUP_POINTS = 288
 #: The transform is linear below about this fraction of the typical level, logarithmic above.
 LEVEL_FRACTION = 0.1
 
@@ -77,9 +82,20 @@ def transform(values: np.ndarray, scale: float) -> np.ndarray:
     return np.arcsinh(values / (2.0 * scale))
 
 
-def level_scale(values: np.ndarray) -> float:
-    """A robust typical size of the first points (the ``c`` of the transform), > 0."""
-    head = np.abs(values[:HEAD])
+def inverse(z: np.ndarray, scale: float) -> np.ndarray:
+    """The value whose transform is ``z``."""
+    return np.sinh(z) * 2.0 * scale
+
+
+def warmup(per_day: int) -> int:
+    """Points at the start that score 0 while the baseline forms: a day of sub-daily data (at most
+    WARMUP_POINTS), else HEAD."""
+    return max(HEAD, min(per_day, WARMUP_POINTS))
+
+
+def level_scale(values: np.ndarray, head_points: int = HEAD) -> float:
+    """A robust typical size of the first ``head_points`` points (the ``c`` of the transform), > 0."""
+    head = np.abs(values[:head_points])
     head = head[np.isfinite(head)]
     pos = head[head > 0]
     if pos.size == 0:
@@ -107,7 +123,7 @@ def build(timestamps: np.ndarray, values: np.ndarray) -> Grid:
     cap = MAX_GAP_WEEKS * week
     gaps = np.where(raw > cap, cap + raw % week, raw)
     slot = np.cumsum(gaps)
-    scale = level_scale(v)
+    scale = level_scale(v, min(warmup(per_day), MAX_LEVEL_HEAD))
     point_z = transform(v, scale)
     g = int(slot[-1]) + 1 if n else 0
     total = np.zeros(g)

@@ -81,7 +81,7 @@ def classify(
     timestamps: np.ndarray, values: np.ndarray, expected: np.ndarray, start: int
 ) -> Classified:
     """The kind of event starting at ``start``, judged from the points from ``start`` to the end."""
-    v = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
+    v = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0, posinf=0.0, neginf=0.0)
     e = np.maximum(np.nan_to_num(np.asarray(expected, dtype=float), nan=0.0), 0.0)
     sec = _seconds(timestamps)
     steps = np.diff(sec)

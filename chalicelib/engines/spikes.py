@@ -17,16 +17,21 @@ zeros and negative values) and are placed on a regular grid in arrival order. Th
 3. the residual is divided by a robust scale (MAD of recent residuals, with a floor so that a very
    smooth series does not alarm on a 10% wiggle, and raised for bursty series so that a burst as
    large as a typical day's largest is barely news); a rise is also judged against a floor of
-   UP_RATIO (a 1.5-3x launch step is a new baseline, not a runaway loop);
+   UP_RATIO (a 1.5-3x launch step is a new baseline, not a runaway loop), and, held for two
+   points in a row, against the lower floor PAIR_RATIO (two windows: one point and a pair);
+   and whatever the noise, a record -- RECORD_RATIO times the largest point of the last five
+   weeks -- scores 0.5 (a young workspace's erratic month does not hide a runaway day);
 4. recurring-calendar awareness: a rise that the same time a calendar month earlier, or the same
-   slot 1-3 weeks earlier, also had (a monthly or weekly job) is discounted by that earlier rise;
+   slot 1-3 weeks earlier, also had (a monthly or weekly job) is discounted by that earlier rise
+   as a ratio (log units), with a margin for a job that grew;
 5. a drop counts only when it holds for DROP_POINTS points (one empty hour is not an outage);
    a rise that has held HOLD_POINTS points is the baseline for the next one (a level shift);
 6. the series' own bar (an anomaly likelihood in the spirit of HTM's, without the Gaussian): the
    strength must also beat the BAR_RANK-th largest strength of the last four weeks, so bursty
    series raise their own bar while smooth ones keep it low; then squashed to a score in [0, 1];
 7. an episode fires once: for at least half a day and while it lasts, points score only for
-   escalation beyond its peak, so a ten-hour loop is one alert, not ten.
+   escalation beyond its peak (by ESCALATE_Z), so a ten-hour loop is one alert, not ten, while a
+   loop that starts just after a noisy hour has fired still alarms.
 
 Which kind of event a spike looks like (runaway loop, leaked key, recurring job, new baseline)
 is :func:`chalicelib.engines.spike_kinds.classify`; :func:`detect` names it on each spike.
@@ -46,8 +51,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from chalicelib.engines.robust import MAD_TO_SD, nanmedian_rows
-from chalicelib.engines.spike_grid import Grid, build
+from chalicelib.engines.spike_grid import Grid, build, inverse, warmup
 from chalicelib.engines.spike_kinds import classify
+from chalicelib.engines.spike_lags import lag_median, lagged, rows_per_block, widen
+from chalicelib.engines.spike_record import above_record
 
 DAY = 86_400
 #: Robust z-score at which the score is 0.5, and the softness of the squashing.
@@ -58,20 +65,28 @@ MIN_SCALE = 0.08
 #: An episode ends after this many consecutive calm points (|z| < CALM_Z).
 CALM_POINTS = 3
 CALM_Z = 2.0
+#: Inside an episode a point alarms again when its strength beats the episode's peak by this much.
+ESCALATE_Z = 1.5
 #: A deviation as large as a typical day's largest one scores a robust z of at most TAIL_Z.
 #: (For Gaussian noise a day's largest deviation is 2-3 sd, so this only bites on heavy tails.)
 TAIL_Z = 4.0
 TAIL_DAYS = 14
-#: Cells of a lag matrix held in memory at once.
-BLOCK_CELLS = 2_000_000
 #: A rise counts as recurring when the same time a calendar month earlier (one point either
-#: side) or 1..RECURRING_WEEKS weeks earlier (the same slot) had this robust z; it is then
-#: discounted by that earlier rise.
+#: side) or 1..RECURRING_WEEKS weeks earlier (the same slot) had a rise of this robust z; it is
+#: then discounted by that earlier rise (in log units).
 RECURRING_Z = 3.0
 RECURRING_WEEKS = 3
+#: A recurring job may come back this many times as large as before without alarming.
+RECURRING_MARGIN = 1.5
 #: A rise scores 0.5 at the earliest at this multiple of the expected spend, however smooth the
 #: series: a launch steps spend up 1.5-3x and is a new baseline, not a runaway loop.
 UP_RATIO = 3.3
+#: Two windows: a rise held by two points in a row scores 0.5 from PAIR_RATIO times the
+#: expected spend (noise rarely lifts two points at once; a loop lasts hours).
+PAIR_RATIO = 2.7
+#: A record (:mod:`chalicelib.engines.spike_record`): a point at RECORD_RATIO times the largest
+#: of the last five weeks scores 0.5, however noisy the series.
+RECORD_RATIO = 3.3
 #: A drop scores by the smallest of its last DROP_POINTS points: one empty hour is not news.
 DROP_POINTS = 3
 #: Level-shift handling: a rise that has held HOLD_POINTS points is the new baseline for the
@@ -103,36 +118,6 @@ class Spike:
     reason: str = ""
 
 
-def _lag_median(z: np.ndarray, lags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Median over ``z[t - lag]`` for each slot t (NaN before the start); also the count used."""
-    med = np.full(z.shape[0], np.nan)
-    count = np.zeros(z.shape[0], dtype=np.int64)
-    for lo in range(0, z.shape[0], _rows_per_block(lags.shape[0])):
-        vals = _lagged(
-            z, lags, lo, min(lo + _rows_per_block(lags.shape[0]), z.shape[0])
-        )
-        med[lo : lo + vals.shape[0]] = nanmedian_rows(vals)
-        count[lo : lo + vals.shape[0]] = np.isfinite(vals).sum(axis=1)
-    return med, count
-
-
-def _rows_per_block(width: int) -> int:
-    """Rows of a lag matrix computed at once, so memory stays bounded on very long series."""
-    return max(256, BLOCK_CELLS // max(width, 1))
-
-
-def _lagged(z: np.ndarray, lags: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """``z[t - lag]`` for slots ``lo <= t < hi`` and each lag, NaN before the start; (hi-lo, k)."""
-    idx = np.arange(lo, hi)[:, None] - lags[None, :]
-    return np.where(idx >= 0, z[np.maximum(idx, 0)], np.nan)
-
-
-def _widen(lags: np.ndarray, spread: int) -> np.ndarray:
-    """Each lag and its ``spread`` neighbours on either side (all >= 1)."""
-    out = (lags[:, None] + np.arange(-spread, spread + 1)[None, :]).ravel()
-    return out[out >= 1]
-
-
 def _baseline(g: Grid) -> tuple[np.ndarray, np.ndarray]:
     """Seasonal and level-following expected log values at every slot from earlier slots only;
     both (g,). The level-following one's residuals measure the noise scale."""
@@ -140,22 +125,22 @@ def _baseline(g: Grid) -> tuple[np.ndarray, np.ndarray]:
     if g.per_day:
         week = 7 * g.per_day
         spread = 1 if g.per_day <= 48 else max(1, g.per_day // 96)
-        weekly, n_w = _lag_median(z, _widen(week * np.arange(1, 5), spread))
-        daily, n_d = _lag_median(z, _widen(g.per_day * np.arange(1, 8), spread))
-        recent, _ = _lag_median(z, np.arange(1, 7))
+        weekly, n_w = lag_median(z, widen(week * np.arange(1, 5), spread))
+        daily, n_d = lag_median(z, widen(g.per_day * np.arange(1, 8), spread))
+        recent, _ = lag_median(z, np.arange(1, 7))
         use_weekly = n_w >= 2 * (2 * spread + 1)
         seasonal = np.where(use_weekly, weekly, np.where(n_d >= 3, daily, recent))
         level_window = min(g.per_day, 48)
     else:
-        weekly, n_w = _lag_median(
+        weekly, n_w = lag_median(
             z, 7 * np.arange(1, 5) if g.step >= DAY else np.arange(1, 2)
         )
-        recent, _ = _lag_median(z, np.arange(1, 8))
+        recent, _ = lag_median(z, np.arange(1, 8))
         use_weekly = (n_w >= 2) & (g.step >= DAY)
         seasonal = np.where(use_weekly, weekly, recent)
         level_window = 7
     first = z - seasonal
-    level, n_l = _lag_median(first, np.arange(1, level_window + 1))
+    level, n_l = lag_median(first, np.arange(1, level_window + 1))
     level = np.where(n_l > 0, level, 0.0)
     return seasonal, seasonal + level
 
@@ -182,9 +167,9 @@ def _scale(resid: np.ndarray, g: Grid) -> np.ndarray:
     lags = np.arange(1, window + 1)
     mad = np.full(resid.shape[0], np.nan)
     count = np.zeros(resid.shape[0], dtype=np.int64)
-    rows = _rows_per_block(window)
+    rows = rows_per_block(window)
     for lo in range(0, resid.shape[0], rows):
-        vals = _lagged(resid, lags, lo, min(lo + rows, resid.shape[0]))
+        vals = lagged(resid, lags, lo, min(lo + rows, resid.shape[0]))
         centre = nanmedian_rows(vals)
         mad[lo : lo + vals.shape[0]] = nanmedian_rows(np.abs(vals - centre[:, None]))
         count[lo : lo + vals.shape[0]] = np.isfinite(vals).sum(axis=1)
@@ -212,14 +197,15 @@ def _daily_extreme(resid: np.ndarray, g: Grid) -> np.ndarray:
     block_max = np.where(
         seen, np.nanmax(np.where(np.isfinite(blocks), blocks, -np.inf), axis=1), np.nan
     )
-    typical, count = _lag_median(block_max, np.arange(1, TAIL_DAYS + 1))
+    typical, count = lag_median(block_max, np.arange(1, TAIL_DAYS + 1))
     typical = np.where(count >= 2, typical, 0.0)
     return typical[np.arange(resid.shape[0]) // g.per_day]
 
 
 def _recurring_max(z_scores: np.ndarray, g: Grid) -> np.ndarray:
-    """Largest robust z near the same time one calendar month and 1..RECURRING_WEEKS weeks
-    before each point; shape (n,). A rise that was there before is a recurring job."""
+    """Largest of ``z_scores`` (per slot, NaN for none) near the same time one calendar month and
+    1..RECURRING_WEEKS weeks before each point; shape (n,), -inf where there is none. A rise that
+    was there before is a recurring job."""
     ts = g.seconds.astype("datetime64[s]")
     month = ts.astype("datetime64[M]")
     back = [
@@ -268,15 +254,23 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     resid, expected_z = _residual(g.point_z, seasonal[g.slot], levelled[g.slot])
     resid = np.nan_to_num(resid, nan=0.0)
     sd = scale[g.slot]
-    recurring = _recurring_max(slot_resid / scale, g)
+    # A job seen at this time before: discounted by its earlier rise in log units (the same job
+    # is the same ratio, whatever the noise scale was then), and by RECURRING_MARGIN more.
+    earlier = np.where(slot_resid >= RECURRING_Z * scale, slot_resid, np.nan)
+    recurring = _recurring_max(earlier, g)
     rise = np.where(
-        recurring >= RECURRING_Z, resid - recurring * sd, resid
-    )  # a job seen at this time before
+        np.isfinite(recurring), resid - recurring - np.log(RECURRING_MARGIN), resid
+    )
     if HOLD_POINTS:
         # A step that has held HOLD_POINTS points is the new baseline for what comes next.
         held = np.concatenate([np.zeros(1), _trailing_min(rise, HOLD_POINTS)[:-1]])
         rise = rise - np.maximum(held, 0.0)
     up = np.maximum(rise, 0.0) / np.maximum(sd, np.log(UP_RATIO) / Z_MID)
+    pair = np.maximum(_trailing_min(rise, 2), 0.0)
+    # The pair confirms a rise (up to a score of about 0.8); escalation is the single point's.
+    pair_up = np.minimum(pair / np.maximum(sd, np.log(PAIR_RATIO) / Z_MID), Z_MID + 1.0)
+    up = np.maximum(up, pair_up)
+    up = np.maximum(up, above_record(g) * (Z_MID / np.log(RECORD_RATIO)))
     strength = up
     if direction == "both":
         drop = np.maximum(-resid, 0.0) / sd
@@ -284,8 +278,8 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     if g.per_day:
         strength = strength - np.maximum(_bar(strength, g) - Z_MID, 0.0)
     scores = _episodes(strength, max(CALM_POINTS, round(g.per_day * EPISODE_DAYS)))
-    scores[: max(8, min(g.per_day, 288))] = 0.0
-    expected = np.sinh(expected_z) * 2.0 * g.scale
+    scores[: warmup(g.per_day)] = 0.0
+    expected = inverse(expected_z, g.scale)
     return _Details(scores, np.nan_to_num(expected, nan=0.0))
 
 
@@ -329,7 +323,9 @@ def _episodes(strength: np.ndarray, min_length: int) -> np.ndarray:
     age = min_length
     for i, s in enumerate(strength):
         if calm < CALM_POINTS or age < min_length:  # inside an episode
-            out[i] = float(_squash(np.array(s - peak))) if s > peak else 0.0
+            out[i] = (
+                float(_squash(np.array(s - peak - ESCALATE_Z + Z_MID))) if s > peak else 0.0
+            )
             peak = max(peak, s)
             calm = calm + 1 if s < CALM_Z else 0
             age += 1

@@ -68,3 +68,13 @@ def test_detect_names_the_kind():
     found = detect(ts, v)
     assert [s.index for s in found] == [at]
     assert found[0].kind == EventKind.RUNAWAY.value and "x what is usual" in found[0].reason
+
+
+def test_an_infinite_value_counts_as_missing_without_overflow():
+    ts, e, v = usual(7)
+    e, v = e / 1000, v / 1000  # cents, not dollars: inf / expected would overflow
+    at = 24 * 45 + 11
+    v[at : at + 4] = e[at : at + 4] * 25
+    v[at + 1] = np.inf
+    with np.errstate(all="raise"):
+        assert classify(ts, v, e, at).kind is EventKind.RUNAWAY
