@@ -14,6 +14,8 @@ Data sets:
   workspace's case. Forecast from 28, 35, 42, ... days of history to the end of the data (at most
   30 days, at least 7), as the product forecasts to the period's end.
 - synthetic: seeded API-spend series from :mod:`bench.synthetic`.
+- wiki-short, synth-short: 28-63 days of history (and a 7-30 day horizon) cut from the Wikipedia
+  files and from the synthetic series: more short histories, from series already seen above.
 
 Every figure is printed for the tuning and the reporting split of :mod:`bench.splits` (the clean
 Wikipedia file, the cpc exchange series, the aggregates of NAB tuning files and tuning seeds; the
@@ -50,13 +52,15 @@ LEVEL = 0.8
 MAX_HORIZON = 30
 #: Shortest history a short series is forecast from (the engine's CONFIDENT_DAYS).
 SHORT_MIN_HISTORY = 28
-GROUPS = ("wikipedia", "synthetic", "exchange", "tweets", "traffic")
+GROUPS = ("wikipedia", "synthetic", "exchange", "tweets", "traffic", "wiki-short", "synth-short")
 LONG = ("wikipedia", "synthetic")
 SHORT_REAL = ("exchange", "tweets", "traffic")
+SHORT = (*SHORT_REAL, "wiki-short", "synth-short")
 GROUPS_BY_PREFIX = {"exchange-": "exchange", "nab:realTweets/": "tweets", "nab:realTraffic/": "traffic"}
 SUBSETS = (
     ("365-day series (wikipedia + synthetic)", LONG),
     ("short real series, 28-63 days of history (exchange + tweets + traffic)", SHORT_REAL),
+    ("every short history (+ 28-63 day windows of wikipedia and synthetic)", SHORT),
     ("real series (wikipedia + exchange + tweets + traffic)", ("wikipedia", *SHORT_REAL)),
     ("every series", GROUPS),
 )
@@ -160,6 +164,12 @@ def short_origins(n: int) -> list[tuple[int, int]]:
     return [(o, min(MAX_HORIZON, n - o)) for o in range(SHORT_MIN_HISTORY, n - 6, 7)]
 
 
+def short_window(k: int) -> tuple[int, int]:
+    """(history days, horizon) of the ``k``-th short window cut from a long series: 28-63 days of
+    history and a 7-30 day horizon, cycling so that every length and horizon is represented."""
+    return SHORT_MIN_HISTORY + 7 * (k % 6), 7 + (11 * k) % 24
+
+
 def tasks(data: Path, quick: bool) -> list[Task]:
     """Every forecast of the benchmark, both splits."""
     out = []
@@ -177,6 +187,11 @@ def tasks(data: Path, quick: bool) -> list[Task]:
                     history = fill(series[origin - 365 : origin])
                     target = clean[origin : origin + MAX_HORIZON]
                     out.append(Task(split, "wikipedia", name, origin, history, target))
+                for k, origin in enumerate(range(400, n - MAX_HORIZON + 1, 3 * step)):
+                    days, horizon = short_window(k)
+                    history = fill(series[origin - days : origin])
+                    target = clean[origin : origin + horizon]
+                    out.append(Task(split, "wiki-short", name, origin, history, target))
                 continue
             group = GROUPS_BY_PREFIX[next(p for p in GROUPS_BY_PREFIX if name.startswith(p))]
             for origin, horizon in short_origins(series.shape[0]):
@@ -189,6 +204,9 @@ def tasks(data: Path, quick: bool) -> list[Task]:
             for origin in range(365, s.shape[0] - MAX_HORIZON + 1, 45 if quick else 30):
                 history, target = s[origin - 365 : origin], s[origin : origin + MAX_HORIZON]
                 out.append(Task(split, "synthetic", f"synthetic-{seed}", origin, history, target))
+            days, horizon = short_window(seed)
+            history, target = s[:days], s[days : days + horizon]
+            out.append(Task(split, "synth-short", f"synthetic-{seed}", 0, history, target))
     return out
 
 
