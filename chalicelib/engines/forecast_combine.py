@@ -1,9 +1,9 @@
-"""The point forecast: the simple forecasters and damped Holt-Winters, combined by weights from
-their own rolling-origin errors on this series.
+"""The point forecast: a recent median, seasonal naive and damped Holt-Winters, combined by weights
+from their own rolling-origin errors on this series.
 
 Each forecaster is wrong in its own way (:mod:`chalicelib.engines.forecast_methods`,
 :mod:`chalicelib.engines.forecast_ets`). Which one is least wrong depends on the series: a smooth
-trending one favours the trend models, a noisy flat one the medians. So each is also run from
+trending one favours Holt-Winters, a noisy flat one the median. So each is also run from
 ``ORIGINS`` past origins (the last 14, 28, 42 days held out in turn), its mean absolute error
 there measured against the cleaned history, and the forecasts are combined with weights
 proportional to ``1 / MAE``, after dropping those more than ``TRIM`` times worse than the best
@@ -48,19 +48,10 @@ def _candidates(prep: Prepared) -> tuple[dict[str, Candidate], fm.SesFit]:
     def factors(back: int, horizon: int) -> np.ndarray:
         return prep.profile[(np.arange(horizon) - back) % PERIOD]
 
-    def ses_fit(back: int) -> fm.SesFit:
-        # the level after all but ``back`` points, with the alpha chosen on the whole history
-        if back == 0:
-            return whole
-        return fm.SesFit(whole.alpha, float(whole.levels[n - back - 1]), whole.levels[: n - back])
-
     out: dict[str, Candidate] = {
-        "ses": lambda b, h: fm.ses_forecast(ses_fit(b), h) * factors(b, h),
         "median7": lambda b, h: fm.recent_median_forecast(d[: n - b], h) * factors(b, h),
     }
     if n >= MIN_DAYS:
-        out["theta"] = lambda b, h: fm.theta_forecast(d[: n - b], ses_fit(b), h) * factors(b, h)
-        out["damped"] = lambda b, h: fm.damped_trend_forecast(d[: n - b], h) * factors(b, h)
         out["snaive"] = lambda b, h: fm.seasonal_naive_forecast(y[: n - b], h)
     if n >= ETS_DAYS:
         c = log_offset(y)
@@ -68,7 +59,10 @@ def _candidates(prep: Prepared) -> tuple[dict[str, Candidate], fm.SesFit]:
 
         def holt_winters(b: int, h: int) -> np.ndarray:
             z = ets.forecast(fit, h) if b == 0 else ets.forecast_origin(fit, b, h)
-            return np.full(h, np.nan) if z is None else np.exp(np.minimum(z, 700.0)) - c
+            if z is None:
+                return np.full(h, np.nan)
+            v = np.exp(np.minimum(z, 700.0)) - c
+            return np.where(v < 1e-9 * c, 0.0, v)  # exp(log(c)) - c is float dust, not spend
 
         out["ets"] = holt_winters
     return out, whole
