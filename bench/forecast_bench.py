@@ -14,6 +14,8 @@ Data sets:
   workspace's case. Forecast from 28, 35, 42, ... days of history to the end of the data (at most
   30 days, at least 7), as the product forecasts to the period's end.
 - synthetic: seeded API-spend series from :mod:`bench.synthetic`.
+- shapes: series that are not spend (:mod:`bench.daily_shapes`: random walks, AR trends, yearly
+  cycles), 365 days and 28-63 days of history, 30-day horizon.
 - wiki-short, synth-short: 28-63 days of history (and a 7-30 day horizon) cut from the Wikipedia
   files and from the synthetic series: more short histories, from series already seen above.
 
@@ -45,6 +47,7 @@ if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
 from bench import contract, daily_real, splits
+from bench.daily_shapes import shape_series
 from bench.synthetic import daily_series
 from chalicelib.engines.forecast import mase_scale
 
@@ -52,7 +55,9 @@ LEVEL = 0.8
 MAX_HORIZON = 30
 #: Shortest history a short series is forecast from (the engine's CONFIDENT_DAYS).
 SHORT_MIN_HISTORY = 28
-GROUPS = ("wikipedia", "synthetic", "exchange", "tweets", "traffic", "wiki-short", "synth-short")
+GROUPS = ("wikipedia", "synthetic", "exchange", "tweets", "traffic", "wiki-short", "synth-short", "shapes")
+#: Seed family of the shapes group (:func:`bench.splits.seeds` offset), apart from the spend seeds.
+SHAPES_OFFSET = 100_000
 LONG = ("wikipedia", "synthetic")
 SHORT_REAL = ("exchange", "tweets", "traffic")
 SHORT = (*SHORT_REAL, "wiki-short", "synth-short")
@@ -62,6 +67,7 @@ SUBSETS = (
     ("short real series, 28-63 days of history (exchange + tweets + traffic)", SHORT_REAL),
     ("every short history (+ 28-63 day windows of wikipedia and synthetic)", SHORT),
     ("real series (wikipedia + exchange + tweets + traffic)", ("wikipedia", *SHORT_REAL)),
+    ("shapes that are not spend (random walk, AR trend, yearly cycles; 365 and 28-63 days)", ("shapes",)),
     ("every series", GROUPS),
 )
 Method = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -207,6 +213,12 @@ def tasks(data: Path, quick: bool) -> list[Task]:
             days, horizon = short_window(seed)
             history, target = s[:days], s[days : days + horizon]
             out.append(Task(split, "synth-short", f"synthetic-{seed}", 0, history, target))
+        for seed in splits.seeds(split, 24 if quick else 60, offset=SHAPES_OFFSET):
+            s = shape_series(seed)
+            target = s[365 : 365 + MAX_HORIZON]
+            out.append(Task(split, "shapes", f"shapes-{seed}", 365, s[:365], target))
+            days, _ = short_window(seed)
+            out.append(Task(split, "shapes", f"shapes-{seed}", 365, s[365 - days : 365], target))
     return out
 
 
