@@ -5,10 +5,10 @@ Each is a few lines, cheap, and wrong in its own way: a recent median ignores sl
 naive copies last week's noise. All inputs here are already cleaned: no NaN, no outliers (the
 median's input also has the weekday factors divided out).
 
-Theta, an SES forecast and a median-based damped trend took part until the forecast was measured
-on real short series: without them the combination did better on the tuning split's real series,
-short and long (bench/forecast_bench.py), so they were removed; the trend is left to Holt-Winters,
-whose damped trend has to earn its place in its own fit.
+Trend extrapolation hurt on real series it was not tuned on (bench/forecast_bench.py): an SES
+forecast and a median-based damped trend were removed, and Theta takes part only where a straight
+line explains a good share of the recent (log) history (:func:`trend_share`); otherwise the trend
+is left to Holt-Winters, whose damped trend has to earn its place in its own fit.
 """
 
 from __future__ import annotations
@@ -76,6 +76,33 @@ def fit_ses(d: np.ndarray) -> SesFit:
     return SesFit(
         float(ALPHAS[best]), float(history[-1, best]), history[:, best].copy()
     )
+
+
+def theta_forecast(d: np.ndarray, fit: SesFit, horizon: int) -> np.ndarray:
+    """Theta method (Hyndman & Billah form): SES plus half the linear trend of ``d``.
+
+    The slope is fitted on the last 26 weeks at most, so a trend from a year ago does not steer
+    next month; ``d`` needs 14+ points; shape (horizon,).
+    """
+    y = d[-182:]
+    n = y.shape[0]
+    t = np.arange(n, dtype=float) - (n - 1) / 2.0  # centred: the least-squares slope in closed form
+    slope = float(t @ (y - y.mean()) / (t @ t))
+    a = fit.alpha
+    h = np.arange(1, horizon + 1, dtype=float)
+    return fit.level + 0.5 * slope * (h - 1 + 1 / a - (1 - a) ** n / a)
+
+
+def trend_share(z: np.ndarray, window: int = 91) -> float:
+    """Share of the variance of the last ``window`` points of ``z`` (shape (n,), n >= 3) that a
+    straight line explains (R^2 in [0, 1]): the test of whether a trend is worth extrapolating."""
+    y = z[-window:]
+    t = np.arange(y.shape[0], dtype=float) - (y.shape[0] - 1) / 2.0
+    dev = y - y.mean()
+    total = float(dev @ dev)
+    if total <= 0.0:
+        return 0.0
+    return float((t @ dev) ** 2 / (t @ t) / total)
 
 
 def recent_median_forecast(d: np.ndarray, horizon: int, window: int = 7) -> np.ndarray:

@@ -1,6 +1,7 @@
 """What the forecast learnt from real series it was not tuned on (bench/forecast_bench.py).
 
 - Noise is not a launch: a few high days within the series' own noise keep the old level.
+- Theta (a trend extrapolation) takes part only where a line explains the recent history.
 - The 80% interval covers about 80% both on a month of history and on most of a year (one flat
   widening covered about 85% on long histories and too little on short ones).
 """
@@ -57,3 +58,10 @@ def coverage(days: int, horizon: int, seeds: range, walk_sd: float) -> float:
 def test_80_percent_intervals_cover_about_80_percent_on_short_and_long_histories():
     assert 0.75 <= coverage(35, 21, range(100, 160), walk_sd=0.05) <= 0.83
     assert 0.75 <= coverage(300, 30, range(100, 160), walk_sd=0.04) <= 0.83  # 0.849 with a flat 1.15
+
+
+def test_theta_takes_part_only_where_a_trend_explains_the_recent_history():
+    n = 150
+    rising = noisy(n, seed=13, sd=0.05) * np.exp(0.01 * np.arange(n))
+    assert "theta:" in forecast(rising, 30).method
+    assert "theta:" not in forecast(noisy(n, seed=14, sd=0.2), 30).method
