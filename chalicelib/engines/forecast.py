@@ -3,8 +3,8 @@
 Why this shape: a team's API spend is short, weekly-seasonal, trending, full of holes (a sync
 missed a day), zeros (outages, weekends) and one-off spikes (a runaway loop), and it jumps when a
 feature launches. No single model is good at all of that, and model fitting per request must stay
-within milliseconds. So the forecast combines two simple forecasters
-(:mod:`chalicelib.engines.forecast_methods`) and damped Holt-Winters
+within milliseconds. So the forecast combines simple forecasters (a recent median, seasonal
+naive, Theta where a trend shows: :mod:`chalicelib.engines.forecast_methods`) and damped Holt-Winters
 (:mod:`chalicelib.engines.forecast_ets`), weighted by their own rolling-origin errors on the series
 (:mod:`chalicelib.engines.forecast_combine`), all run on a cleaned copy of the history (weekday
 factors divided out, a recent level shift carried back, outliers replaced, gaps filled:
