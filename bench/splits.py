@@ -19,7 +19,8 @@ lists. Two caveats, stated rather than fixed (moving files now would flatter nob
 break the comparison with earlier figures): the reporting Wikipedia files are corrupted copies of
 the tuning one (the same page views, scored against the same clean series), so the Wikipedia
 reporting figures say how the forecast copes with outliers, not how it does on an unseen series;
-and the cpc and cpm exchange series are two metrics of the same three ad exchanges.
+and the cpc and cpm exchange series are two metrics of the same three ad exchanges. Likewise the
+tweet series of both splits cover the same eight weeks of 2015 (other companies, same calendar).
 """
 
 from __future__ import annotations
