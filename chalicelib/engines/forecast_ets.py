@@ -39,6 +39,13 @@ def _grid() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 #: The candidate parameters (K = 135): beta and gamma are given as shares of what is left, as in
 #: the usual admissible region (beta <= alpha, gamma <= 1 - alpha).
 ALPHA, BETA, GAMMA, PHI = _grid()
+#: With fewer scored one-step errors than this (under 6 weeks of history) the parameters are not
+#: chosen by them but set cautiously: a slow level (alpha 0.15), no trend learnt, slow seasonal
+#: updates. (Before, a month of history left no error at all and the argmin took the first set.)
+MIN_SCORED = 14
+CAUTIOUS = int(
+    np.nonzero(np.isclose(ALPHA, 0.15) & (BETA == 0.0) & np.isclose(GAMMA, 0.85 * 0.05) & (PHI == 0.8))[0][0]
+)
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,9 @@ def fit(z: np.ndarray, origins: tuple[int, ...] = ()) -> EtsFit:
         trend = damped + BETA * err
         s += GAMMA * err
     scored = errors[BURN_IN + 2 * PERIOD :]
-    best = int(np.argmin(np.einsum("tk,tk->k", scored, scored)))
+    # A handful of errors would pick noise's favourite: too few, and the cautious set is used.
+    few = scored.shape[0] < MIN_SCORED
+    best = CAUTIOUS if few else int(np.argmin(np.einsum("tk,tk->k", scored, scored)))
     return EtsFit(
         float(ALPHA[best]), float(BETA[best]), float(GAMMA[best]), float(PHI[best]),
         float(level[best]), float(trend[best]), season[:, best].copy(), n,
