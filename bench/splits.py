@@ -6,7 +6,10 @@ was made on). Only the reporting column says anything about data the engines hav
 
 NAB files: within each category of ``../shared/data/nab/data``, sorted by name, files alternate
 tuning / reporting (the first is tuning). Daily forecast series: the clean Wikipedia file and the
-cpc exchange series are tuning, the corrupted Wikipedia files and the cpm series are reporting.
+cpc exchange series are tuning, the corrupted Wikipedia files and the cpm series are reporting; the
+NAB realTweets and realTraffic travel-time files aggregated to days (:mod:`bench.daily_real`) follow
+their NAB file's split (an aggregate of a NAB_TUNING file is tuning, of a NAB_REPORTING file is
+reporting), so 5 tweet series and one travel-time series are on each side.
 Synthetic series: tuning seeds are below ``REPORT_SEED_BASE``, reporting seeds start at it; a
 benchmark takes reporting seeds as ``REPORT_SEED_BASE + k``.
 
@@ -16,7 +19,8 @@ lists. Two caveats, stated rather than fixed (moving files now would flatter nob
 break the comparison with earlier figures): the reporting Wikipedia files are corrupted copies of
 the tuning one (the same page views, scored against the same clean series), so the Wikipedia
 reporting figures say how the forecast copes with outliers, not how it does on an unseen series;
-and the cpc and cpm exchange series are two metrics of the same three ad exchanges.
+and the cpc and cpm exchange series are two metrics of the same three ad exchanges. Likewise the
+tweet series of both splits cover the same eight weeks of 2015 (other companies, same calendar).
 """
 
 from __future__ import annotations
@@ -61,11 +65,21 @@ NAB_REPORTING: tuple[str, ...] = (
     "realTweets/Twitter_volume_UPS.csv",
 )
 
+#: NAB files long enough (35+ days) to be daily forecast series once aggregated to days; the other
+#: realTraffic files cover 10-18 days. The exchange files are in ``daily/`` already, as daily means.
+NAB_DAILY_SOURCES: tuple[str, ...] = ("realTweets/", "realTraffic/TravelTime_")
+
+
+def _nab_daily(files: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"nab:{k}" for k in files if k.startswith(NAB_DAILY_SOURCES))
+
+
 DAILY_TUNING: tuple[str, ...] = (
     "example_wp_log_R.csv",
     "exchange-2_cpc_daily_mean.csv",
     "exchange-3_cpc_daily_mean.csv",
     "exchange-4_cpc_daily_mean.csv",
+    *_nab_daily(NAB_TUNING),
 )
 
 DAILY_REPORTING: tuple[str, ...] = (
@@ -74,6 +88,7 @@ DAILY_REPORTING: tuple[str, ...] = (
     "exchange-2_cpm_daily_mean.csv",
     "exchange-3_cpm_daily_mean.csv",
     "exchange-4_cpm_daily_mean.csv",
+    *_nab_daily(NAB_REPORTING),
 )
 
 #: Synthetic seeds: tuning uses ``0 .. REPORT_SEED_BASE - 1``, reporting ``REPORT_SEED_BASE ..``.

@@ -39,6 +39,13 @@ def _grid() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 #: The candidate parameters (K = 135): beta and gamma are given as shares of what is left, as in
 #: the usual admissible region (beta <= alpha, gamma <= 1 - alpha).
 ALPHA, BETA, GAMMA, PHI = _grid()
+#: With fewer scored one-step errors than this (under 6 weeks of history) the parameters are not
+#: chosen by them but set cautiously: a slow level (alpha 0.15), no trend learnt, slow seasonal
+#: updates. (Before, a month of history left no error at all and the argmin took the first set.)
+MIN_SCORED = 14
+CAUTIOUS = int(
+    np.nonzero(np.isclose(ALPHA, 0.15) & (BETA == 0.0) & np.isclose(GAMMA, 0.85 * 0.05) & (PHI == 0.8))[0][0]
+)
 
 
 @dataclass(frozen=True)
@@ -70,26 +77,29 @@ def fit(z: np.ndarray, origins: tuple[int, ...] = ()) -> EtsFit:
     level = np.full(k, float(second.mean()))
     trend = np.full(k, float(second.mean() - first.mean()) / PERIOD * 0.5)
     base = 0.5 * (first + second) - 0.5 * (first.mean() + second.mean())
-    season = np.tile(base, (k, 1))  # (K, 7), position t % 7
-    sse = np.zeros(k)
+    season = np.tile(base[:, None], (1, k))  # (7, K): row t % 7, contiguous per step
+    errors = np.empty((n, k))
     keep: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     want = {n - o: o for o in origins if 2 * PERIOD <= n - o < n}
     for t in range(2 * PERIOD, n):
         if t in want:
             keep[want[t]] = (level.copy(), trend.copy(), season.copy())
-        j = t % PERIOD
+        s = season[t % PERIOD]  # a view: updated in place below
         damped = PHI * trend
-        err = z[t] - (level + damped + season[:, j])
-        if t >= BURN_IN + 2 * PERIOD:
-            sse += err * err
-        level = level + damped + ALPHA * err
+        level = level + damped
+        err = errors[t]
+        np.subtract(z[t] - level, s, out=err)
+        level += ALPHA * err
         trend = damped + BETA * err
-        season[:, j] += GAMMA * err
-    best = int(np.argmin(sse))
+        s += GAMMA * err
+    scored = errors[BURN_IN + 2 * PERIOD :]
+    # A handful of errors would pick noise's favourite: too few, and the cautious set is used.
+    few = scored.shape[0] < MIN_SCORED
+    best = CAUTIOUS if few else int(np.argmin(np.einsum("tk,tk->k", scored, scored)))
     return EtsFit(
         float(ALPHA[best]), float(BETA[best]), float(GAMMA[best]), float(PHI[best]),
-        float(level[best]), float(trend[best]), season[best].copy(), n,
-        {o: (float(lv[best]), float(tr[best]), s[best].copy()) for o, (lv, tr, s) in keep.items()},
+        float(level[best]), float(trend[best]), season[:, best].copy(), n,
+        {o: (float(lv[best]), float(tr[best]), s[:, best].copy()) for o, (lv, tr, s) in keep.items()},
     )
 
 

@@ -1,10 +1,14 @@
-"""The simple forecasters that :mod:`chalicelib.engines.forecast` combines.
+"""The simple forecasters that :mod:`chalicelib.engines.forecast_combine` puts beside damped
+Holt-Winters, and the SES fit whose past errors give the prediction intervals.
 
-Each one is a few lines, cheap, and wrong in its own way: simple exponential smoothing lags a
-trend, Theta overshoots when a trend bends, a recent median ignores slow growth, seasonal naive
-copies last week's noise. Their combination is more accurate than any of them (the M3/M4 lesson), and
-cheap enough to compute on every API request. All inputs here are already cleaned: no NaN, no
-outliers, weekday factors divided out.
+Each is a few lines, cheap, and wrong in its own way: a recent median ignores slow growth, seasonal
+naive copies last week's noise. All inputs here are already cleaned: no NaN, no outliers (the
+median's input also has the weekday factors divided out).
+
+Trend extrapolation hurt on real series it was not tuned on (bench/forecast_bench.py): an SES
+forecast and a median-based damped trend were removed, and Theta takes part only where a straight
+line explains a good share of the recent (log) history (:func:`trend_share`); otherwise the trend
+is left to Holt-Winters, whose damped trend has to earn its place in its own fit.
 """
 
 from __future__ import annotations
@@ -74,21 +78,14 @@ def fit_ses(d: np.ndarray) -> SesFit:
     )
 
 
-def ses_forecast(fit: SesFit, horizon: int) -> np.ndarray:
-    """Flat SES forecast, shape (horizon,)."""
-    return np.full(horizon, fit.level)
-
-
 def theta_forecast(d: np.ndarray, fit: SesFit, horizon: int) -> np.ndarray:
     """Theta method (Hyndman & Billah form): SES plus half the linear trend of ``d``.
 
     The slope is fitted on the last 26 weeks at most, so a trend from a year ago does not steer
-    next month; shape (horizon,).
+    next month; ``d`` needs 14+ points; shape (horizon,).
     """
     y = d[-182:]
     n = y.shape[0]
-    if n < 14:
-        return ses_forecast(fit, horizon)
     t = np.arange(n, dtype=float) - (n - 1) / 2.0  # centred: the least-squares slope in closed form
     slope = float(t @ (y - y.mean()) / (t @ t))
     a = fit.alpha
@@ -96,27 +93,21 @@ def theta_forecast(d: np.ndarray, fit: SesFit, horizon: int) -> np.ndarray:
     return fit.level + 0.5 * slope * (h - 1 + 1 / a - (1 - a) ** n / a)
 
 
+def trend_share(z: np.ndarray, window: int = 91) -> float:
+    """Share of the variance of the last ``window`` points of ``z`` (shape (n,), n >= 3) that a
+    straight line explains (R^2 in [0, 1]): the test of whether a trend is worth extrapolating."""
+    y = z[-window:]
+    t = np.arange(y.shape[0], dtype=float) - (y.shape[0] - 1) / 2.0
+    dev = y - y.mean()
+    total = float(dev @ dev)
+    if total <= 0.0:
+        return 0.0
+    return float((t @ dev) ** 2 / (t @ t) / total)
+
+
 def recent_median_forecast(d: np.ndarray, horizon: int, window: int = 7) -> np.ndarray:
     """Median of the last ``window`` deseasonalised days, flat; shape (horizon,)."""
     return np.full(horizon, float(np.median(d[-window:])))
-
-
-def damped_trend_forecast(d: np.ndarray, horizon: int, phi: float = 0.9) -> np.ndarray:
-    """Damped local trend: recent level plus the recent weekly change, damped by ``phi`` per day.
-
-    A cheap stand-in for a damped Holt model: level is the median of the last week, trend the
-    difference of the last two weekly medians divided by 7, so one odd day moves neither; shape
-    (horizon,).
-    """
-    if d.shape[0] < 14:
-        return recent_median_forecast(d, horizon)
-    last = float(np.median(d[-7:]))
-    prev = float(np.median(d[-14:-7]))
-    slope = (last - prev) / 7.0
-    h = np.arange(1, horizon + 1, dtype=float)
-    damp = phi * (1 - phi**h) / (1 - phi)
-    # The weekly median sits 3 days back: carry it to today before damping ahead.
-    return last + slope * (3.0 + damp)
 
 
 def seasonal_naive_forecast(y: np.ndarray, horizon: int, weeks: int = 3) -> np.ndarray:

@@ -2,7 +2,7 @@
 level shift carried back, outliers replaced and gaps filled.
 
 1. weekday factors estimated robustly (:mod:`chalicelib.engines.seasonality`) are divided out;
-2. a recent level shift (three or more days consistently away from the weeks before) is detected
+2. a recent level shift (four or more days consistently away from the weeks before) is detected
    and the older history is rescaled to the new level, so the forecast follows a launch within
    days instead of averaging it away;
 3. outliers (against a centred 7-day median, in log space) are replaced, gaps interpolated.
@@ -31,6 +31,10 @@ from chalicelib.engines.seasonality import PERIOD, phases, weekly_profile
 MAX_HISTORY = 365
 #: Outlier cut-off, in robust standard deviations from the centred 7-day median (log space).
 OUTLIER_Z = 4.0
+#: A recent level shift must have held this many days and be this many robust standard deviations
+#: of the weeks before it (and over 35%); looser cuts mistook noise on real short series for launches.
+SHIFT_MIN_DAYS = 4
+SHIFT_NOISE = 4.0
 #: Larger daily values are clipped (no spend is that large; it keeps float arithmetic finite).
 MAX_VALUE = 1e15
 
@@ -50,14 +54,14 @@ class Prepared:
 
 
 def recent_shift(z: np.ndarray) -> tuple[int, float] | None:
-    """Find a level shift in the last 3..21 days of ``z`` (log, deseasonalised, gap-free).
+    """Find a level shift in the last SHIFT_MIN_DAYS..21 days of ``z`` (log, deseasonalised, gap-free).
 
     Returns (index where the new level starts, size of the shift in log units) or None. A shift
     needs every day since it started on the far side of the midpoint between the old and new
     medians, and a size both material (over 35%) and large against the old noise.
     """
     n = z.shape[0]
-    runs = np.arange(min(21, n - 7), 2, -1)  # longest first
+    runs = np.arange(min(21, n - 7), SHIFT_MIN_DAYS - 1, -1)  # longest first
     if runs.size == 0:
         return None
     cuts = n - runs
@@ -72,7 +76,7 @@ def recent_shift(z: np.ndarray) -> tuple[int, float] | None:
         MAD_TO_SD * nanmedian_rows(np.abs(before - med_before[:, None])), 0.03
     )
     noise = np.where(np.isfinite(before).sum(axis=1) >= 2, noise, 0.03)
-    big = np.abs(gap) >= np.maximum(np.log(1.35), 3.0 * noise)
+    big = np.abs(gap) >= np.maximum(np.log(1.35), SHIFT_NOISE * noise)
     mid = med_before + gap / 2
     side = (after - mid[:, None]) * np.sign(gap)[:, None]
     same_side = np.all(np.where(np.isfinite(after), side > 0, True), axis=1)

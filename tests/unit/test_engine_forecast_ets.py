@@ -44,3 +44,9 @@ def test_the_combination_labels_its_weights():
     mean, _, label = forecast_combine.point(prepare(weekly_growing(120, seed=3)), 10)
     assert mean.shape == (10,) and np.all(mean > 0)
     assert label.startswith("weighted(") and "ets:" in label
+
+
+def test_a_month_of_history_gets_the_cautious_parameters_not_noises_favourite():
+    y = np.log(weekly_growing(28, seed=4, noise=0.2))
+    fit = forecast_ets.fit(y)
+    assert (fit.alpha, fit.beta, fit.phi) == (0.15, 0.0, 0.8)
