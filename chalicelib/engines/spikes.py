@@ -31,7 +31,10 @@ zeros and negative values) and are placed on a regular grid in arrival order. Th
    series raise their own bar while smooth ones keep it low; then squashed to a score in [0, 1];
 7. an episode fires once: for at least half a day and while it lasts, points score only for
    escalation beyond its peak (by ESCALATE_Z), so a ten-hour loop is one alert, not ten, while a
-   loop that starts just after a noisy hour has fired still alarms.
+   loop that starts just after a noisy hour has fired still alarms;
+8. with ``direction="both"`` (anything unusual, either way) a level shift that has held for most
+   of HELD_POINTS points also scores, once, in a channel of its own (:func:`_held`): a launch or
+   an outage is a new baseline worth one notice after it has held, never a runaway alert at onset.
 
 Which kind of event a spike looks like (runaway loop, leaked key, recurring job, new baseline)
 is :func:`chalicelib.engines.spike_kinds.classify`; :func:`detect` names it on each spike.
@@ -99,6 +102,14 @@ EPISODE_DAYS = 0.5
 #: which keeps bursty series (tweets, traffic) from alarming on every burst.
 BAR_RANK = 13
 BAR_DAYS = 28
+#: Level shifts, scored with ``direction="both"`` only (a budget alert never fires on a launch):
+#: when at least HELD_SHARE of the last HELD_POINTS points are above (or all below) the seasonal
+#: expectation, the shift they share is judged in robust sd of the seasonal residual, and at least
+#: against HELD_RATIO; one alarm per shift, with episodes of its own (it never hides a spike).
+#: HELD_POINTS is more than a day of hourly data: a step is news once it has held, not at onset.
+HELD_POINTS = 32
+HELD_SHARE = 0.8
+HELD_RATIO = 1.5
 
 
 @dataclass(frozen=True)
@@ -278,9 +289,29 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     if g.per_day:
         strength = strength - np.maximum(_bar(strength, g) - Z_MID, 0.0)
     scores = _episodes(strength, max(CALM_POINTS, round(g.per_day * EPISODE_DAYS)))
+    if direction == "both":
+        scores = np.maximum(scores, _held(g, seasonal))
     scores[: warmup(g.per_day)] = 0.0
     expected = inverse(expected_z, g.scale)
     return _Details(scores, np.nan_to_num(expected, nan=0.0))
+
+
+def _held(g: Grid, seasonal: np.ndarray) -> np.ndarray:
+    """Scores of the level-shift channel (HELD_POINTS), with episodes of its own; (n,).
+
+    Judged against the seasonal expectation alone (the level term follows a shift within a day)
+    and the robust scale of that residual, so that a busy week is no shift on a bursty series.
+    """
+    sd = _scale(g.z - seasonal, g)[g.slot]
+    r = np.nan_to_num(g.point_z - seasonal[g.slot], nan=0.0)
+    k = HELD_POINTS
+    win = np.lib.stride_tricks.sliding_window_view(np.concatenate([np.zeros(k - 1), r]), k)
+    j = int((1.0 - HELD_SHARE) * (k - 1))
+    low = np.partition(win, j, axis=1)[:, j]  # HELD_SHARE of the window is above this
+    high = -np.partition(-win, j, axis=1)[:, j]  # ... and below this
+    shift = np.maximum(np.maximum(low, 0.0), np.maximum(-high, 0.0))
+    z = shift / np.maximum(sd, np.log(HELD_RATIO) / Z_MID)
+    return _episodes(z, max(k, g.per_day))
 
 
 def _bar(strength: np.ndarray, g: Grid) -> np.ndarray:
