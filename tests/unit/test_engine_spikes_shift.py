@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from chalicelib.engines.spikes import HELD_POINTS, spike_scores
+from chalicelib.engines.spike_shift import HELD_POINTS
+from chalicelib.engines.spikes import detect, spike_scores
 
 START = np.datetime64("2024-01-01T00:00")  # a Monday
 
@@ -24,6 +25,9 @@ def test_a_held_rise_of_1_6x_is_one_notice_after_it_has_held_in_both_mode():
     assert fired.size == 1
     assert at + 24 <= fired[0] <= at + HELD_POINTS  # after the launch's first day
     assert np.all(spike_scores(ts, v, direction="up") < 0.5)  # a launch is no budget alert
+    (spike,) = detect(ts, v, direction="both")
+    assert spike.kind == "new baseline"
+    assert 1.4 <= spike.observed / spike.expected <= 1.8  # against the usual, not the followed level
 
 
 def test_a_held_drop_to_half_is_one_notice_in_both_mode():
