@@ -23,6 +23,8 @@ HELD_POINTS = 32
 HELD_SHARE = 0.8
 #: Whatever the noise, a shift is at least this ratio (a launch steps spend up 1.5-3x).
 HELD_RATIO = 1.5
+#: Cells of the (points, HELD_POINTS) window matrix sorted at once.
+BLOCK_CELLS = 2_000_000
 
 
 def held_shift(resid: np.ndarray, sd: np.ndarray, z_mid: float) -> np.ndarray:
@@ -38,7 +40,11 @@ def held_shift(resid: np.ndarray, sd: np.ndarray, z_mid: float) -> np.ndarray:
     r = np.nan_to_num(np.asarray(resid, dtype=float), nan=0.0, posinf=0.0, neginf=0.0)
     win = np.lib.stride_tricks.sliding_window_view(np.concatenate([np.zeros(k - 1), r]), k)
     j = int((1.0 - HELD_SHARE) * (k - 1))
-    low = np.partition(win, j, axis=1)[:, j]  # HELD_SHARE of the window is at or above this
-    high = -np.partition(-win, j, axis=1)[:, j]  # ... at or below this
-    shift = np.maximum(np.maximum(low, 0.0), np.maximum(-high, 0.0))
+    shift = np.zeros(r.shape[0])
+    rows = max(BLOCK_CELLS // k, 1)  # bounded memory on very long series
+    for lo in range(0, r.shape[0], rows):
+        w = win[lo : lo + rows]
+        low = np.partition(w, j, axis=1)[:, j]  # HELD_SHARE of the window is at or above this
+        high = -np.partition(-w, j, axis=1)[:, j]  # ... at or below this
+        shift[lo : lo + rows] = np.maximum(np.maximum(low, 0.0), np.maximum(-high, 0.0))
     return shift / np.maximum(sd, np.log(HELD_RATIO) / z_mid)

@@ -57,3 +57,19 @@ def test_a_busy_day_on_a_noisy_series_is_no_shift():
     v[24 * 30 : 24 * 31 + 12] *= 1.4
     s = spike_scores(ts, v, direction="both")
     assert np.all(s[24 * 30 : 24 * 32] < 0.5)
+
+
+def test_held_shift_is_the_same_computed_in_blocks(monkeypatch):
+    """Long series are windowed a block at a time (bounded memory); blocks change nothing."""
+    from chalicelib.engines import spike_shift
+
+    rng = np.random.default_rng(7)
+    resid = rng.normal(0, 0.3, 5_000)
+    resid[2_000:2_100] += 1.0
+    resid[3_000:3_050] -= 1.0
+    resid[100] = np.nan
+    sd = np.full(resid.shape[0], 0.2)
+    whole = spike_shift.held_shift(resid, sd, 3.5)
+    monkeypatch.setattr(spike_shift, "BLOCK_CELLS", 32 * 7)
+    assert np.array_equal(spike_shift.held_shift(resid, sd, 3.5), whole)
+    assert whole[2_060] > 3.5 and whole[3_045] > 3.5 and whole[1_000] < 1.0
