@@ -51,6 +51,8 @@ THRESHOLD = 0.5
 #: This repository's previous detector (commit b7b9071, NAB-fitted rules), standard profile at 0.5,
 #: measured with this script: (tuning, reporting).
 PREVIOUS = {"standard at 0.5": (63.7, 46.5)}
+#: The detector before the level-shift channel (main at 334d18e), with this script: (tuning, reporting).
+BEFORE_SHIFT = {"standard at 0.5": (63.6, 49.2)}
 #: The same detector's synthetic figures (main at 232953b, before issue 16's second pass), with this
 #: script and 150 series per split: (tuning, reporting).
 PREVIOUS_SYNTHETIC = {
@@ -58,6 +60,13 @@ PREVIOUS_SYNTHETIC = {
     "fa_per_month": (0.36, 0.26),
     "benign_share": (0.025, 0.030),
     "jobs_launches_share": (0.090, 0.073),
+}
+#: Before the level-shift channel (main at 334d18e), 150 series per split: (tuning, reporting).
+BEFORE_SHIFT_SYNTHETIC = {
+    "recall_1h": (0.971, 0.960),
+    "fa_per_month": (0.39, 0.27),
+    "benign_share": (0.021, 0.025),
+    "jobs_launches_share": (0.077, 0.061),
 }
 
 
@@ -178,6 +187,8 @@ def nab_part(data: Path) -> dict[str, float]:
     )
     t, r = PREVIOUS["standard at 0.5"]
     print(f"  previous detector (b7b9071, NAB-fitted rules), standard at 0.5: tuning {t}, reporting {r}")
+    t, r = BEFORE_SHIFT["standard at 0.5"]
+    print(f"  before the level-shift channel (334d18e), standard at 0.5: tuning {t}, reporting {r}")
     return out
 
 
@@ -232,6 +243,10 @@ def synthetic_part(
     print(
         "  previous detector (232953b, 150 series), tuning / reporting: "
         + ", ".join(f"{k} {t} / {r}" for k, (t, r) in PREVIOUS_SYNTHETIC.items())
+    )
+    print(
+        "  before the level-shift channel (334d18e, 150 series), tuning / reporting: "
+        + ", ".join(f"{k} {t} / {r}" for k, (t, r) in BEFORE_SHIFT_SYNTHETIC.items())
     )
     return out
 

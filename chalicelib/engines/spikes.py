@@ -30,8 +30,11 @@ zeros and negative values) and are placed on a regular grid in arrival order. Th
    strength must also beat the BAR_RANK-th largest strength of the last four weeks, so bursty
    series raise their own bar while smooth ones keep it low; then squashed to a score in [0, 1];
 7. an episode fires once: for at least half a day and while it lasts, points score only for
-   escalation beyond its peak (by ESCALATE_Z), so a ten-hour loop is one alert, not ten, while a
-   loop that starts just after a noisy hour has fired still alarms.
+   escalation beyond its peak (:mod:`chalicelib.engines.spike_episodes`), so a ten-hour loop
+   is one alert, not ten, while a loop that starts just after a noisy hour has fired still alarms;
+8. with ``direction="both"``, a level shift that has held (:mod:`chalicelib.engines.spike_shift`)
+   also scores once, in a channel of its own, judged against the seasonal expectation (which
+   :func:`detect` then reports as expected); with ``direction="up"`` a launch never alarms.
 
 Which kind of event a spike looks like (runaway loop, leaked key, recurring job, new baseline)
 is :func:`chalicelib.engines.spike_kinds.classify`; :func:`detect` names it on each spike.
@@ -51,22 +54,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from chalicelib.engines.robust import MAD_TO_SD, nanmedian_rows
+from chalicelib.engines.spike_episodes import CALM_POINTS, Z_MID, episodes
 from chalicelib.engines.spike_grid import Grid, build, inverse, warmup
 from chalicelib.engines.spike_kinds import classify
 from chalicelib.engines.spike_lags import lag_median, lagged, rows_per_block, widen
 from chalicelib.engines.spike_record import above_record
+from chalicelib.engines.spike_shift import HELD_POINTS, held_shift
 
 DAY = 86_400
-#: Robust z-score at which the score is 0.5, and the softness of the squashing.
-Z_MID = 3.5
-Z_SOFT = 0.7
 #: Smallest robust scale in log units: below ~8% noise, deviations are judged against 8%.
 MIN_SCALE = 0.08
-#: An episode ends after this many consecutive calm points (|z| < CALM_Z).
-CALM_POINTS = 3
-CALM_Z = 2.0
-#: Inside an episode a point alarms again when its strength beats the episode's peak by this much.
-ESCALATE_Z = 1.5
 #: A deviation as large as a typical day's largest one scores a robust z of at most TAIL_Z.
 #: (For Gaussian noise a day's largest deviation is 2-3 sd, so this only bites on heavy tails.)
 TAIL_Z = 4.0
@@ -230,14 +227,12 @@ def _recurring_max(z_scores: np.ndarray, g: Grid) -> np.ndarray:
     return out
 
 
-def _squash(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-(z - Z_MID) / Z_SOFT))
-
-
 @dataclass(frozen=True)
 class _Details:
     scores: np.ndarray  # (n,)
     expected: np.ndarray  # (n,) expected value in the series' units
+    seasonal: np.ndarray | None = None  # (n,) the seasonal expectation, with direction="both"
+    shift: np.ndarray | None = None  # (n,) bool: the score is the level-shift channel's
 
 
 def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Details:
@@ -277,10 +272,19 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
         strength = np.maximum(up, _trailing_min(drop, DROP_POINTS))
     if g.per_day:
         strength = strength - np.maximum(_bar(strength, g) - Z_MID, 0.0)
-    scores = _episodes(strength, max(CALM_POINTS, round(g.per_day * EPISODE_DAYS)))
+    scores = episodes(strength, max(CALM_POINTS, round(g.per_day * EPISODE_DAYS)))
+    expected = np.nan_to_num(inverse(expected_z, g.scale), nan=0.0)
+    if direction == "up":
+        scores[: warmup(g.per_day)] = 0.0
+        return _Details(scores, expected)
+    # A held shift: its own episodes, so that it never hides a spike on top of it.
+    held = held_shift(g.point_z - seasonal[g.slot], _scale(g.z - seasonal, g)[g.slot], Z_MID)
+    shift_scores = episodes(held, max(HELD_POINTS, g.per_day))
+    is_shift = shift_scores > scores
+    scores = np.maximum(scores, shift_scores)
     scores[: warmup(g.per_day)] = 0.0
-    expected = inverse(expected_z, g.scale)
-    return _Details(scores, np.nan_to_num(expected, nan=0.0))
+    usual = np.nan_to_num(inverse(seasonal[g.slot], g.scale), nan=0.0)
+    return _Details(scores, expected, usual, is_shift)
 
 
 def _bar(strength: np.ndarray, g: Grid) -> np.ndarray:
@@ -311,31 +315,6 @@ def _trailing_min(x: np.ndarray, k: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(padded, k).min(axis=1)
 
 
-def _episodes(strength: np.ndarray, min_length: int) -> np.ndarray:
-    """Scores with one alarm per episode: inside an episode only escalation beyond its peak counts.
-
-    An episode lasts at least ``min_length`` points and ends after CALM_POINTS calm points.
-    """
-    raw = _squash(strength)
-    out = raw.copy()
-    peak = 0.0
-    calm = CALM_POINTS
-    age = min_length
-    for i, s in enumerate(strength):
-        if calm < CALM_POINTS or age < min_length:  # inside an episode
-            out[i] = (
-                float(_squash(np.array(s - peak - ESCALATE_Z + Z_MID))) if s > peak else 0.0
-            )
-            peak = max(peak, s)
-            calm = calm + 1 if s < CALM_Z else 0
-            age += 1
-        elif raw[i] >= 0.5:
-            peak = s
-            calm = 0
-            age = 1
-    return out
-
-
 def spike_scores(
     timestamps: np.ndarray, values: np.ndarray, direction: str = "up"
 ) -> np.ndarray:
@@ -363,12 +342,15 @@ def detect(
     v = np.asarray(values, dtype=float)
     out = []
     for i in np.nonzero(d.scores >= threshold)[0]:
-        c = classify(ts, v, d.expected, int(i))
+        # A held shift is judged against the seasonal expectation (the level term has followed it).
+        shifted = d.shift is not None and d.seasonal is not None and bool(d.shift[i])
+        expected = d.seasonal if shifted and d.seasonal is not None else d.expected
+        c = classify(ts, v, expected, int(i))
         out.append(
             Spike(
                 int(i),
                 ts[i],
-                float(d.expected[i]),
+                float(expected[i]),
                 float(v[i]),
                 float(d.scores[i]),
                 c.kind.value,
