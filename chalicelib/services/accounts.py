@@ -6,6 +6,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
@@ -14,7 +15,7 @@ from chalicelib.domain import identity
 from chalicelib.domain.roles import Role
 from chalicelib.errors import AlreadyExists, Unauthenticated, ValidationFailed
 from chalicelib.services import email_verification, login_throttle, passwords, sessions_list, tokens
-from chalicelib.store.base import cancelled_by_condition, transaction
+from chalicelib.store.base import cancelled_by_condition, read_together, transaction
 from chalicelib.store.identity import Membership, Session, User, Workspace
 
 
@@ -87,17 +88,38 @@ def login(raw_email: str, password: str, client: str | None = None, user_agent: 
 
 def authenticate(authorization: str | None) -> Principal:
     """The caller of a bearer token whose session still exists (logout deletes it)."""
+    return authenticate_in(authorization, None)[0]
+
+
+def authenticate_in(authorization: str | None, workspace_id: str | None) -> tuple[Principal, Membership | None]:
+    """``authenticate``, and with ``workspace_id`` the caller's membership of that workspace (``None``:
+    not a member) read in the same request as the session: one TransactGetItems, both items strongly
+    consistent, so a logout, a removed member or a changed role counts on the very next request."""
     if not authorization or not authorization.startswith("Bearer "):
         raise Unauthenticated("missing bearer token")
     claims = tokens.verify(authorization.removeprefix("Bearer ").strip())
-    try:
-        session = Session.get(claims.session_id, consistent_read=True)
-    except DoesNotExist:
-        raise Unauthenticated("session ended; log in again") from None
-    if session.user_id != claims.user_id or int(session.expires_at.timestamp()) < int(time.time()):
+    membership: Membership | None = None
+    if workspace_id is None:
+        try:
+            session: Session | None = Session.get(claims.session_id, consistent_read=True)
+        except DoesNotExist:
+            session = None
+    else:
+        with read_together() as t:
+            session_future = t.get(Session, claims.session_id)
+            membership_future = t.get(Membership, workspace_id, claims.user_id)
+        session, membership = _found(session_future), _found(membership_future)
+    if session is None or session.user_id != claims.user_id or int(session.expires_at.timestamp()) < int(time.time()):
         raise Unauthenticated("session ended; log in again")
     sessions_list.seen(session)
-    return Principal(claims.user_id, claims.email, claims.session_id)
+    return Principal(claims.user_id, claims.email, claims.session_id), membership
+
+
+def _found(future: Any) -> Any:
+    try:
+        return future.get()
+    except DoesNotExist:
+        return None
 
 
 def logout(principal: Principal) -> None:

@@ -1,0 +1,112 @@
+"""DynamoDB requests of the routes behind the dashboard (the count is the same on every machine),
+and the exactness of the one-read authentication: a logout, a removed member or a changed role
+counts on the very next request."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+import botocore.client
+import pytest
+
+from chalicelib.domain.usage import RecordKind, UsageRecord
+from chalicelib.services import usage_queries
+from chalicelib.store import pushed_events
+
+TODAY = date(2026, 11, 18)
+
+
+@pytest.fixture
+def dynamo_calls(monkeypatch):
+    """Every DynamoDB request any client makes, as ``"Operation table"``."""
+    calls: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def counted(self, operation_name, api_params):
+        if self.meta.service_model.service_name == "dynamodb":
+            tables = [api_params.get("TableName", "")] + [
+                next(iter(item.values()))["TableName"] for item in api_params.get("TransactItems", [])]
+            calls.append(f"{operation_name} {','.join(t.rsplit('-', 1)[-1] for t in tables if t)}")
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counted)
+    return calls
+
+
+@pytest.fixture
+def fixed_today(monkeypatch):
+    monkeypatch.setattr(usage_queries, "clock", lambda: datetime.combine(TODAY, time(12), UTC))
+
+
+def seed(ws: str, days: int) -> None:
+    events = []
+    for i in range(days, 0, -1):
+        at = datetime.combine(TODAY - timedelta(days=i), time(12), UTC)
+        for feature, cost in (("chat", Decimal(10) + Decimal(i % 7)), ("agent", Decimal(3))):
+            events.append(UsageRecord(ws, RecordKind.EVENT, "push:k", "openai", at, at + timedelta(seconds=1),
+                                      model="gpt-4o", unit_type="tokens", units=Decimal(1000), feature=feature,
+                                      billed_cost=cost, idempotency_id=f"e-{i}-{feature}"))
+    pushed_events.add_events(ws, events)
+
+
+def _get(api, user, path, calls):
+    calls.clear()
+    r = api.get(f"/api/workspaces/{user.workspace_id}{path}", token=user.token)
+    assert r.status == 200, r.body
+    return r, list(calls)
+
+
+def test_a_workspace_route_authenticates_in_one_request(api, user, dynamo_calls):
+    _, calls = _get(api, user, "", dynamo_calls)
+    auth = [c for c in calls if "sessions" in c or "members" in c]
+    assert auth == ["TransactGetItems sessions,members"], calls
+
+
+def test_insights_read_the_rollups_once(api, user, fixed_today, dynamo_calls):
+    seed(user.workspace_id, 20)
+    r, calls = _get(api, user, "/insights", dynamo_calls)
+    assert r.json["insights"]
+    rollups = [c for c in calls if c.endswith("rollups")]
+    assert rollups == ["Query rollups"], calls  # was 4 reads of the two windows, at two grains
+    assert len(calls) <= 3, calls  # authentication, the plan, the rollups
+
+
+def test_the_summary_shares_the_forecasts_read(api, user, fixed_today, dynamo_calls):
+    seed(user.workspace_id, 20)
+    r, calls = _get(api, user, "/summary", dynamo_calls)
+    assert r.json["forecast"]["status"] == "ok" and r.json["usage"]["series"]
+    # the provider grain of the final days and the model grain of the provisional ones, once each
+    assert [c for c in calls if c.endswith("rollups")] == ["Query rollups"] * 2, calls
+    assert len(calls) <= 6, calls
+
+
+def test_revocation_counts_on_the_next_request(api, user):
+    other = api.new_user("member")
+    ws = f"/api/workspaces/{user.workspace_id}"
+    assert api.post(f"{ws}/members", {"email": other.email, "role": "member"}, token=user.token).status == 201
+    invite = {"email": api.new_user("guest").email, "role": "member"}
+    assert api.post(f"{ws}/members", invite, token=other.token).status == 403  # a member reads only
+
+    assert api.patch(f"{ws}/members/{other.user_id}", {"role": "admin"}, token=user.token).status == 200
+    assert api.post(f"{ws}/members", invite, token=other.token).status == 201  # promoted: at once
+    assert api.patch(f"{ws}/members/{other.user_id}", {"role": "member"}, token=user.token).status == 200
+    invite = {"email": api.new_user("guest").email, "role": "member"}
+    assert api.post(f"{ws}/members", invite, token=other.token).status == 403  # demoted: at once
+
+    assert api.delete(f"{ws}/members/{other.user_id}", token=user.token).status == 204
+    r = api.get(ws, token=other.token)
+    assert r.status == 404 and r.json["error"]["code"] == "not_found"  # removed: at once
+
+    assert api.post("/api/auth/logout", token=user.token).status in (200, 204)
+    assert api.get(ws, token=user.token).status == 401  # logged out: at once
+
+
+def test_a_cookie_session_reads_its_membership_with_it(api, user, dynamo_calls):
+    other = api.new_user("outsider")
+    headers = {"Cookie": f"cp_session={user.token}"}
+    dynamo_calls.clear()
+    r = api.get(f"/api/workspaces/{user.workspace_id}", headers=headers)
+    assert r.status == 200 and [c for c in dynamo_calls if "members" in c] == ["TransactGetItems sessions,members"]
+    r = api.get(f"/api/workspaces/{user.workspace_id}", headers={"Cookie": f"cp_session={other.token}"})
+    assert r.status == 404
