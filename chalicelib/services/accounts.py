@@ -14,9 +14,12 @@ from chalicelib import config
 from chalicelib.domain import identity
 from chalicelib.domain.roles import Role
 from chalicelib.errors import AlreadyExists, Unauthenticated, ValidationFailed
+from chalicelib.lazy import lazy
 from chalicelib.services import email_verification, login_throttle, passwords, sessions_list, tokens
 from chalicelib.store.base import cancelled_by_condition, read_together, transaction
 from chalicelib.store.identity import Membership, Session, User, Workspace
+
+counters = lazy("chalicelib.services.counters")  # sign-up only: kept off every request's imports
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ def signup(raw_email: str, password: str, workspace_name: str | None = None) -> 
     user = User(email, user_id=identity.new_id("usr"), password_hash=passwords.hash_password(password),
                 email_verified=False)
     workspace = Workspace(identity.new_id("ws"), name=workspace_name or "My workspace", created_by=user.user_id,
-                          owner_count=1)
+                          owner_count=1, **counters.initial())  # counted from the start (billing reads them)
     membership = Membership(workspace.workspace_id, user.user_id, role=Role.OWNER.value, email=email)
     try:
         with transaction() as t:

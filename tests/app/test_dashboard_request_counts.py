@@ -26,7 +26,8 @@ def dynamo_calls(monkeypatch):
     def counted(self, operation_name, api_params):
         if self.meta.service_model.service_name == "dynamodb":
             tables = [api_params.get("TableName", "")] + [
-                next(iter(item.values()))["TableName"] for item in api_params.get("TransactItems", [])]
+                next(iter(item.values()))["TableName"] for item in api_params.get("TransactItems", [])] + list(
+                api_params.get("RequestItems", {}))
             calls.append(f"{operation_name} {','.join(t.rsplit('-', 1)[-1] for t in tables if t)}")
         return original(self, operation_name, api_params)
 
@@ -110,3 +111,37 @@ def test_a_cookie_session_reads_its_membership_with_it(api, user, dynamo_calls):
     assert r.status == 200 and [c for c in dynamo_calls if "members" in c] == ["TransactGetItems sessions,members"]
     r = api.get(f"/api/workspaces/{user.workspace_id}", headers={"Cookie": f"cp_session={other.token}"})
     assert r.status == 404
+
+
+def test_alert_history_reads_the_pages_deliveries_at_once(api, user, dynamo_calls):
+    body = {"name": "OpenAI this week", "kind": "threshold", "amount": 50, "period": {"kind": "weekly"},
+            "channels": [{"type": "email"}]}
+    r = api.post(f"/api/workspaces/{user.workspace_id}/alerts", body, token=user.token)
+    assert r.status == 201, r.body
+    for _ in range(3):
+        assert api.post(f"/api/workspaces/{user.workspace_id}/alerts/{r.json['alert_id']}/test",
+                        token=user.token).status == 200
+    r, calls = _get(api, user, "/alerts/history", dynamo_calls)
+    firings = r.json["firings"]
+    assert len(firings) == 3 and all(len(f["deliveries"]) == 1 for f in firings)
+    assert all(d["status"] == "sent" for f in firings for d in f["deliveries"])
+    deliveries = [c for c in calls if "deliveries" in c]
+    assert deliveries == ["BatchGetItem deliveries"], calls  # was one Query per firing
+    assert len(calls) <= 3, calls
+
+
+def test_a_new_workspace_is_counted_from_sign_up(user):
+    from chalicelib.store.identity import Workspace
+
+    w = Workspace.get(user.workspace_id)
+    assert (w.member_count, w.connection_count, w.active_alert_rule_count, w.live_ingest_key_count) == (1, 0, 0, 0)
+
+
+def test_billing_reads_the_counters(api, user, dynamo_calls):
+    r = api.post(f"/api/workspaces/{user.workspace_id}/ingest-keys", {"name": "one"}, token=user.token)
+    assert r.status == 201, r.body
+    r, calls = _get(api, user, "/billing", dynamo_calls)
+    usage = r.json["usage"]
+    assert usage["members"]["used"] == 1 and usage["ingest_keys"]["used"] == 1
+    assert usage["events_per_month"]["used"] == 0
+    assert len(calls) <= 4, calls  # authentication, one read of three items, connections, rules
