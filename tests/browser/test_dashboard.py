@@ -251,6 +251,9 @@ def test_the_demo_first_screen_shows_the_open_spike_and_where_the_month_ends_to_
     banner = page.locator(f"[data-firing='{spike['firing_id']}']")
     text = banner.inner_text()
     assert "Unusual daily spend" in text and dollars(spike["figure"]) in text and dollars(spike["threshold"]) in text
+    # the title is the headline, the alert's name beside it (not "Unusual daily spend: Unusual spend: ...")
+    assert banner.locator(".firing-title strong").inner_text() == spike["headline"]
+    assert f"{spike['alert_name']}: {spike['headline']}" not in text and text.count("Unusual") == 2
     assert "gpt-4o" in banner.locator(".drivers").inner_text() and "Since 20" in text
     assert banner.get_by_role("button", name="Snooze 1 day").is_visible()
     pe = s["forecast"]["period_end"]
@@ -383,4 +386,46 @@ def test_upgrade_through_the_fake_stripe_and_see_the_plan_change(tab):
     assert _api(tab, f"/api/workspaces/{ws}/billing")["plan"]["name"] == "pro"
     assert page.get_by_role("button", name="Manage in the customer portal").is_visible()
     tab.shoot("billing-pro")
+    assert tab.problems == []
+
+
+def test_an_sms_channel_is_verified_by_its_code_and_picked_for_an_alert(tab, stack):
+    signup(tab, "sms")
+    ws = workspace_of(tab)
+    page = tab.page
+    number = f"+1415555{uuid.uuid4().int % 10_000:04d}"
+    if number.endswith("0000"):  # the fake Twilio answers undelivered to those
+        number = number[:-1] + "1"
+    tab.goto(f"/app/workspaces/{ws}/alerts")
+    page.get_by_role("button", name="New alert").click()
+    page.get_by_label("Name", exact=True).fill("Texted over $20")
+    page.get_by_label("Amount (USD)").fill("20")
+    page.get_by_label("Channel", exact=True).select_option("sms")
+    page.get_by_text("Verify a number before the alert can text it.").wait_for()
+    page.get_by_label("Add a number (E.164)").fill(number)
+    page.get_by_role("button", name="Send code").click()
+    code_field = page.get_by_label(f"Code sent to {number}")
+    code_field.wait_for()
+    outbox = stack.banner_url("Outbox (emails sent):")
+    texts: list[dict] = []
+
+    def code_arrived() -> bool:
+        texts[:] = [m for m in httpx.get(f"{outbox}/sms.json").json() if m["to"] == number]
+        return bool(texts)
+
+    _wait_for(code_arrived)
+    code = re.search(r"\b(\d{6})\b", texts[-1]["body"]).group(1)
+    verify = page.get_by_role("button", name="Verify", exact=True)
+    assert verify.is_disabled()  # six digits first
+    code_field.fill(code)
+    verify.click()
+    chosen = page.get_by_label("Verified number")
+    chosen.wait_for()
+    assert chosen.input_value() == number and code_field.count() == 0
+    page.get_by_role("button", name="Create alert").click()
+    page.get_by_text("Created “Texted over $20”.").wait_for()
+    [alert] = _api(tab, f"/api/workspaces/{ws}/alerts")["alerts"]
+    assert [(c["type"], c.get("number")) for c in alert["channels"]] == [("sms", number)]
+    numbers = _api(tab, f"/api/workspaces/{ws}/sms/numbers")["numbers"]
+    assert [(n["number"], n["status"]) for n in numbers] == [(number, "verified")]
     assert tab.problems == []

@@ -3,7 +3,7 @@ import { html, useState } from "./lib.js";
 import { get, post, qs, seg } from "./api.js";
 import { SpendChart } from "./chart.js";
 import { fmt, parse, percent, sum } from "./money.js";
-import { Card, Empty, ErrorBox, Loading, useAction, useApi, when } from "./ui.js";
+import { Card, Empty, ErrorBox, FiringTitle, Loading, useAction, useApi, when } from "./ui.js";
 
 const DIMENSIONS = ["provider", "model", "project", "feature", "customer"];
 
@@ -17,7 +17,7 @@ function Firings({ ws, firings, reload, canAct }) {
   const drivers = (f) => Object.entries(f.drivers || {}).filter(([, rows]) => rows.length)
     .map(([dim, rows]) => html`<li>${dim}: ${rows.map((r, i) => html`${i ? ", " : ""}<strong>${r.name}</strong> +${fmt(r.amount, f.currency)}`)}</li>`);
   return html`<div class="banners">${firings.map((f) => html`<div class=${`banner ${f.kind === "spike" ? "spike" : ""}`} role="alert" data-firing=${f.firing_id}>
-    <div><strong>${f.alert_name}</strong>: ${f.headline}
+    <div><${FiringTitle} f=${f} />
       <div class="muted">Since ${when(f.fired_at)}${f.figure && html` · ${f.figure_label || "observed"} ${fmt(f.figure, f.currency)}`}${f.threshold && html` vs ${(f.threshold_label || "threshold").toLowerCase()} ${fmt(f.threshold, f.currency)}`}</div>
       ${drivers(f).length ? html`<ul class="drivers" aria-label="What drove it">${drivers(f)}</ul>` : null}</div>
     ${canAct && html`<div class="actions">
