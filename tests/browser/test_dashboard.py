@@ -267,6 +267,27 @@ def test_the_demo_first_screen_shows_the_open_spike_and_where_the_month_ends_to_
     assert tab.problems == []
 
 
+def test_the_first_screen_asks_for_its_data_alongside_who_is_logged_in(tab, stack):
+    _login_demo(tab, stack)
+    page = tab.page
+    page.locator(".plot[data-drawn]").wait_for()
+    events: list[tuple[str, str]] = []
+
+    def seen(what: str, url: str) -> None:
+        if "/api/" in url:
+            events.append((what, url.split("?")[0].rsplit("/", 1)[-1]))
+
+    page.on("request", lambda r: seen("sent", r.url))
+    page.on("response", lambda r: seen("answered", r.url))
+    page.reload()
+    page.locator(".plot[data-drawn]").wait_for()
+    page.wait_for_load_state("networkidle")
+    # the URL names the workspace: its summary need not wait for /api/me's answer, and is asked for once
+    assert events.index(("sent", "summary")) < events.index(("answered", "me")), events
+    assert sorted(name for what, name in events if what == "sent") == ["me", "summary"], events
+    assert tab.problems == []
+
+
 def test_forecast_page_takes_a_typed_budget_and_explains_its_accuracy(tab, stack):
     ws = _login_demo(tab, stack)
     page = tab.page

@@ -51,10 +51,13 @@ function Today({ t }) {
     ${t.usual != null ? html`<span class="muted">a usual day (median of the last ${t.usual_days}) <strong>${fmt(t.usual)}</strong>${word ? ` · ${word} usual` : ""}</span>` : null}</p>`;
 }
 
+// What the first screen asks for (main.js asks for it with /api/me when the URL is the overview's).
+export const summaryPath = (ws, days = 30, groupBy = "provider") => `/api/workspaces/${ws}/summary${qs({ days, group_by: groupBy })}`;
+
 export function Overview({ ws, role }) {
   const [groupBy, setGroupBy] = useState("provider");
   const [days, setDays] = useState(30);
-  const data = useApi(() => get(`/api/workspaces/${ws}/summary${qs({ days, group_by: groupBy })}`), [ws, groupBy, days]);
+  const data = useApi(() => get(summaryPath(ws, days, groupBy)), [ws, groupBy, days]);
   if (data.error) return html`<${ErrorBox} error=${data.error} ws=${ws} />`;
   if (!data.data) return html`<${Loading} what="Loading this month" />`;
   const s = data.data;
