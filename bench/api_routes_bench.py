@@ -2,6 +2,8 @@
 
     python -m bench.api_routes_bench            # 20 calls per route
     python -m bench.api_routes_bench --runs 50
+    python -m bench.api_routes_bench --only insights --explain      # one route, its DynamoDB requests named
+    python -m bench.api_routes_bench --only summary --profile summary --sort tottime   # where its time goes
 
 The Chalice app in-process against moto (the tests' setup and stage), the demo seeded as on the local stack
 (OpenAI and Anthropic fakes served on loopback, synced, three months pushed, the demo's alerts and
