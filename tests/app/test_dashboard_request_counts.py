@@ -145,3 +145,19 @@ def test_billing_reads_the_counters(api, user, dynamo_calls):
     assert usage["members"]["used"] == 1 and usage["ingest_keys"]["used"] == 1
     assert usage["events_per_month"]["used"] == 0
     assert len(calls) <= 4, calls  # authentication, one read of three items, connections, rules
+
+
+def test_a_firing_that_names_no_channels_still_shows_its_deliveries(api, user, dynamo_calls):
+    """Firings stored before ``channel_ids`` existed: their deliveries are queried, as before."""
+    from chalicelib.store.alerts import Firing
+
+    body = {"name": "Old", "kind": "threshold", "amount": 50, "period": {"kind": "weekly"},
+            "channels": [{"type": "email"}]}
+    alert = api.post(f"/api/workspaces/{user.workspace_id}/alerts", body, token=user.token).json
+    key = api.post(f"/api/workspaces/{user.workspace_id}/alerts/{alert['alert_id']}/test",
+                   token=user.token).json["firing_id"]
+    Firing(user.workspace_id, key).update(actions=[Firing.channel_ids.remove()])
+    r, calls = _get(api, user, "/alerts/history", dynamo_calls)
+    [firing] = r.json["firings"]
+    assert [d["type"] for d in firing["deliveries"]] == ["email"]
+    assert [c for c in calls if "deliveries" in c] == ["Query deliveries"], calls
