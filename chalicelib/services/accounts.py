@@ -29,6 +29,7 @@ class Principal:
     user_id: str
     email: str
     session_id: str
+    created_at: datetime | None = None  # the account's, when the session carries it
 
 
 def normalized_email(raw: str) -> str:
@@ -82,7 +83,7 @@ def login(raw_email: str, password: str, client: str | None = None, user_agent: 
     expires_at = now + config.token_ttl_seconds()
     session = Session(
         secrets.token_urlsafe(24), user_id=user.user_id, expires_at=datetime.fromtimestamp(expires_at, UTC),
-        user_agent=sessions_list.clean_user_agent(user_agent),
+        user_agent=sessions_list.clean_user_agent(user_agent), user_created_at=user.created_at,
     )
     session.save(condition=Session.session_id.does_not_exist())
     token = tokens.issue(user.user_id, email, session.session_id, expires_at)
@@ -115,7 +116,7 @@ def authenticate_in(authorization: str | None, workspace_id: str | None) -> tupl
     if session is None or session.user_id != claims.user_id or int(session.expires_at.timestamp()) < int(time.time()):
         raise Unauthenticated("session ended; log in again")
     sessions_list.seen(session)
-    return Principal(claims.user_id, claims.email, claims.session_id), membership
+    return Principal(claims.user_id, claims.email, claims.session_id, session.user_created_at), membership
 
 
 def _found(future: Any) -> Any:
@@ -131,5 +132,7 @@ def logout(principal: Principal) -> None:
 
 def me(principal: Principal) -> dict:
     """The caller's account (GET /api/me adds their workspaces: ``workspaces.list_for_user``)."""
+    if principal.created_at is not None:  # a login session carries it (the email and id are the token's)
+        return {"user_id": principal.user_id, "email": principal.email, "created_at": principal.created_at.isoformat()}
     user = User.get(principal.email)
     return {"user_id": user.user_id, "email": user.email, "created_at": user.created_at.isoformat()}

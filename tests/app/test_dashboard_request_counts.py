@@ -161,3 +161,24 @@ def test_a_firing_that_names_no_channels_still_shows_its_deliveries(api, user, d
     [firing] = r.json["firings"]
     assert [d["type"] for d in firing["deliveries"]] == ["email"]
     assert [c for c in calls if "deliveries" in c] == ["Query deliveries"], calls
+
+
+def test_me_takes_the_accounts_creation_time_from_the_session(api, user, dynamo_calls):
+    from chalicelib.store.identity import User
+
+    dynamo_calls.clear()
+    r = api.get("/api/me", token=user.token)
+    calls = list(dynamo_calls)
+    assert r.status == 200
+    assert r.json["created_at"] == User.get(user.email).created_at.isoformat() and r.json["email"] == user.email
+    assert not [c for c in calls if c.endswith("users")], calls  # the session carries it
+    assert len(calls) == 3, calls  # the session, the memberships, their workspaces
+
+
+def test_me_from_a_session_older_than_that_reads_the_user(api, user):
+    from chalicelib.services import tokens
+    from chalicelib.store.identity import Session, User
+
+    Session(tokens.verify(user.token).session_id).update(actions=[Session.user_created_at.remove()])
+    r = api.get("/api/me", token=user.token)
+    assert r.status == 200 and r.json["created_at"] == User.get(user.email).created_at.isoformat()
