@@ -2,6 +2,8 @@
 
     python -m bench.api_routes_bench            # 20 calls per route
     python -m bench.api_routes_bench --runs 50
+    python -m bench.api_routes_bench --only insights --explain      # one route, its DynamoDB requests named
+    python -m bench.api_routes_bench --only summary --profile summary --sort tottime   # where its time goes
 
 The Chalice app in-process against moto (the tests' setup and stage), the demo seeded as on the local stack
 (OpenAI and Anthropic fakes served on loopback, synced, three months pushed, the demo's alerts and
@@ -13,7 +15,9 @@ process creates; it is the same on every machine. Times are wall-clock medians o
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import statistics
 import sys
 import time
@@ -81,6 +85,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--explain", action="store_true", help="list each route's DynamoDB requests")
+    parser.add_argument("--only", action="append", default=[], help="bench only these routes (repeatable)")
+    parser.add_argument("--profile", metavar="ROUTE", help="cProfile ROUTE's calls; print the top functions")
+    parser.add_argument("--sort", default="cumulative", help="pstats sort key for --profile (e.g. tottime)")
+    parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args()
 
     counter = DynamoCounter()
@@ -127,11 +135,18 @@ def main() -> None:
             ws = me["workspaces"][0]["workspace_id"]
             print(f"{'route':15} {'median ms':>9} {'p90 ms':>7} {'DynamoDB':>8} {'target':>7}")
             for name, path in routes(ws, usage_queries.today()):
+                if args.only and name not in args.only:
+                    continue
                 times, counts = [], []
-                for _ in range(args.runs + 1):  # the first call warms imports and caches: not counted
+                profiler = cProfile.Profile() if name == args.profile else None
+                for run in range(args.runs + 1):  # the first call warms imports and caches: not counted
                     counter.count, counter.calls = 0, []
+                    if profiler and run:
+                        profiler.enable()
                     t = time.perf_counter()
                     r = client.http.get(path, headers=headers)
+                    if profiler and run:
+                        profiler.disable()
                     times.append((time.perf_counter() - t) * 1000)
                     counts.append(counter.count)
                     assert r.status_code == 200, (path, r.status_code, r.body[:300])
@@ -144,6 +159,8 @@ def main() -> None:
                       f"{'' if median <= target else '  over'}")
                 if args.explain:
                     print("      " + ", ".join(counter.calls))
+                if profiler:
+                    pstats.Stats(profiler, stream=sys.stdout).sort_stats(args.sort).print_stats(args.top)
         for s in served.values():
             s.stop()
     load = os.getloadavg()

@@ -29,6 +29,36 @@ new MutationObserver((_, obs) => {
 """
 
 
+# Where a load's time goes, from the page's own timings (ms from navigation start).
+STAGES = """() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const res = performance.getEntriesByType('resource');
+  const assets = res.filter((r) => !r.name.includes('/api/'));
+  const api = res.filter((r) => r.name.includes('/api/') && r.startTime < window.__drawnAt)
+    .map((r) => [r.name.split('?')[0].replace(/^.*\\/api\\//, '/api/').replace(/ws_[0-9a-f]+/, 'ws'),
+                 r.startTime, r.responseEnd]);
+  return {document: nav.responseEnd, assets: Math.max(nav.responseEnd, ...assets.map((r) => r.responseEnd)),
+          assetCount: assets.length, api};
+}"""
+
+
+def print_stages(stages: list[dict], drawn: list[float]) -> None:
+    """Medians of: the HTML received, the JS and CSS loaded (from cache or not), each API call's start
+    and end, and the chart drawn; the gaps between them are the page's own work (JS, render, draw)."""
+    med = statistics.median
+    print("  where the time goes (medians, ms from navigation start): "
+          f"HTML received {med(s['document'] for s in stages):.0f} · "
+          f"JS+CSS loaded {med(s['assets'] for s in stages):.0f} ({stages[-1]['assetCount']} files)")
+    names = [name for name, _, _ in stages[-1]["api"]]
+    for i, name in enumerate(names):
+        rows = [s["api"][i] for s in stages if len(s["api"]) > i]
+        print(f"    {name}: sent {med(r[1] for r in rows):.0f}, answered {med(r[2] for r in rows):.0f}"
+              f" ({med(r[2] - r[1] for r in rows):.0f} ms on the wire and the server)")
+    last = [max((r[2] for r in s["api"]), default=s["assets"]) for s in stages]
+    after = med(d - e for d, e in zip(drawn, last, strict=True))
+    print(f"    chart drawn {med(drawn):.0f} ({after:.0f} ms after the last answer: render and draw)")
+
+
 def measure(base: str, email: str, password: str, loads: int) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -44,7 +74,7 @@ def measure(base: str, email: str, password: str, loads: int) -> None:
         page.locator(".plot[data-drawn]").wait_for()
         overview = page.url
         page.close()
-        times, calls = [], []
+        times, calls, stages = [], [], []
         for _ in range(loads):
             page = context.new_page()
             seen: list[str] = []
@@ -53,6 +83,7 @@ def measure(base: str, email: str, password: str, loads: int) -> None:
             page.locator(".plot[data-drawn]").wait_for(timeout=30000)
             times.append(page.evaluate("window.__drawnAt"))
             page.wait_for_load_state("networkidle")
+            stages.append(page.evaluate(STAGES))
             calls.append(len(seen))
             last = seen
             page.close()
@@ -60,6 +91,7 @@ def measure(base: str, email: str, password: str, loads: int) -> None:
     load = os.getloadavg()
     print(f"first screen with data (navigation start to chart drawn), {loads} loads: "
           f"median {statistics.median(times):.0f} ms, min {min(times):.0f}, max {max(times):.0f}")
+    print_stages(stages, times)
     paths = [re.sub(r"ws_[0-9a-f]+", "ws", u.split("127.0.0.1")[-1]) for u in last]
     print(f"API calls per load: {sorted(set(calls))} ({', '.join(paths)})")
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")

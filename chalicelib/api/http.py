@@ -160,17 +160,19 @@ def endpoint(
         def view(**params: str) -> Response:
             request = bp.current_request
             try:
-                ctx = Ctx(request)
+                ctx, membership = Ctx(request), None
                 if raw_body:  # signed webhooks read the body themselves: refuse a large one first
                     _check_size(request.raw_body or b"")
                 if auth:
                     from chalicelib.api import web_session
 
-                    ctx.principal = web_session.authenticate(request)  # bearer, or cookie + CSRF
+                    workspace_id = params.get("workspace_id") if permission is not None else None
+                    # bearer, or cookie + CSRF; the membership read with the session when it can be
+                    ctx.principal, membership = web_session.authorize(request, workspace_id)
                 if permission is not None and "workspace_id" in params:
                     from chalicelib.services import workspaces
 
-                    ctx.membership = workspaces.require(ctx.principal, params["workspace_id"], permission)
+                    ctx.membership = workspaces.check(membership, permission)
                 if query is not None:
                     ctx.query = _parse_model(query, dict(request.query_params or {}), "query")
                 elif request.query_params:

@@ -24,6 +24,7 @@ from chalicelib.lazy import lazy
 accounts = lazy("chalicelib.services.accounts")
 tokens = lazy("chalicelib.services.tokens")
 api_tokens = lazy("chalicelib.services.api_tokens")
+workspaces = lazy("chalicelib.services.workspaces")
 
 SESSION_COOKIE = "cp_session"
 CSRF_COOKIE = "cp_csrf"
@@ -52,18 +53,30 @@ def csrf_token(session_id: str) -> str:
 
 def authenticate(request: Any) -> Any:
     """The caller, from the bearer header or else the session cookie (plus CSRF check)."""
+    return authorize(request, None)[0]
+
+
+def authorize(request: Any, workspace_id: str | None) -> tuple[Any, Any]:
+    """``authenticate``, and with ``workspace_id`` the caller's membership of it (``None``: not a
+    member; ``workspaces.check`` decides). A login session and its membership are one read
+    (``accounts.authenticate_in``); a personal API token names its user only once read, so its
+    membership is a second read."""
     authorization = request.headers.get("authorization")
-    if authorization:  # a personal API token (its scope checked against the method), else a session
-        return api_tokens.authenticate(authorization, request.method.upper())
+    if authorization and api_tokens.is_api_token(authorization.removeprefix("Bearer ").strip()):
+        # a personal API token (its scope checked against the method)
+        principal = api_tokens.authenticate(authorization, request.method.upper())
+        return principal, None if workspace_id is None else workspaces.membership(principal, workspace_id)
+    if authorization:  # a login session's bearer token
+        return accounts.authenticate_in(authorization, workspace_id)
     token = cookies(request).get(SESSION_COOKIE)
     if not token:
         raise Unauthenticated("log in first (no bearer token or session cookie)")
-    principal = accounts.authenticate(f"Bearer {token}")
+    principal, membership = accounts.authenticate_in(f"Bearer {token}", workspace_id)
     if request.method.upper() not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER) or ""
         if not hmac.compare_digest(sent.encode(), csrf_token(principal.session_id).encode()):
             raise CsrfRejected("missing or wrong X-CSRF-Token header for a cookie session")
-    return principal
+    return principal, membership
 
 
 def _secure() -> bool:

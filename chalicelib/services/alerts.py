@@ -33,7 +33,7 @@ from chalicelib.store.alerts import (
     AlertRule,
     Delivery,
     Firing,
-    firing_id,
+    deliveries_of,
     rule_of,
     rules,
     visible_firing,
@@ -245,7 +245,7 @@ def send_test(m: Membership, alert_id: str) -> dict:
     alert_delivery.record(firing, [], r.channels)
     alert_delivery.deliver_now_or_later(m.workspace_id, key)
     return {"firing_id": key, "subject": f"[CostPilot test] {notification.headline}",
-            "deliveries": _deliveries_view(m.workspace_id, key)}
+            "deliveries": _deliveries_view(deliveries_of([firing])[key])}
 
 
 def _evaluate_soon(workspace_id: str) -> None:
@@ -259,14 +259,17 @@ def _evaluate_soon(workspace_id: str) -> None:
 # --- history ------------------------------------------------------------------------------------
 
 
-def _deliveries_view(workspace_id: str, key: str) -> list[dict]:
+def _deliveries_view(deliveries: list[Delivery]) -> list[dict]:
     return [{"channel_id": d.channel_id, "type": d.channel_type, "status": d.status, "attempts": int(d.attempts),
              "last_error": d.last_error, "sent_at": d.sent_at.isoformat() if d.sent_at else None,
              **({"sms_status": d.sms_status, "email_fallback": d.fallback} if d.channel_type == "sms" else {})}
-            for d in Delivery.query(firing_id(workspace_id, key), consistent_read=True)]
+            for d in deliveries]
 
 
-def firing_view(f: Firing) -> dict:
+def firing_view(f: Firing, deliveries: list[Delivery] | None = None) -> dict:
+    """``deliveries``: the firing's (``deliveries_of``), when the caller read them with others'."""
+    if deliveries is None:
+        deliveries = deliveries_of([f])[f.firing_key]
     n = Notification.from_json(f.message)
     return {
         "firing_id": f.firing_key, "alert_id": f.alert_id, "alert_name": f.alert_name, "kind": f.kind,
@@ -276,21 +279,23 @@ def firing_view(f: Firing) -> dict:
         "threshold": None if n.threshold is None else str(n.threshold), "currency": n.currency,
         "acknowledged_by": f.acknowledged_by,
         "acknowledged_at": f.acknowledged_at.isoformat() if f.acknowledged_at else None,
-        "deliveries": _deliveries_view(f.workspace_id, f.firing_key),
+        "deliveries": _deliveries_view(deliveries),
         "driving_key": n.driving_key,
     }
 
 
 def history(m: Membership, *, alert_id: str | None = None, limit: int = 50, before: str | None = None) -> dict:
     condition = Firing.fired_sort < before if before else None
-    items, last = [], None
+    found: list[Firing] = []
     for f in Firing.by_time.query(m.workspace_id, condition, scan_index_forward=False, page_size=limit * 2):
         if alert_id and f.alert_id != alert_id:
             continue
-        items.append(firing_view(f))
-        last = f.fired_sort
-        if len(items) >= limit:
+        found.append(f)
+        if len(found) >= limit:
             break
+    deliveries = deliveries_of(found)  # one read for the page's deliveries, not one per firing
+    items = [firing_view(f, deliveries[f.firing_key]) for f in found]
+    last = found[-1].fired_sort if found else None
     return {"firings": items, "next_before": last if len(items) >= limit else None}
 
 

@@ -3,13 +3,13 @@ daily spend by one dimension, open firings, and the top movers against the previ
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from chalicelib.domain.alert_messages import Notification
 from chalicelib.domain.money import to_str
-from chalicelib.services import forecasting, usage_queries
+from chalicelib.services import forecasting, plan_limits, usage_queries
 from chalicelib.store.alerts import Firing, rules
 from chalicelib.store.identity import Membership
 
@@ -88,18 +88,25 @@ def usual_day(periods: list[str], series: list[dict], today: str) -> dict[str, A
 
 def summary(m: Membership, days: int, group_by: str) -> dict[str, Any]:
     workspace_id = m.workspace_id
-    today = usage_queries.today()
+    now = usage_queries.clock()
+    today = now.date()
     start, previous_start = today - timedelta(days=days - 1), today - timedelta(days=2 * days - 1)
+    plan = plan_limits.current_plan(workspace_id)  # read once: the clip and the forecast's history
     query = usage_queries.parse({"from": previous_start.isoformat(), "to": today.isoformat(), "group_by": group_by})
-    query, notice = usage_queries.clip_to_plan(workspace_id, query)
-    usage = usage_queries.run(workspace_id, query).to_json()
-    shown = [p for p in usage["series"] if p["period"] >= start.isoformat()]
+    query, notice = usage_queries.clip_to_plan(workspace_id, query, plan)
+    earliest = usage_queries.earliest_day(workspace_id, plan)
     period_start, period_end = forecasting.period_bounds(today, "month")
     budget = monthly_budget(workspace_id)
     horizon = min(90, max(7, (period_end - today).days + 1))
-    # a clipped query starts on the plan's first day: the forecast need not look the plan up again
-    earliest = date.fromisoformat(notice["from"]) if notice else None
-    forecast = forecasting.forecast(workspace_id, horizon, {}, budget, "month", earliest=earliest)
+    if group_by == "provider":  # the forecast's read (the provider grain) holds the chart's days too
+        rows = usage_queries.daily_rows(workspace_id, forecasting.history_start(today, earliest), today,
+                                        ("provider",), now)
+        usage = usage_queries.run_over(rows, query, now).to_json()
+    else:
+        rows = None
+        usage = usage_queries.run(workspace_id, query, now).to_json()
+    forecast = forecasting.forecast(workspace_id, horizon, {}, budget, "month", earliest=earliest, rows=rows, now=now)
+    shown = [p for p in usage["series"] if p["period"] >= start.isoformat()]
     # the plan may clip the previous window away: then compare the two halves of the shown window
     mover_days = days if query.start <= previous_start else days // 2
     mover_start = today - timedelta(days=mover_days - 1)

@@ -14,6 +14,7 @@ from chalicelib.domain import money, pricing
 from chalicelib.services import forecast_accuracy, usage_queries
 
 HISTORY_DAYS = 365
+INSIGHT_DIMENSIONS = ("provider", "model", "unit_type", "project", "feature")
 CENT = Decimal("0.01")
 
 
@@ -23,20 +24,29 @@ def _cents(x: float) -> str:
 
 def daily_history(workspace_id: str, end: date, filters: dict[str, frozenset], currency: str = "USD",
                   days: int = HISTORY_DAYS, now: datetime | None = None,
-                  earliest: date | None = None) -> tuple[date, list[Decimal]]:
+                  earliest: date | None = None, rows: list | None = None) -> tuple[date, list[Decimal]]:
     """Spend per UTC day up to ``end`` (inclusive), from the first day with spend. Days without
     spend are real zeros, not gaps; history starts no earlier than the plan allows. Days the providers
     have not finished billing read the provisional spend (the larger of the bill so far and pushed
-    events), as alerts do. ``earliest``: the plan's first day, when the caller has it already."""
+    events), as alerts do. ``earliest``: the plan's first day, when the caller has it already;
+    ``rows``: what ``usage_queries.daily_rows`` read over these days at ``now``, when the caller has it."""
     if earliest is None:
         earliest = usage_queries.earliest_day(workspace_id)
-    start = max(end - timedelta(days=days - 1), earliest)  # the plan's history
+    start = max(end - timedelta(days=days - 1), earliest)  # the plan's history (history_start)
     days = (end - start).days + 1
-    result = usage_queries.daily_spend(workspace_id, start, end, filters=filters, now=now)
+    if rows is not None and now is not None:
+        result = usage_queries.daily_spend_of(rows, start, end, (), now, filters)
+    else:
+        result = usage_queries.daily_spend(workspace_id, start, end, filters=filters, now=now)
     by_day = usage_queries.spend_by_day(result, currency)
     series = [by_day.get(start + timedelta(days=i), Decimal(0)) for i in range(days)]
     first = next((i for i, v in enumerate(series) if v), len(series))
     return start + timedelta(days=first), series[first:]
+
+
+def history_start(today: date, earliest: date) -> date:
+    """The first day a forecast reads (``daily_history``'s ``start``)."""
+    return max(today - timedelta(days=HISTORY_DAYS - 1), earliest)
 
 
 def period_bounds(today: date, period: str) -> tuple[date, date]:
@@ -58,16 +68,19 @@ def risk_level(probability: float | None, projected: float, budget: float | None
 
 
 def forecast(workspace_id: str, horizon: int, filters: dict[str, frozenset], budget: Decimal | None,
-             period: str = "month", level: float = 0.8, earliest: date | None = None) -> dict[str, Any]:
+             period: str = "month", level: float = 0.8, earliest: date | None = None,
+             rows: list | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """``rows`` (with the ``now`` they were read at): the caller's ``usage_queries.daily_rows`` over
+    ``history_start(today, earliest)..today``, so the forecast reads nothing itself."""
     import numpy as np
 
     from chalicelib.engines import forecast as engine
 
-    now = usage_queries.clock()
+    now = now or usage_queries.clock()
     today = now.date()
     # one read through today; today's bucket is still growing, so the history ends yesterday and the
     # forecast starts today
-    first_day, series = daily_history(workspace_id, today, filters, now=now, earliest=earliest)
+    first_day, series = daily_history(workspace_id, today, filters, now=now, earliest=earliest, rows=rows)
     history, today_so_far = series[:-1], (series[-1] if series else Decimal(0))
     period_start, period_end = period_bounds(today, period)
     spent = sum((v for d, v in zip(_days(first_day, len(history)), history, strict=True) if d >= period_start),
@@ -123,20 +136,25 @@ def insights(workspace_id: str, days: int = 30) -> dict[str, Any]:
     so nothing reads as "new" merely because its past is out of view."""
     from chalicelib.engines import insights as rules
 
-    end = usage_queries.today()
+    now = usage_queries.clock()
+    end = now.date()
     earliest = usage_queries.earliest_day(workspace_id)  # the plan's history: nothing before it is read
     if end - timedelta(days=2 * days - 1) < earliest:
         days = max(1, ((end - earliest).days + 1) // 2)
     start = end - timedelta(days=days - 1)
     prev_start, prev_end = start - timedelta(days=days), start - timedelta(days=1)
+    # one read of the every-dimension rows over both windows; the two groupings are computed from it
+    # (day points: each falls in one window)
+    read_from = max(prev_start, earliest)
+    rows = usage_queries.daily_rows(workspace_id, read_from, end, INSIGHT_DIMENSIONS, now)
+    by_model = usage_queries.daily_spend_of(rows, read_from, end, ("provider", "model", "unit_type"), now)
+    by_tag = usage_queries.daily_spend_of(rows, read_from, end, ("provider", "project", "feature"), now)
 
-    def model_rows(a: date, b: date) -> list[rules.UsageRow]:
-        a = max(a, earliest)
-        if a > b:
-            return []
-        result = usage_queries.daily_spend(workspace_id, a, b, group_by=("provider", "model", "unit_type"))
+    def model_rows(current: bool) -> list[rules.UsageRow]:
         acc: dict[tuple, dict] = defaultdict(lambda: {"cost": Decimal(0), "in": 0, "out": 0})
-        for p in result.series:
+        for p in by_model.series:
+            if (p.period >= start) != current:
+                continue
             g = dict(p.group)
             row = acc[(p.period, g["provider"], g["model"])]
             row["cost"] += p.spend
@@ -147,19 +165,15 @@ def insights(workspace_id: str, days: int = 30) -> dict[str, Any]:
         return [rules.UsageRow(day, provider, v["cost"], model, v["in"], v["out"])
                 for (day, provider, model), v in acc.items() if provider]
 
-    def tag_rows(a: date, b: date) -> list[rules.UsageRow]:
-        a = max(a, earliest)
-        if a > b:
-            return []
-        result = usage_queries.daily_spend(workspace_id, a, b, group_by=("provider", "project", "feature"))
+    def tag_rows(current: bool) -> list[rules.UsageRow]:
         return [rules.UsageRow(p.period, dict(p.group)["provider"] or "(unattributed)", p.spend,
                                project=dict(p.group)["project"], feature=dict(p.group)["feature"])
-                for p in result.series if not p.unattributed]
+                for p in by_tag.series if not p.unattributed and (p.period >= start) == current]
 
-    current, previous = model_rows(start, end), model_rows(prev_start, prev_end)
+    current, previous = model_rows(True), model_rows(False)
     found = (rules.cost_concentration(current) + rules.fast_growth(current, previous)
              + rules.cheaper_model(current, pricing.price_per_million)
-             + rules.new_costly_tag(tag_rows(start, end), tag_rows(prev_start, prev_end)))
+             + rules.new_costly_tag(tag_rows(True), tag_rows(False)))
     found.sort(key=lambda i: -rules.SEVERITIES.index(i.severity))
     return {"days": days, "from": start.isoformat(), "to": end.isoformat(),
             "previous": {"from": prev_start.isoformat(), "to": prev_end.isoformat()}, "timezone": "UTC",

@@ -39,9 +39,10 @@ def parse(params: Mapping[str, Any] | None) -> UsageQuery:
         raise ValidationFailed(e.message, field=e.field) from None
 
 
-def earliest_day(workspace_id: str) -> date:
-    """The first UTC day the workspace's plan lets any read see (usage, CSV, forecast, insights)."""
-    return plans.clip_history(plan_limits.current_plan(workspace_id), date.min, today())[0]
+def earliest_day(workspace_id: str, plan: plans.Plan | None = None) -> date:
+    """The first UTC day the workspace's plan lets any read see (usage, CSV, forecast, insights);
+    ``plan``: the workspace's plan, when the caller has it already."""
+    return plans.clip_history(plan or plan_limits.current_plan(workspace_id), date.min, today())[0]
 
 
 def run_within_plan(workspace_id: str, query: UsageQuery) -> tuple[UsageResult, dict | None]:
@@ -53,10 +54,11 @@ def run_within_plan(workspace_id: str, query: UsageQuery) -> tuple[UsageResult, 
     return run(workspace_id, clipped), notice
 
 
-def clip_to_plan(workspace_id: str, query: UsageQuery) -> tuple[UsageQuery, dict | None]:
+def clip_to_plan(workspace_id: str, query: UsageQuery,
+                 plan: plans.Plan | None = None) -> tuple[UsageQuery, dict | None]:
     """Clips the start to the plan's history window; says so when it does (``from`` is the
     window's first day, after ``to`` when the whole range is older)."""
-    plan = plan_limits.current_plan(workspace_id)
+    plan = plan or plan_limits.current_plan(workspace_id)
     earliest, clipped = plans.clip_history(plan, query.start, today())
     if not clipped:
         return query, None
@@ -79,6 +81,26 @@ def daily_spend(workspace_id: str, start: date, end: date, filters: Mapping[str,
     """Spend per UTC day over ``start..end`` (inclusive), optionally filtered and grouped; days the
     providers have not finished billing read the provisional spend (``usage_query``)."""
     return run(workspace_id, UsageQuery(start, end, "day", group_by, dict(filters or {})), now)
+
+
+def daily_rows(workspace_id: str, start: date, end: date, dimensions: tuple[str, ...],
+               now: datetime) -> list[tuple[str, Any, Any]]:
+    """The rollup rows of ``start..end`` at the grain holding ``dimensions`` (provisional days as
+    ``run`` reads them): one read for several ``daily_spend_of`` over parts of it."""
+    query = UsageQuery(start, end, "day", dimensions, {})
+    return list(usage.query_rows(workspace_id, query, provisional_from=finality.first_provisional_day(now)))
+
+
+def daily_spend_of(rows: list[tuple[str, Any, Any]], start: date, end: date, group_by: tuple[str, ...],
+                   now: datetime, filters: Mapping[str, frozenset] | None = None) -> UsageResult:
+    """``daily_spend`` computed over rows ``daily_rows`` read (at a grain holding ``group_by`` and
+    the filters' dimensions; rows outside ``start..end`` are ignored)."""
+    return run_over(rows, UsageQuery(start, end, "day", group_by, dict(filters or {})), now)
+
+
+def run_over(rows: list[tuple[str, Any, Any]], query: UsageQuery, now: datetime) -> UsageResult:
+    """``run`` over rows ``daily_rows`` read (a range and grain holding the query's)."""
+    return usage_compute.run_query(rows, query, now=now)
 
 
 def spend_by_day(result: UsageResult, currency: str = "USD") -> dict[date, Decimal]:

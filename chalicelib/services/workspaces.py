@@ -20,10 +20,21 @@ from chalicelib.store.identity import Membership, User, Workspace
 
 def require(principal: Principal, workspace_id: str, permission: Permission) -> Membership:
     """The caller's membership if it grants ``permission``; a non-member learns nothing (404)."""
+    return check(membership(principal, workspace_id), permission)
+
+
+def membership(principal: Principal, workspace_id: str) -> Membership | None:
+    """The caller's membership of the workspace (consistent: a removal counts at once), if any."""
     try:
-        membership = Membership.get(workspace_id, principal.user_id, consistent_read=True)
+        return Membership.get(workspace_id, principal.user_id, consistent_read=True)
     except DoesNotExist:
-        raise NotFound("workspace not found") from None
+        return None
+
+
+def check(membership: Membership | None, permission: Permission) -> Membership:
+    """``require`` on a membership read already (``None``: not a member)."""
+    if membership is None:
+        raise NotFound("workspace not found")
     if not allows(membership.role, permission):
         raise Forbidden(f"your role ({membership.role}) does not allow {permission.value}")
     return membership

@@ -126,6 +126,24 @@ def firing_id(workspace_id: str, key: str) -> str:
     return f"{workspace_id}#{key}"
 
 
+def deliveries_of(firings: list[Firing]) -> dict[str, list[Delivery]]:
+    """Each firing's deliveries by firing key, sorted by channel id as a Query returns them: one
+    consistent BatchGetItem (per 100) for the channels each firing recorded with its deliveries
+    (``channel_ids``, same transaction); a Query for a firing that names none (older items)."""
+    out: dict[str, list[Delivery]] = {f.firing_key: [] for f in firings}
+    keys = [(firing_id(f.workspace_id, f.firing_key), c) for f in firings for c in f.channel_ids or ()]
+    by_id = {firing_id(f.workspace_id, f.firing_key): f.firing_key for f in firings}
+    if keys:
+        for d in Delivery.batch_get(keys, consistent_read=True):
+            out[by_id[d.firing_id]].append(d)
+    for f in firings:
+        if not f.channel_ids:
+            out[f.firing_key] = list(Delivery.query(firing_id(f.workspace_id, f.firing_key), consistent_read=True))
+    for found in out.values():
+        found.sort(key=lambda d: d.channel_id)
+    return out
+
+
 def visible_firing(workspace_id: str, key: str) -> Firing:
     """A firing as its workspace sees it: NotFound (404) when missing or merged into another."""
     try:

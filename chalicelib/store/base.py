@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.models import Model
 
 if TYPE_CHECKING:
-    from pynamodb.transactions import TransactWrite
+    from pynamodb.transactions import TransactGet, TransactWrite
 
 from chalicelib import config
 
@@ -40,6 +41,21 @@ def transaction() -> TransactWrite:
     from pynamodb.transactions import TransactWrite
 
     return TransactWrite(connection=Connection(region=config.region()))
+
+
+def read_together() -> TransactGet:
+    """A read of several items in one request (TransactGetItems: strongly consistent, all as of one
+    moment); ``.get(Model, keys...)`` gives a future whose ``.get()`` raises ``DoesNotExist``."""
+    from pynamodb.transactions import TransactGet
+
+    return TransactGet(connection=_read_connection())
+
+
+@cache
+def _read_connection() -> Any:
+    from pynamodb.connection import Connection
+
+    return Connection(region=config.region())
 
 
 def cancelled_by_condition(error: Exception) -> list[bool]:

@@ -29,9 +29,13 @@ from pynamodb.attributes import (
 )
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 
+from chalicelib import aws
 from chalicelib.domain.plans import Limit
 from chalicelib.domain.subscription import SubscriptionState
 from chalicelib.store.base import BaseModel, table_meta, utcnow
+from chalicelib.store.identity import Workspace
+from chalicelib.store.pushed_events import quota_key
+from chalicelib.store.usage import records_table
 
 EVENT_RETENTION_SECONDS = 30 * 24 * 3600
 
@@ -130,6 +134,21 @@ def _plain(value):
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def overview_items(workspace_id: str, month: str) -> tuple[Workspace | None, BillingAccount | None, int]:
+    """The workspace item (its counters), its billing account and the events written in ``month``,
+    in one strongly consistent request (TransactGetItems)."""
+    key = {"S": workspace_id}
+    found = aws.client("dynamodb").transact_get_items(TransactItems=[
+        {"Get": {"TableName": Workspace.Meta.table_name, "Key": {"workspace_id": key}}},
+        {"Get": {"TableName": BillingAccount.Meta.table_name, "Key": {"workspace_id": key}}},
+        {"Get": {"TableName": records_table(), "Key": {"pk": key, "sk": {"S": quota_key(month)}}}},
+    ])["Responses"]
+    workspace, account, quota = (r.get("Item") for r in found)
+    events = int(quota["n"]["N"]) if quota and "n" in quota else 0
+    return (Workspace.from_raw_data(workspace) if workspace else None,
+            BillingAccount.from_raw_data(account) if account else None, events)
 
 
 def account_of(workspace_id: str) -> BillingAccount | None:

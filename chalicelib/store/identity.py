@@ -56,6 +56,8 @@ class Session(BaseModel):
     # services.sessions_list: what the account page shows of each session
     user_agent = UnicodeAttribute(null=True)
     last_seen_at = UTCDateTimeAttribute(null=True)
+    # the account's creation time (it never changes), so GET /api/me need not read the user item
+    user_created_at = UTCDateTimeAttribute(null=True)
     by_user = SessionsByUserIndex()
 
 

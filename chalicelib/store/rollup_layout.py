@@ -71,6 +71,8 @@ def _escape(value: str | None) -> str:
 
 
 def _split(text: str) -> list[str]:
+    if _ESCAPE not in text:  # the usual key: nothing escaped (a query decodes thousands of them)
+        return text.split(_SEP)
     parts, current, chars = [], [], iter(text)
     for ch in chars:
         if ch == _ESCAPE:

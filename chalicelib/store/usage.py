@@ -218,9 +218,21 @@ def query_rows(workspace_id: str, query: UsageQuery, provisional_from: date | No
         ranges += layout.read_ranges(cut, query.end, "day", dims | {"model"})
     else:
         ranges = layout.read_ranges(start, query.end, query.granularity, dims)
-    for low, high in ranges:
+    for low, high in _merged(ranges):
         for key, values in _read_range(workspace_id, low, high + "#~"):
             yield key.day, key, values
+
+
+def _merged(ranges: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Adjacent ranges of one grain and period (final days, then the provisional ones at the same
+    grain) as one range: one Query instead of two."""
+    out: list[tuple[str, str]] = []
+    for low, high in ranges:
+        if out and out[-1][1].partition("#")[0] == low.partition("#")[0]:
+            out[-1] = (out[-1][0], high)
+        else:
+            out.append((low, high))
+    return out
 
 
 def _read_range(workspace_id: str, low: str, high: str) -> Iterator[tuple[RollupKey, RollupValues]]:

@@ -77,16 +77,22 @@ def test_saving_per_kind():
 
 
 def test_the_summary_looks_the_plan_up_once(api, user, fixed_today, monkeypatch):
-    """The clipped usage query already knows the plan's first day: the forecast reuses it."""
+    """The summary reads the plan once, for the clipped usage query and the forecast's history."""
+    from chalicelib.services import plan_limits
+
     seed(user.workspace_id, 40)
+    looked_up = []
+    original = plan_limits.current_plan
 
-    def looked_up_again(workspace_id):
-        raise AssertionError("the plan was looked up a second time")
+    def counted(workspace_id, now=None):
+        looked_up.append(workspace_id)
+        return original(workspace_id, now)
 
-    monkeypatch.setattr(usage_queries, "earliest_day", looked_up_again)
+    monkeypatch.setattr(plan_limits, "current_plan", counted)
     r = api.get(f"/api/workspaces/{user.workspace_id}/summary?days=30", token=user.token)
     assert r.status == 200, r.body
     assert r.json["notice"]["from"] == "2026-10-20" and r.json["forecast"]["history_days"] == 29
+    assert looked_up == [user.workspace_id]
 
 
 def test_saving_words_for_total_growth():

@@ -252,6 +252,9 @@ def test_the_demo_first_screen_shows_the_open_spike_and_where_the_month_ends_to_
     banner = page.locator(f"[data-firing='{spike['firing_id']}']")
     text = banner.inner_text()
     assert "Unusual daily spend" in text and dollars(spike["figure"]) in text and dollars(spike["threshold"]) in text
+    # the title is the headline, the alert's name beside it (not "Unusual daily spend: Unusual spend: ...")
+    assert banner.locator(".firing-title strong").inner_text() == spike["headline"]
+    assert f"{spike['alert_name']}: {spike['headline']}" not in text and text.count("Unusual") == 2
     assert "gpt-4o" in banner.locator(".drivers").inner_text() and "Since 20" in text
     assert banner.get_by_role("button", name="Snooze 1 day").is_visible()
     pe = s["forecast"]["period_end"]
@@ -262,6 +265,27 @@ def test_the_demo_first_screen_shows_the_open_spike_and_where_the_month_ends_to_
     assert page.locator("[data-figure=today]").inner_text() == dollars(s["today_vs_usual"]["today"])
     page.get_by_label("Group by").select_option("model")
     page.locator(".legend", has_text="gpt-4o").wait_for()
+    assert tab.problems == []
+
+
+def test_the_first_screen_asks_for_its_data_alongside_who_is_logged_in(tab, stack):
+    _login_demo(tab, stack)
+    page = tab.page
+    page.locator(".plot[data-drawn]").wait_for()
+    events: list[tuple[str, str]] = []
+
+    def seen(what: str, url: str) -> None:
+        if "/api/" in url:
+            events.append((what, url.split("?")[0].rsplit("/", 1)[-1]))
+
+    page.on("request", lambda r: seen("sent", r.url))
+    page.on("response", lambda r: seen("answered", r.url))
+    page.reload()
+    page.locator(".plot[data-drawn]").wait_for()
+    page.wait_for_load_state("networkidle")
+    # the URL names the workspace: its summary need not wait for /api/me's answer, and is asked for once
+    assert events.index(("sent", "summary")) < events.index(("answered", "me")), events
+    assert sorted(name for what, name in events if what == "sent") == ["me", "summary"], events
     assert tab.problems == []
 
 
@@ -428,4 +452,45 @@ def test_after_a_downgrade_the_owner_chooses_what_stays_active(tab, stack):
     card.get_by_text("Alert rules: keep up to 3 (3 chosen)").wait_for()
     assert not boxes["Rule 1"].is_checked() and boxes["Rule 4"].is_checked()
     assert page.get_by_role("button", name="Upgrade to Pro").is_visible()  # a canceled subscription can buy again
+
+
+def test_an_sms_channel_is_verified_by_its_code_and_picked_for_an_alert(tab, stack):
+    signup(tab, "sms")
+    ws = workspace_of(tab)
+    page = tab.page
+    number = f"+1415555{uuid.uuid4().int % 10_000:04d}"
+    if number.endswith("0000"):  # the fake Twilio answers undelivered to those
+        number = number[:-1] + "1"
+    tab.goto(f"/app/workspaces/{ws}/alerts")
+    page.get_by_role("button", name="New alert").click()
+    page.get_by_label("Name", exact=True).fill("Texted over $20")
+    page.get_by_label("Amount (USD)").fill("20")
+    page.get_by_label("Channel", exact=True).select_option("sms")
+    page.get_by_text("Verify a number before the alert can text it.").wait_for()
+    page.get_by_label("Add a number (E.164)").fill(number)
+    page.get_by_role("button", name="Send code").click()
+    code_field = page.get_by_label(f"Code sent to {number}")
+    code_field.wait_for()
+    outbox = stack.banner_url("Outbox (emails sent):")
+    texts: list[dict] = []
+
+    def code_arrived() -> bool:
+        texts[:] = [m for m in httpx.get(f"{outbox}/sms.json").json() if m["to"] == number]
+        return bool(texts)
+
+    _wait_for(code_arrived)
+    code = re.search(r"\b(\d{6})\b", texts[-1]["body"]).group(1)
+    verify = page.get_by_role("button", name="Verify", exact=True)
+    assert verify.is_disabled()  # six digits first
+    code_field.fill(code)
+    verify.click()
+    chosen = page.get_by_label("Verified number")
+    chosen.wait_for()
+    assert chosen.input_value() == number and code_field.count() == 0
+    page.get_by_role("button", name="Create alert").click()
+    page.get_by_text("Created “Texted over $20”.").wait_for()
+    [alert] = _api(tab, f"/api/workspaces/{ws}/alerts")["alerts"]
+    assert [(c["type"], c.get("number")) for c in alert["channels"]] == [("sms", number)]
+    numbers = _api(tab, f"/api/workspaces/{ws}/sms/numbers")["numbers"]
+    assert [(n["number"], n["status"]) for n in numbers] == [(number, "verified")]
     assert tab.problems == []

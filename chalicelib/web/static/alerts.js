@@ -4,7 +4,7 @@ import { del, get, post, put, seg } from "./api.js";
 import { AlertForm } from "./alert_form.js";
 import { DisableKey } from "./key_actions.js";
 import { fmt } from "./money.js";
-import { Card, Empty, ErrorBox, Loading, useAction, useApi, when } from "./ui.js";
+import { Card, Empty, ErrorBox, FiringTitle, Loading, useAction, useApi, when } from "./ui.js";
 
 function describe(a) {
   const period = a.period ? (a.period.kind === "rolling" ? `${a.period.days} rolling days` : a.period.kind) : "";
@@ -21,7 +21,7 @@ function History({ ws, canEdit, role }) {
   const ack = (f) => action.run(async () => { await post(`/api/workspaces/${ws}/alerts/history/${seg(f.firing_id)}/acknowledge`); await data.reload(); });
   if (!firings.length) return html`<${Empty}>No alert has fired yet.<//>`;
   return html`<${ErrorBox} error=${action.error} ws=${ws} /><ul class="history">${firings.map((f) => html`<li class=${`firing ${f.status}`}>
-    <div><strong>${f.alert_name}</strong>${f.test ? " (test)" : ""}: ${f.headline}</div>
+    <${FiringTitle} f=${f} />
     <div class="muted">${when(f.fired_at)} · ${f.status}${f.acknowledged_by ? ` by ${f.acknowledged_by}` : ""}</div>
     <div class="deliveries">${f.deliveries.map((d) => html`<span class=${`pill ${d.status}`} title=${d.last_error || ""}>${d.type}: ${d.status}${d.attempts > 1 ? ` (${d.attempts} tries)` : ""}</span>`)}</div>
     ${canEdit && f.status === "open" && html`<button type="button" onClick=${() => ack(f)}>Acknowledge</button>`}

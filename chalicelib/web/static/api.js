@@ -36,7 +36,23 @@ export async function api(method, path, body, { quiet401 = false } = {}) {
   return data;
 }
 
-export const get = (path, opts) => api("GET", path, undefined, opts);
+// A GET started before the page asks for it (the first screen's data, alongside /api/me): the page's
+// own get() of the same path within a few seconds takes it over, once.
+const prefetched = new Map();
+const PREFETCH_FRESH_MS = 10000;
+export function prefetch(path) {
+  if (prefetched.has(path)) return;
+  const p = api("GET", path, undefined, { quiet401: true });
+  p.catch(() => {}); // whoever takes it over handles its error; never an unhandled rejection
+  prefetched.set(path, { p, at: Date.now() });
+}
+
+export const get = (path, opts) => {
+  const early = prefetched.get(path);
+  prefetched.delete(path);
+  if (!early || Date.now() - early.at > PREFETCH_FRESH_MS) return api("GET", path, undefined, opts);
+  return early.p.catch((e) => { if (e.status === 401 && !(opts && opts.quiet401)) onUnauthenticated(); throw e; });
+};
 export const post = (path, body) => api("POST", path, body ?? {});
 export const patch = (path, body) => api("PATCH", path, body);
 export const del = (path) => api("DELETE", path);

@@ -1,9 +1,9 @@
 // The shell: who is logged in, the workspace switcher, navigation, and the page for the URL.
 import { html, render, useEffect, useState } from "./lib.js";
-import { get, post, setUnauthenticatedHandler } from "./api.js";
+import { get, post, prefetch, setUnauthenticatedHandler } from "./api.js";
 import { match, interceptLinks, navigate, useLocation } from "./router.js";
 import { AuthPage } from "./auth.js";
-import { Overview } from "./overview.js";
+import { Overview, summaryPath } from "./overview.js";
 import { ErrorBox, Loading } from "./ui.js";
 import { AccountPage, ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage } from "./account.js";
 import { InvitationPage } from "./invitations.js";
@@ -122,5 +122,8 @@ function App() {
   return html`<${Shell} me=${me} ws=${m.ws} section=${section} query=${query} onLogout=${onLogout} reloadMe=${loadMe} />`;
 }
 
+// The overview's data is asked for alongside /api/me rather than after it: its URL names the workspace.
+const first = match("/app/workspaces/:ws", location.pathname);
+if (first && document.cookie.includes("cp_csrf=")) prefetch(summaryPath(first.ws));
 interceptLinks();
 render(html`<${App} />`, document.getElementById("root"));

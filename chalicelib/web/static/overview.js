@@ -3,7 +3,7 @@ import { html, useState } from "./lib.js";
 import { get, post, qs, seg } from "./api.js";
 import { SpendChart } from "./chart.js";
 import { fmt, parse, percent, sum } from "./money.js";
-import { Card, Empty, ErrorBox, Loading, useAction, useApi, when } from "./ui.js";
+import { Card, Empty, ErrorBox, FiringTitle, Loading, useAction, useApi, when } from "./ui.js";
 
 const DIMENSIONS = ["provider", "model", "project", "feature", "customer"];
 
@@ -17,7 +17,7 @@ function Firings({ ws, firings, reload, canAct }) {
   const drivers = (f) => Object.entries(f.drivers || {}).filter(([, rows]) => rows.length)
     .map(([dim, rows]) => html`<li>${dim}: ${rows.map((r, i) => html`${i ? ", " : ""}<strong>${r.name}</strong> +${fmt(r.amount, f.currency)}`)}</li>`);
   return html`<div class="banners">${firings.map((f) => html`<div class=${`banner ${f.kind === "spike" ? "spike" : ""}`} role="alert" data-firing=${f.firing_id}>
-    <div><strong>${f.alert_name}</strong>: ${f.headline}
+    <div><${FiringTitle} f=${f} />
       <div class="muted">Since ${when(f.fired_at)}${f.figure && html` · ${f.figure_label || "observed"} ${fmt(f.figure, f.currency)}`}${f.threshold && html` vs ${(f.threshold_label || "threshold").toLowerCase()} ${fmt(f.threshold, f.currency)}`}</div>
       ${drivers(f).length ? html`<ul class="drivers" aria-label="What drove it">${drivers(f)}</ul>` : null}</div>
     ${canAct && html`<div class="actions">
@@ -51,10 +51,13 @@ function Today({ t }) {
     ${t.usual != null ? html`<span class="muted">a usual day (median of the last ${t.usual_days}) <strong>${fmt(t.usual)}</strong>${word ? ` · ${word} usual` : ""}</span>` : null}</p>`;
 }
 
+// What the first screen asks for (main.js asks for it with /api/me when the URL is the overview's).
+export const summaryPath = (ws, days = 30, groupBy = "provider") => `/api/workspaces/${ws}/summary${qs({ days, group_by: groupBy })}`;
+
 export function Overview({ ws, role }) {
   const [groupBy, setGroupBy] = useState("provider");
   const [days, setDays] = useState(30);
-  const data = useApi(() => get(`/api/workspaces/${ws}/summary${qs({ days, group_by: groupBy })}`), [ws, groupBy, days]);
+  const data = useApi(() => get(summaryPath(ws, days, groupBy)), [ws, groupBy, days]);
   if (data.error) return html`<${ErrorBox} error=${data.error} ws=${ws} />`;
   if (!data.data) return html`<${Loading} what="Loading this month" />`;
   const s = data.data;

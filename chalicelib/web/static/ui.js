@@ -63,6 +63,13 @@ export function when(iso) {
   return iso.replace("T", " ").slice(0, 16) + " UTC";
 }
 
+// A firing's title, the same on the banner and in the history: its headline already says what
+// happened ("Unusual spend: OpenAI was ..."), so the alert's name goes beside it, not before it.
+export function FiringTitle({ f }) {
+  return html`<div class="firing-title"><strong>${f.headline}</strong>${f.test ? " (test)" : ""}
+    <span class="muted"> · Alert: ${f.alert_name}</span></div>`;
+}
+
 export function Card({ title, children, cls = "" }) {
   return html`<section class=${`card ${cls}`}>${title && html`<h2>${title}</h2>`}${children}</section>`;
 }
