@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from devstack.fakes.openai import ADMIN_KEY as OPENAI_KEY
 from devstack.stripe_local import LOCAL_SECRET_KEY
@@ -450,7 +451,8 @@ def test_after_a_downgrade_the_owner_chooses_what_stays_active(tab, stack):
     _wait_for(lambda: {a["name"]: a["status"] for a in _api(tab, f"/api/workspaces/{ws}/alerts")["alerts"]}
               == {"Rule 1": "paused", "Rule 2": "active", "Rule 3": "active", "Rule 4": "active"})
     card.get_by_text("Alert rules: keep up to 3 (3 chosen)").wait_for()
-    assert not boxes["Rule 1"].is_checked() and boxes["Rule 4"].is_checked()
+    expect(boxes["Rule 1"]).not_to_be_checked()  # the page read again shows the server's choice
+    expect(boxes["Rule 4"]).to_be_checked()
     assert page.get_by_role("button", name="Upgrade to Pro").is_visible()  # a canceled subscription can buy again
 
 

@@ -31,8 +31,9 @@ export function PlanKeep({ ws, billing, owner, onSaved }) {
     e.preventDefault();
     action.run(async () => {
       await post(`/api/workspaces/${ws}/billing/keep`, Object.fromEntries(kinds.map((k) => [k.field, current[k.limit]])));
-      setChosen(null);
       await onSaved();
+      await lists.reload();
+      setChosen(null);  // only now: until the lists are read again, the choice is what the server has
     });
   };
   return html`<${Card} title="What stays active on the ${billing.plan.title} plan">
