@@ -16,7 +16,8 @@ zeros and negative values) and are placed on a regular grid in arrival order. Th
    and a point is only as unusual as it is against the nearer of the two expectations;
 3. the residual is divided by a robust scale (MAD of recent residuals, with a floor so that a very
    smooth series does not alarm on a 10% wiggle, and raised for bursty series so that a burst as
-   large as a typical day's largest is barely news); a rise is also judged against a floor of
+   large as a typical day's largest rise is barely news: rises only, so that empty hours --
+   missing data billed as zero -- do not hide a loop); a rise is also judged against a floor of
    UP_RATIO (a 1.5-3x launch step is a new baseline, not a runaway loop), and, held for two
    points in a row, against the lower floor PAIR_RATIO (two windows: one point and a pair);
    and whatever the noise, a record -- RECORD_RATIO times the largest point of the last five
@@ -158,8 +159,11 @@ def _residual(
     return z - expected, expected
 
 
-def _scale(resid: np.ndarray, g: Grid) -> np.ndarray:
-    """Robust standard deviation of the residuals before each slot (MAD over ~two weeks)."""
+def _scale(resid: np.ndarray, g: Grid, tail_of: str = "both") -> np.ndarray:
+    """Robust standard deviation of the residuals before each slot (MAD over ~two weeks).
+
+    Raised on bursty series by the typical day's largest deviation (``tail_of="up"``: the largest
+    rise only, so that empty hours -- missing data billed as zero -- do not hide a rise)."""
     window = min(14 * g.per_day, 500) if g.per_day else 56
     lags = np.arange(1, window + 1)
     mad = np.full(resid.shape[0], np.nan)
@@ -171,7 +175,7 @@ def _scale(resid: np.ndarray, g: Grid) -> np.ndarray:
         mad[lo : lo + vals.shape[0]] = nanmedian_rows(np.abs(vals - centre[:, None]))
         count[lo : lo + vals.shape[0]] = np.isfinite(vals).sum(axis=1)
     sd = MAD_TO_SD * np.nan_to_num(mad, nan=0.0)
-    tail = _daily_extreme(resid, g) / TAIL_Z
+    tail = _daily_extreme(np.maximum(resid, 0.0) if tail_of == "up" else resid, g) / TAIL_Z
     # With few residuals seen, the scale itself is uncertain: be more tolerant.
     floor = np.where(count >= 10, MIN_SCALE, 2 * MIN_SCALE)
     return np.maximum(np.maximum(sd, tail), floor)
@@ -245,7 +249,7 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     g = build(timestamps, v)
     seasonal, levelled = _baseline(g)
     slot_resid, _ = _residual(g.z, seasonal, levelled)
-    scale = _scale(g.z - levelled, g)
+    scale = _scale(g.z - levelled, g, "up")
     resid, expected_z = _residual(g.point_z, seasonal[g.slot], levelled[g.slot])
     resid = np.nan_to_num(resid, nan=0.0)
     sd = scale[g.slot]
@@ -268,7 +272,7 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     up = np.maximum(up, above_record(g) * (Z_MID / np.log(RECORD_RATIO)))
     strength = up
     if direction == "both":
-        drop = np.maximum(-resid, 0.0) / sd
+        drop = np.maximum(-resid, 0.0) / _scale(g.z - levelled, g)[g.slot]
         strength = np.maximum(up, _trailing_min(drop, DROP_POINTS))
     if g.per_day:
         strength = strength - np.maximum(_bar(strength, g) - Z_MID, 0.0)

@@ -91,3 +91,21 @@ def test_a_loop_right_after_a_noisy_hour_that_fired_still_alarms():
     s = spike_scores(ts, v)
     assert s[at] >= 0.5 and s[at + 1] >= 0.5
     assert np.all(s[at + 2 : at + 6] < 0.5)
+
+
+def test_empty_hours_do_not_hide_a_loop():
+    """Missing data billed as zero (one hour in forty) is a deep drop every day or two; it must not
+    widen the bar for rises. A fourfold loop on a steady $5-an-hour series is still flagged, and
+    the empty hours alone are no alarm."""
+    for seed in (0, 2):
+        rng = np.random.default_rng(seed)
+        h = np.arange(24 * 40)
+        ts = START + h.astype("timedelta64[h]")
+        v = 5.0 * (1 + 0.1 * np.sin(2 * np.pi * h / 24)) * rng.lognormal(0, 0.1, h.shape[0])
+        v[rng.random(v.shape[0]) < 0.025] = 0.0
+        assert np.all(spike_scores(ts, v) < 0.5)
+        at = 24 * 33 + 2
+        v[at : at + 6] = 4.0 * 5.0
+        s = spike_scores(ts, v)
+        assert s[at : at + 2].max() >= 0.5
+        assert np.sum(s[24 * 7 :] >= 0.5) == 1
