@@ -26,7 +26,8 @@ zeros and negative values) and are placed on a regular grid in arrival order. Th
    slot 1-3 weeks earlier, also had (a monthly or weekly job) is discounted by that earlier rise
    as a ratio (log units), with a margin for a job that grew;
 5. a drop counts only when it holds for DROP_POINTS points (one empty hour is not an outage);
-   a rise that has held HOLD_POINTS points is the baseline for the next one (a level shift);
+   a rise that has held HOLD_POINTS points, or two points at HOLD_PAIR_RATIO or more, is the
+   baseline for the next one (a level shift);
 6. the series' own bar (an anomaly likelihood in the spirit of HTM's, without the Gaussian): the
    strength must also beat the BAR_RANK-th largest strength of the last four weeks, so bursty
    series raise their own bar while smooth ones keep it low; then squashed to a score in [0, 1];
@@ -90,6 +91,9 @@ DROP_POINTS = 3
 #: Level-shift handling: a rise that has held HOLD_POINTS points is the new baseline for the
 #: next point (a launch step is judged once, at its onset, not again at every busier hour).
 HOLD_POINTS = 3
+#: ... and so is a step of at least this ratio that has held two points (a launch's third hour is
+#: judged against its first two; a loop has fired on its first two points by then).
+HOLD_PAIR_RATIO = 1.5
 #: An episode (one alarm) lasts at least this share of a day, and until CALM_POINTS calm points.
 EPISODE_DAYS = 0.5
 #: The series' own bar: a point must also beat the BAR_RANK-th largest strength of the last
@@ -263,6 +267,10 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     if HOLD_POINTS:
         # A step that has held HOLD_POINTS points is the new baseline for what comes next.
         held = np.concatenate([np.zeros(1), _trailing_min(rise, HOLD_POINTS)[:-1]])
+        # ... and so is a step of HOLD_PAIR_RATIO or more that has held two points: a launch's
+        # third hour is judged against its first two (a loop has fired on its first two by then).
+        pair_held = np.concatenate([np.zeros(1), _trailing_min(rise, 2)[:-1]])
+        held = np.maximum(held, np.where(pair_held >= np.log(HOLD_PAIR_RATIO), pair_held, 0.0))
         rise = rise - np.maximum(held, 0.0)
     up = np.maximum(rise, 0.0) / np.maximum(sd, np.log(UP_RATIO) / Z_MID)
     pair = np.maximum(_trailing_min(rise, 2), 0.0)

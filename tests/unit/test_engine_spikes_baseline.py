@@ -109,3 +109,18 @@ def test_empty_hours_do_not_hide_a_loop():
         s = spike_scores(ts, v)
         assert s[at : at + 2].max() >= 0.5
         assert np.sum(s[24 * 7 :] >= 0.5) == 1
+
+
+def test_a_busy_third_hour_of_a_launch_is_judged_against_its_first_two():
+    """A launch steps spend up 2.5x at 14:00; its third hour is a further 1.4x (3.5x the old
+    baseline). Two hours held are the new baseline: no runaway alert. A 3.5x loop from the
+    same hour still alarms on its first point."""
+    ts, v = office_hours(40, seed=4, noise=0.04)
+    at = 24 * 30 + 13
+    launch = v.copy()
+    launch[at:] *= 2.5
+    launch[at + 2] *= 1.4
+    assert np.all(spike_scores(ts, launch)[at:] < 0.5)
+    loop = v.copy()
+    loop[at : at + 4] *= 3.5
+    assert spike_scores(ts, loop)[at] >= 0.5
