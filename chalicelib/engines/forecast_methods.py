@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chalicelib.engines.robust import mad_sd
+
 #: Candidate smoothing weights; a coarse grid is as good as an optimiser for a median combination.
 ALPHAS = np.array([0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8])
 #: Points smoothed at once by :func:`fit_ses`.
@@ -103,6 +105,19 @@ def trend_share(z: np.ndarray, window: int = 91) -> float:
     if total <= 0.0:
         return 0.0
     return float((t @ dev) ** 2 / (t @ t) / total)
+
+
+def variance_ratio(z: np.ndarray, lag: int = 7) -> float:
+    """How much of ``z`` (shape (n,), log, deseasonalised, gap-free) is a level that wanders and
+    stays (a random walk) rather than noise around a level: the robust variance of ``lag``-day
+    changes over ``lag`` times that of 1-day changes. About 1 for a random walk, about 2 / (2 *
+    lag) = 1/7 for noise around a fixed level; 0.0 when there are too few changes to tell."""
+    if z.shape[0] < 2 * lag + 1:
+        return 0.0
+    step = mad_sd(np.diff(z)) ** 2
+    if step <= 0.0:
+        return 0.0
+    return mad_sd(z[lag:] - z[:-lag]) ** 2 / (lag * step)
 
 
 def recent_median_forecast(d: np.ndarray, horizon: int, window: int = 7) -> np.ndarray:

@@ -4,11 +4,16 @@
 - Theta (a trend extrapolation) takes part only where a line explains the recent history.
 - The 80% interval covers about 80% both on a month of history and on most of a year (one flat
   widening covered about 85% on long histories and too little on short ones).
+- A short history whose level wanders and stays (a random walk, like an ad exchange's daily price)
+  is forecast from its latest level, not from medians that lag it; noise around a level is not.
 """
 
 import numpy as np
 
+from chalicelib.engines import forecast_combine
 from chalicelib.engines.forecast import forecast
+from chalicelib.engines.forecast_methods import variance_ratio
+from chalicelib.engines.forecast_prepare import prepare
 
 WEEK = np.array([1.15, 1.1, 1.1, 1.05, 1.0, 0.8, 0.8])
 
@@ -65,3 +70,34 @@ def test_theta_takes_part_only_where_a_trend_explains_the_recent_history():
     rising = noisy(n, seed=13, sd=0.05) * np.exp(0.01 * np.arange(n))
     assert "theta:" in forecast(rising, 30).method
     assert "theta:" not in forecast(noisy(n, seed=14, sd=0.2), 30).method
+
+
+def random_walk(n: int, seed: int, sd: float = 0.04, noise: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """Observed values and the true level of a log random walk (no weekly pattern)."""
+    rng = np.random.default_rng(seed)
+    level = 100.0 * np.exp(np.cumsum(rng.normal(0.0, sd, n)))
+    return level * np.exp(rng.normal(0.0, noise, n)), level
+
+
+def test_the_variance_ratio_tells_a_random_walk_from_noise_around_a_level():
+    walks = [variance_ratio(np.cumsum(np.random.default_rng(s).normal(0.0, 0.1, 400))) for s in range(4)]
+    noise = [variance_ratio(np.random.default_rng(s).normal(0.0, 0.1, 400)) for s in range(4)]
+    assert all(0.5 < v < 1.5 for v in walks)
+    assert all(v < 0.25 for v in noise)  # about 1/7
+    assert variance_ratio(np.zeros(40)) == 0.0 and variance_ratio(np.arange(10.0)) == 0.0
+
+
+def test_a_short_random_walk_is_forecast_from_its_latest_level():
+    gaps = []
+    for seed in range(30):
+        y, level = random_walk(35, seed)
+        gaps.append(abs(np.log(forecast(y, 7).mean[0] / level[-1])))
+    assert np.median(gaps) < 0.025  # 0.044 from the combination alone (medians lag the walk)
+
+
+def test_noise_around_a_level_and_long_histories_keep_the_combination():
+    flat = [forecast_combine.persistence(prepare(noisy(42, seed=s, sd=0.15))) for s in range(20)]
+    assert sum(share > 0 for share in flat) <= 2
+    y, _ = random_walk(120, seed=3)
+    assert forecast_combine.persistence(prepare(y)) == 0.0  # every held-out stretch is tested
+    assert "level:" not in forecast(y, 14).method
