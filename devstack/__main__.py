@@ -13,7 +13,9 @@ import argparse
 import logging
 import os
 import secrets
+import select
 import signal
+import socket
 import sys
 import threading
 from datetime import UTC, date, datetime, timedelta
@@ -44,6 +46,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--outbox-port", type=int, default=8025,
                    help="the outbox page (emails sent) and local webhook receivers (default 8025, else a free port)")
     return p.parse_args(argv)
+
+
+def wake_on_signals() -> tuple[socket.socket, socket.socket]:
+    """A socket pair whose first end becomes readable when a signal arrives (``signal.set_wakeup_fd``
+    on the second end, which must stay open as long as the first is waited on).
+
+    Python runs a signal's handler in the main thread, between two bytecodes; the kernel may deliver
+    the signal (Ctrl-C, ``kill``) to any of the stack's threads, where the C-level handler only notes
+    it. A main thread blocked in ``Event.wait()`` without a timeout is then never woken, and the
+    stack does not stop. Waiting in ``select`` on this socket, it is: whichever thread took the
+    signal writes a byte to it."""
+    readable, writable = socket.socketpair()
+    readable.setblocking(False)
+    writable.setblocking(False)
+    signal.set_wakeup_fd(writable.fileno(), warn_on_full_buffer=False)
+    return readable, writable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     http_thread.start()
 
     stop = threading.Event()
+    stop_signals, _wakeup_fd = wake_on_signals()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
@@ -207,7 +226,9 @@ def main(argv: list[str] | None = None) -> int:
           f"python -m devstack.stripe_local --url {fake_stripe.base_url} --help)")
     print("Press Ctrl-C to stop.\nready", flush=True)
 
-    stop.wait()
+    while not stop.is_set():
+        select.select([stop_signals], [], [])  # a signal wakes it; its handler then runs, here
+        stop_signals.recv(64)
     print("stopping...", flush=True)
     server.shutdown()
     outbox_server.shutdown()

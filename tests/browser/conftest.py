@@ -33,15 +33,18 @@ def stack():
     drain = threading.Thread(target=lambda: s.banner.extend(s.proc.stdout), daemon=True)
     drain.start()
     yield s
-    if s.proc.poll() is None:
-        s.proc.send_signal(signal.SIGINT)
-        try:
-            s.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # a keep-alive browser connection can hold the server's shutdown
-            s.proc.kill()
-            s.proc.wait(timeout=30)
-    drain.join(timeout=10)
-    s.log.close()
+    try:
+        if s.proc.poll() is None:
+            s.proc.send_signal(signal.SIGINT)
+            try:
+                s.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # a bound: a stack that does not stop is killed, and fails
+                s.proc.kill()
+                s.proc.wait(timeout=30)
+                raise AssertionError("the local stack did not exit within 60 s of SIGINT") from None
+    finally:
+        drain.join(timeout=10)
+        s.log.close()
 
 
 @pytest.fixture(scope="module")  # stopped before other modules run: playwright holds an event loop

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shutil
@@ -61,9 +62,25 @@ class Stack:
         """A URL the banner prints after ``label`` (e.g. ``Fake Stripe:``)."""
         return re.search(rf"{re.escape(label)}\s+(http://\S+)", "".join(self.banner)).group(1)
 
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGINT)
-        rest, _ = self.proc.communicate(timeout=120)
+    def stop(self, via_thread: bool = False, timeout: float = 120) -> int:
+        """Ctrl-C (SIGINT), then waits for the stack to exit (``timeout`` bounds the wait: a stack
+        that does not exit is killed, so it cannot run on behind the tests, and the test fails).
+
+        ``via_thread``: the signal goes to one of the stack's threads other than its main thread, as
+        the kernel may deliver a process-wide signal (Ctrl-C, ``kill``) to any thread of a process."""
+        if via_thread:
+            worker = min(int(t) for t in os.listdir(f"/proc/{self.proc.pid}/task") if int(t) != self.proc.pid)
+            if ctypes.CDLL(None, use_errno=True).tgkill(self.proc.pid, worker, signal.SIGINT) != 0:
+                raise OSError(ctypes.get_errno(), "tgkill failed")
+        else:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            rest, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            if self._own_state:
+                shutil.rmtree(self.state_dir, ignore_errors=True)
+            raise AssertionError(f"the stack did not exit within {timeout:.0f} s of SIGINT") from None
         self.banner.append(rest)
         self.log.close()
         if self._own_state:
