@@ -13,9 +13,6 @@ import argparse
 import logging
 import os
 import secrets
-import select
-import signal
-import socket
 import sys
 import threading
 from datetime import UTC, date, datetime, timedelta
@@ -48,22 +45,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def wake_on_signals() -> tuple[socket.socket, socket.socket]:
-    """A socket pair whose first end becomes readable when a signal arrives (``signal.set_wakeup_fd``
-    on the second end, which must stay open as long as the first is waited on).
-
-    Python runs a signal's handler in the main thread, between two bytecodes; the kernel may deliver
-    the signal (Ctrl-C, ``kill``) to any of the stack's threads, where the C-level handler only notes
-    it. A main thread blocked in ``Event.wait()`` without a timeout is then never woken, and the
-    stack does not stop. Waiting in ``select`` on this socket, it is: whichever thread took the
-    signal writes a byte to it."""
-    readable, writable = socket.socketpair()
-    readable.setblocking(False)
-    writable.setblocking(False)
-    signal.set_wakeup_fd(writable.fileno(), warn_on_full_buffer=False)
-    return readable, writable
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -73,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     from moto.server import ThreadedMotoServer
 
     from devstack import local_gateway, moto_fixes, state
+    from devstack.stop_signals import StopSignals
 
     try:
         held = state.hold(args.state_dir)  # noqa: F841 - the lock lasts as long as this reference
@@ -202,10 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     http_thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)
     http_thread.start()
 
-    stop = threading.Event()
-    stop_signals, _wakeup_fd = wake_on_signals()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = StopSignals()  # Ctrl-C from now on stops the stack (and saves its data)
 
     print(f"\nCostPilot is running on http://{args.host}:{args.port}", flush=True)
     print(f"  AWS emulation (moto): {endpoint}  ({len(created)} resources from infra/resources.json)")
@@ -226,9 +205,7 @@ def main(argv: list[str] | None = None) -> int:
           f"python -m devstack.stripe_local --url {fake_stripe.base_url} --help)")
     print("Press Ctrl-C to stop.\nready", flush=True)
 
-    while not stop.is_set():
-        select.select([stop_signals], [], [])  # a signal wakes it; its handler then runs, here
-        stop_signals.recv(64)
+    stop.wait()
     print("stopping...", flush=True)
     server.shutdown()
     outbox_server.shutdown()

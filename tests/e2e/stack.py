@@ -23,6 +23,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def signal_a_worker_thread(pid: int, sig: int) -> None:
+    """Sends ``sig`` to one of process ``pid``'s threads other than its main thread (``tgkill``), as
+    the kernel may deliver a process-wide signal (Ctrl-C, ``kill``) to any thread. Linux."""
+    worker = min(int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid)
+    if ctypes.CDLL(None, use_errno=True).tgkill(pid, worker, sig) != 0:
+        raise OSError(ctypes.get_errno(), f"tgkill({pid}, {worker}, {sig}) failed")
+
+
 class Stack:
     """Starts ``python -m devstack`` with a clean environment and waits for its ``ready`` line.
 
@@ -69,9 +77,7 @@ class Stack:
         ``via_thread``: the signal goes to one of the stack's threads other than its main thread, as
         the kernel may deliver a process-wide signal (Ctrl-C, ``kill``) to any thread of a process."""
         if via_thread:
-            worker = min(int(t) for t in os.listdir(f"/proc/{self.proc.pid}/task") if int(t) != self.proc.pid)
-            if ctypes.CDLL(None, use_errno=True).tgkill(self.proc.pid, worker, signal.SIGINT) != 0:
-                raise OSError(ctypes.get_errno(), "tgkill failed")
+            signal_a_worker_thread(self.proc.pid, signal.SIGINT)
         else:
             self.proc.send_signal(signal.SIGINT)
         try:

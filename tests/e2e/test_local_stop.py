@@ -1,15 +1,19 @@
-"""Ctrl-C stops the local stack promptly, whichever of its threads the kernel hands the signal to
-and with idle keep-alive connections open to its API, and what it held is saved."""
+"""Ctrl-C stops the local stack (and ``python -m devstack.fakes``) promptly, whichever of its threads
+the kernel hands the signal to and with idle keep-alive connections open to its API, and what it
+held is saved."""
 
 from __future__ import annotations
 
 import http.client
+import signal
+import subprocess
+import sys
 import uuid
 
 import pytest
 
 from tests.e2e import http as patient
-from tests.e2e.stack import Stack
+from tests.e2e.stack import ROOT, Stack, signal_a_worker_thread
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "long enough pw"
@@ -52,3 +56,20 @@ def test_sigint_on_a_worker_thread_with_idle_keep_alive_connections_stops_and_ke
         assert [m["subject"] for m in sent if m["subject"].startswith("Verify your email")], sent
     finally:
         assert again.stop() == 0
+
+
+def test_sigint_on_a_worker_thread_stops_the_served_fakes():
+    proc = subprocess.Popen([sys.executable, "-m", "devstack.fakes"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        served = [proc.stdout.readline() for _ in range(5)]
+        assert all(line.startswith("COSTPILOT_PROVIDER_URL_") for line in served), served
+        for line in served:  # each answers (its own error shape: no credentials), as a user would try it
+            base = line.split("=", 1)[1].split()[0]
+            assert patient.get(f"{base}/v1/models").status_code in (401, 403, 404), line
+        signal_a_worker_thread(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 0  # a generous bound (a busy runner), not a timing
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        proc.stdout.close()
