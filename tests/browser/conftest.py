@@ -7,6 +7,7 @@ test-output/browser/ and ``axe`` runs the vendored axe-core on it."""
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -45,6 +46,7 @@ def stack():
     finally:
         drain.join(timeout=10)
         s.log.close()
+        shutil.rmtree(s.state_dir, ignore_errors=True)  # its own temporary folder (Stack() without one)
 
 
 @pytest.fixture(scope="module")  # stopped before other modules run: playwright holds an event loop

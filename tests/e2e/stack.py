@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
 import re
@@ -23,6 +24,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_demo_template: list[Path] = []  # this test process's folder with the demo's saved data (see demo_state)
+
+
+def demo_state() -> Path:
+    """A folder with the data of a stack that seeded the demo and was stopped straight after it
+    was ready (its queued first syncs saved with it), made once per test process (xdist worker).
+
+    A stack started from a copy restores it in seconds, as ``scripts/dev`` does on every start after
+    the first; seeding the same demo again for each test module took ~20 s of moto writes each
+    (more on a busy runner). Fresh seeding is still exercised, by this first stack."""
+    if not _demo_template:
+        folder = Path(tempfile.mkdtemp(prefix="costpilot-demo-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        seeded = Stack(state_dir=folder, args=("--fresh",))
+        assert seeded.stop() == 0, "".join(seeded.banner)
+        _demo_template.append(folder)
+    return _demo_template[0]
+
+
 def signal_a_worker_thread(pid: int, sig: int) -> None:
     """Sends ``sig`` to one of process ``pid``'s threads other than its main thread (``tgkill``), as
     the kernel may deliver a process-wide signal (Ctrl-C, ``kill``) to any thread. Linux."""
@@ -35,8 +55,9 @@ class Stack:
     """Starts ``python -m devstack`` with a clean environment and waits for its ``ready`` line.
 
     Its data is kept in ``state_dir``; without one, in a temporary folder removed on ``stop`` (so
-    the stack starts empty and never touches the checkout's ``.devstack/``). ``args`` are passed on
-    (e.g. ``--fresh``, ``--no-demo``); ``restarted`` starts it again on the same ports and folder."""
+    it never touches the checkout's ``.devstack/``), which starts with the demo's data (a copy of
+    ``demo_state()``) unless ``args`` say ``--fresh`` or ``--no-demo``. ``args`` are passed on;
+    ``restarted`` starts it again on the same ports and folder."""
 
     def __init__(self, port: int | None = None, startup_seconds: float = 300, state_dir: Path | None = None,
                  args: tuple[str, ...] = (), outbox_port: int | None = None, stripe_port: int | None = None):
@@ -47,6 +68,8 @@ class Stack:
         self.outbox = f"http://127.0.0.1:{self.outbox_port}"
         self._own_state = state_dir is None
         self.state_dir = Path(tempfile.mkdtemp(prefix="costpilot-stack-")) if state_dir is None else state_dir
+        if self._own_state and not {"--fresh", "--no-demo"} & set(args):  # the demo, restored from a copy
+            shutil.copy2(demo_state() / "state.json", self.state_dir / "state.json")
         self.args = tuple(args)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "COSTPILOT_"))}
         self.log = open(ROOT / ".pytest-devstack.log", "ab")  # noqa: SIM115
