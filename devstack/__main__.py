@@ -13,7 +13,6 @@ import argparse
 import logging
 import os
 import secrets
-import signal
 import sys
 import threading
 from datetime import UTC, date, datetime, timedelta
@@ -55,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     from moto.server import ThreadedMotoServer
 
     from devstack import local_gateway, moto_fixes, state
+    from devstack.stop_signals import StopSignals
 
     try:
         held = state.hold(args.state_dir)  # noqa: F841 - the lock lasts as long as this reference
@@ -184,9 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     http_thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)
     http_thread.start()
 
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = StopSignals()  # Ctrl-C from now on stops the stack (and saves its data)
 
     print(f"\nCostPilot is running on http://{args.host}:{args.port}", flush=True)
     print(f"  AWS emulation (moto): {endpoint}  ({len(created)} resources from infra/resources.json)")

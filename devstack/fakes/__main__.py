@@ -7,8 +7,6 @@ Prints one ``COSTPILOT_PROVIDER_URL_<PROVIDER>=<base url>`` line per fake (the v
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 
 from devstack.fakes import (
     FakeAnthropic,
@@ -19,6 +17,7 @@ from devstack.fakes import (
     serve,
 )
 from devstack.fakes import twilio as twilio_fake
+from devstack.stop_signals import StopSignals
 
 
 def main() -> None:
@@ -34,14 +33,13 @@ def main() -> None:
         "gcp": (FakeBigQuery(seed=args.seed), lambda f: {"project": f.project, "dataset": f.dataset,
                                                          "service_account_key": "<FakeBigQuery().credentials()>"}),
     }
+    stop = StopSignals()  # before the addresses are printed: from then on Ctrl-C stops the fakes cleanly
     served = []
     for name, (fake, credentials) in fakes.items():
         handle = serve(fake)
         served.append(handle)
-        print(f"COSTPILOT_PROVIDER_URL_{name.upper()}={handle.base_url}  # credentials: {credentials(fake)}")
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        print(f"COSTPILOT_PROVIDER_URL_{name.upper()}={handle.base_url}  # credentials: {credentials(fake)}",
+              flush=True)
     stop.wait()
     for handle in served:
         handle.stop()

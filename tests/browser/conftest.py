@@ -7,6 +7,7 @@ test-output/browser/ and ``axe`` runs the vendored axe-core on it."""
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -33,15 +34,19 @@ def stack():
     drain = threading.Thread(target=lambda: s.banner.extend(s.proc.stdout), daemon=True)
     drain.start()
     yield s
-    if s.proc.poll() is None:
-        s.proc.send_signal(signal.SIGINT)
-        try:
-            s.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # a keep-alive browser connection can hold the server's shutdown
-            s.proc.kill()
-            s.proc.wait(timeout=30)
-    drain.join(timeout=10)
-    s.log.close()
+    try:
+        if s.proc.poll() is None:
+            s.proc.send_signal(signal.SIGINT)
+            try:
+                s.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # a bound: a stack that does not stop is killed, and fails
+                s.proc.kill()
+                s.proc.wait(timeout=30)
+                raise AssertionError("the local stack did not exit within 60 s of SIGINT") from None
+    finally:
+        drain.join(timeout=10)
+        s.log.close()
+        shutil.rmtree(s.state_dir, ignore_errors=True)  # its own temporary folder (Stack() without one)
 
 
 @pytest.fixture(scope="module")  # stopped before other modules run: playwright holds an event loop

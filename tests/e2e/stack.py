@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import ctypes
 import os
 import re
 import shutil
@@ -22,12 +24,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_demo_template: list[Path] = []  # this test process's folder with the demo's saved data (see demo_state)
+
+
+def demo_state() -> Path:
+    """A folder with the data of a stack that seeded the demo and was stopped straight after it
+    was ready (its queued first syncs saved with it), made once per test process (xdist worker).
+
+    A stack started from a copy restores it in seconds, as ``scripts/dev`` does on every start after
+    the first; seeding the same demo again for each test module took ~20 s of moto writes each
+    (more on a busy runner). Fresh seeding is still exercised, by this first stack."""
+    if not _demo_template:
+        folder = Path(tempfile.mkdtemp(prefix="costpilot-demo-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        seeded = Stack(state_dir=folder, args=("--fresh",))
+        assert seeded.stop() == 0, "".join(seeded.banner)
+        _demo_template.append(folder)
+    return _demo_template[0]
+
+
+def signal_a_worker_thread(pid: int, sig: int) -> None:
+    """Sends ``sig`` to one of process ``pid``'s threads other than its main thread (``tgkill``), as
+    the kernel may deliver a process-wide signal (Ctrl-C, ``kill``) to any thread. Linux."""
+    worker = min(int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid)
+    if ctypes.CDLL(None, use_errno=True).tgkill(pid, worker, sig) != 0:
+        raise OSError(ctypes.get_errno(), f"tgkill({pid}, {worker}, {sig}) failed")
+
+
 class Stack:
     """Starts ``python -m devstack`` with a clean environment and waits for its ``ready`` line.
 
     Its data is kept in ``state_dir``; without one, in a temporary folder removed on ``stop`` (so
-    the stack starts empty and never touches the checkout's ``.devstack/``). ``args`` are passed on
-    (e.g. ``--fresh``, ``--no-demo``); ``restarted`` starts it again on the same ports and folder."""
+    it never touches the checkout's ``.devstack/``), which starts with the demo's data (a copy of
+    ``demo_state()``) unless ``args`` say ``--fresh`` or ``--no-demo``. ``args`` are passed on;
+    ``restarted`` starts it again on the same ports and folder."""
 
     def __init__(self, port: int | None = None, startup_seconds: float = 300, state_dir: Path | None = None,
                  args: tuple[str, ...] = (), outbox_port: int | None = None, stripe_port: int | None = None):
@@ -38,6 +68,8 @@ class Stack:
         self.outbox = f"http://127.0.0.1:{self.outbox_port}"
         self._own_state = state_dir is None
         self.state_dir = Path(tempfile.mkdtemp(prefix="costpilot-stack-")) if state_dir is None else state_dir
+        if self._own_state and not {"--fresh", "--no-demo"} & set(args):  # the demo, restored from a copy
+            shutil.copy2(demo_state() / "state.json", self.state_dir / "state.json")
         self.args = tuple(args)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "COSTPILOT_"))}
         self.log = open(ROOT / ".pytest-devstack.log", "ab")  # noqa: SIM115
@@ -61,9 +93,23 @@ class Stack:
         """A URL the banner prints after ``label`` (e.g. ``Fake Stripe:``)."""
         return re.search(rf"{re.escape(label)}\s+(http://\S+)", "".join(self.banner)).group(1)
 
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGINT)
-        rest, _ = self.proc.communicate(timeout=120)
+    def stop(self, via_thread: bool = False, timeout: float = 120) -> int:
+        """Ctrl-C (SIGINT), then waits for the stack to exit (``timeout`` bounds the wait: a stack
+        that does not exit is killed, so it cannot run on behind the tests, and the test fails).
+
+        ``via_thread``: the signal goes to one of the stack's threads other than its main thread, as
+        the kernel may deliver a process-wide signal (Ctrl-C, ``kill``) to any thread of a process."""
+        if via_thread:
+            signal_a_worker_thread(self.proc.pid, signal.SIGINT)
+        else:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            rest, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            if self._own_state:
+                shutil.rmtree(self.state_dir, ignore_errors=True)
+            raise AssertionError(f"the stack did not exit within {timeout:.0f} s of SIGINT") from None
         self.banner.append(rest)
         self.log.close()
         if self._own_state:
