@@ -68,7 +68,7 @@ GROUPS = (
 SHAPES_OFFSET = 100_000
 #: Seed family of the wandering group, and its series per split.
 WANDERING_OFFSET = 200_000
-WANDERING_SERIES = 80
+WANDERING_SERIES = 240
 LONG = ("wikipedia", "synthetic")
 SHORT_REAL = ("exchange", "tweets", "traffic")
 SHORT = (*SHORT_REAL, "wiki-short", "synth-short")
