@@ -16,6 +16,9 @@ Data sets:
 - synthetic: seeded API-spend series from :mod:`bench.synthetic`.
 - shapes: series that are not spend (:mod:`bench.daily_shapes`: random walks, AR trends, yearly
   cycles), 365 days and 28-63 days of history, 30-day horizon.
+- wandering (:mod:`bench.daily_wandering`): a log level that wanders like a random walk (some with
+  drift), an optional weekly shape and noise; $1-1000 a day, 42-400 days of history, 7-30 day
+  horizon (ad prices, finance, spend whose level drifts).
 - wiki-short, synth-short: 28-63 days of history (and a 7-30 day horizon) cut from the Wikipedia
   files and from the synthetic series: more short histories, from series already seen above.
 
@@ -50,6 +53,7 @@ if str(_ROOT) not in sys.path:
 
 from bench import contract, daily_real, splits
 from bench.daily_shapes import shape_series
+from bench.daily_wandering import wandering_series
 from bench.synthetic import daily_series
 from chalicelib.engines.forecast import mase_scale
 
@@ -57,9 +61,14 @@ LEVEL = 0.8
 MAX_HORIZON = 30
 #: Shortest history a short series is forecast from (the engine's CONFIDENT_DAYS).
 SHORT_MIN_HISTORY = 28
-GROUPS = ("wikipedia", "synthetic", "exchange", "tweets", "traffic", "wiki-short", "synth-short", "shapes")
+GROUPS = (
+    "wikipedia", "synthetic", "exchange", "tweets", "traffic", "wiki-short", "synth-short", "shapes", "wandering",
+)
 #: Seed family of the shapes group (:func:`bench.splits.seeds` offset), apart from the spend seeds.
 SHAPES_OFFSET = 100_000
+#: Seed family of the wandering group, and its series per split.
+WANDERING_OFFSET = 200_000
+WANDERING_SERIES = 240
 LONG = ("wikipedia", "synthetic")
 SHORT_REAL = ("exchange", "tweets", "traffic")
 SHORT = (*SHORT_REAL, "wiki-short", "synth-short")
@@ -70,6 +79,7 @@ SUBSETS = (
     ("every short history (+ 28-63 day windows of wikipedia and synthetic)", SHORT),
     ("real series (wikipedia + exchange + tweets + traffic)", ("wikipedia", *SHORT_REAL)),
     ("shapes that are not spend (random walk, AR trend, yearly cycles; 365 and 28-63 days)", ("shapes",)),
+    ("wandering level (log random walk + weekly shape + noise; 42-400 days)", ("wandering",)),
     ("every series", GROUPS),
 )
 Method = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -221,6 +231,9 @@ def tasks(data: Path, quick: bool) -> list[Task]:
             out.append(Task(split, "shapes", f"shapes-{seed}", 365, s[:365], target))
             days, _ = short_window(seed)
             out.append(Task(split, "shapes", f"shapes-{seed}", 365, s[365 - days : 365], target))
+        for seed in splits.seeds(split, 24 if quick else WANDERING_SERIES, offset=WANDERING_OFFSET):
+            history, target = wandering_series(seed)
+            out.append(Task(split, "wandering", f"wandering-{seed}", history.shape[0], history, target))
     return out
 
 
@@ -279,8 +292,8 @@ def report(split: str, methods, results, timings) -> None:
         print(f"    80% coverage {cov:.3f} in [0.75, 0.85]: "
               f"{'MET' if 0.75 <= cov <= 0.85 else 'NOT MET'}")
     if "AutoETS" in methods:
-        print(f"  per short group on the {split} split, vs AutoETS (median ratio, paired geometric mean, coverage):")
-        for group in SHORT:
+        print(f"  per group on the {split} split, vs AutoETS (median ratio, paired geometric mean, coverage):")
+        for group in (*LONG, *SHORT, "shapes", "wandering"):
             ours = np.array([r["mase"] for r in results[(split, group, "ours")]])
             theirs = np.array([r["mase"] for r in results[(split, group, "AutoETS")]])
             if ours.size:
@@ -316,9 +329,10 @@ class BaselineCache:
         self.rows[key] = row
 
     def save(self) -> None:
-        if self.path is not None:
+        if self.path is not None:  # merged with what another run saved meanwhile
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps(self.rows))
+            saved = json.loads(self.path.read_text()) if self.path.exists() else {}
+            self.path.write_text(json.dumps({**saved, **self.rows}))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import daily_real, splits
+from bench.daily_wandering import wandering_series
 from bench.forecast_bench import short_origins
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -47,3 +48,13 @@ def test_short_series_are_forecast_to_the_end_of_the_data_at_most_30_days():
     assert short_origins(69) == [(28, 30), (35, 30), (42, 27), (49, 20), (56, 13)]
     assert short_origins(56) == [(28, 28), (35, 21), (42, 14), (49, 7)]
     assert short_origins(34) == []
+
+
+def test_wandering_series_are_seeded_positive_and_within_the_stated_ranges():
+    for seed in (*range(40), *splits.seeds("reporting", 5)):
+        history, future = wandering_series(seed)
+        assert 42 <= history.shape[0] <= 400 and 7 <= future.shape[0] <= 30
+        assert np.all(history > 0) and np.all(future > 0)
+    a, b = wandering_series(7), wandering_series(7)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert not np.array_equal(wandering_series(7)[0][:42], wandering_series(8)[0][:42])
