@@ -163,11 +163,12 @@ def _residual(
     return z - expected, expected
 
 
-def _scale(resid: np.ndarray, g: Grid, tail_of: str = "both") -> np.ndarray:
-    """Robust standard deviation of the residuals before each slot (MAD over ~two weeks).
+def _scale(resid: np.ndarray, g: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Robust standard deviation of the residuals before each slot (MAD over ~two weeks), raised on
+    bursty series by the typical day's largest deviation; (for rises, for drops), each (g,).
 
-    Raised on bursty series by the typical day's largest deviation (``tail_of="up"``: the largest
-    rise only, so that empty hours -- missing data billed as zero -- do not hide a rise)."""
+    The scale for rises is raised by the largest rise only, so that empty hours -- missing data
+    billed as zero -- do not hide a loop; the scale for drops by the largest deviation either way."""
     window = min(14 * g.per_day, 500) if g.per_day else 56
     lags = np.arange(1, window + 1)
     mad = np.full(resid.shape[0], np.nan)
@@ -179,10 +180,11 @@ def _scale(resid: np.ndarray, g: Grid, tail_of: str = "both") -> np.ndarray:
         mad[lo : lo + vals.shape[0]] = nanmedian_rows(np.abs(vals - centre[:, None]))
         count[lo : lo + vals.shape[0]] = np.isfinite(vals).sum(axis=1)
     sd = MAD_TO_SD * np.nan_to_num(mad, nan=0.0)
-    tail = _daily_extreme(np.maximum(resid, 0.0) if tail_of == "up" else resid, g) / TAIL_Z
     # With few residuals seen, the scale itself is uncertain: be more tolerant.
-    floor = np.where(count >= 10, MIN_SCALE, 2 * MIN_SCALE)
-    return np.maximum(np.maximum(sd, tail), floor)
+    base = np.maximum(sd, np.where(count >= 10, MIN_SCALE, 2 * MIN_SCALE))
+    rises = np.maximum(base, _daily_extreme(np.maximum(resid, 0.0), g) / TAIL_Z)
+    either = np.maximum(base, _daily_extreme(resid, g) / TAIL_Z)
+    return rises, either
 
 
 def _daily_extreme(resid: np.ndarray, g: Grid) -> np.ndarray:
@@ -253,7 +255,7 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     g = build(timestamps, v)
     seasonal, levelled = _baseline(g)
     slot_resid, _ = _residual(g.z, seasonal, levelled)
-    scale = _scale(g.z - levelled, g, "up")
+    scale, drop_scale = _scale(g.z - levelled, g)
     resid, expected_z = _residual(g.point_z, seasonal[g.slot], levelled[g.slot])
     resid = np.nan_to_num(resid, nan=0.0)
     sd = scale[g.slot]
@@ -280,7 +282,7 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     up = np.maximum(up, above_record(g) * (Z_MID / np.log(RECORD_RATIO)))
     strength = up
     if direction == "both":
-        drop = np.maximum(-resid, 0.0) / _scale(g.z - levelled, g)[g.slot]
+        drop = np.maximum(-resid, 0.0) / drop_scale[g.slot]
         strength = np.maximum(up, _trailing_min(drop, DROP_POINTS))
     if g.per_day:
         strength = strength - np.maximum(_bar(strength, g) - Z_MID, 0.0)
@@ -290,7 +292,7 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
         scores[: warmup(g.per_day)] = 0.0
         return _Details(scores, expected)
     # A held shift: its own episodes, so that it never hides a spike on top of it.
-    held = held_shift(g.point_z - seasonal[g.slot], _scale(g.z - seasonal, g)[g.slot], Z_MID)
+    held = held_shift(g.point_z - seasonal[g.slot], _scale(g.z - seasonal, g)[1][g.slot], Z_MID)
     shift_scores = episodes(held, max(HELD_POINTS, g.per_day))
     is_shift = shift_scores > scores
     scores = np.maximum(scores, shift_scores)
