@@ -237,15 +237,19 @@ def tasks(data: Path, quick: bool) -> list[Task]:
     return out
 
 
+def _paired(ours: np.ndarray, theirs: np.ndarray) -> float:
+    """Geometric mean of the per-forecast MASE ratios (ours over theirs)."""
+    return float(np.exp(np.mean(np.log(np.maximum(ours, 1e-9) / np.maximum(theirs, 1e-9)))))
+
+
 def _ratios(ours: np.ndarray, theirs: np.ndarray) -> str:
     """Median MASE ratio and paired geometric mean ratio, e.g. ``0.939x (0.979x)``."""
-    paired = np.exp(np.mean(np.log(np.maximum(ours, 1e-9) / np.maximum(theirs, 1e-9))))
-    return f"{np.median(ours) / np.median(theirs):.3f}x ({paired:.3f}x)"
+    return f"{np.median(ours) / np.median(theirs):.3f}x ({_paired(ours, theirs):.3f}x)"
 
 
 def _ratio_line(ours: np.ndarray, theirs: np.ndarray, base: str, factor: float) -> str:
     ok = np.median(ours) <= factor * np.median(theirs)
-    ratio = np.exp(np.mean(np.log(np.maximum(ours, 1e-9) / np.maximum(theirs, 1e-9))))
+    ratio = _paired(ours, theirs)
     wins = float(np.mean(ours < theirs))
     return (
         f"    median MASE ours {np.median(ours):.3f} vs {base} {np.median(theirs):.3f} = "
