@@ -19,12 +19,14 @@ zeros and negative values) and are placed on a regular grid in arrival order. Th
    large as a typical day's largest rise is barely news: rises only, so that empty hours --
    missing data billed as zero -- do not hide a loop); a rise is also judged against a floor of
    UP_RATIO (a 1.5-3x launch step is a new baseline, not a runaway loop), and, held for two
-   points in a row, against the lower floor PAIR_RATIO (two windows: one point and a pair);
+   points in a row, against the lower floor PAIR_RATIO and a lower z (two windows: one point and
+   a pair);
    and whatever the noise, a record -- RECORD_RATIO times the largest point of the last five
    weeks -- scores 0.5 (a young workspace's erratic month does not hide a runaway day);
-4. recurring-calendar awareness: a rise that the same time a calendar month earlier, or the same
-   slot 1-3 weeks earlier, also had (a monthly or weekly job) is discounted by that earlier rise
-   as a ratio (log units), with a margin for a job that grew;
+4. recurring-calendar awareness (:mod:`chalicelib.engines.spike_calendar`): a rise that the same
+   time a calendar month earlier, or the same slot 1-3 weeks earlier, also had (a monthly or
+   weekly job: a short rise, not a loop's or a leaked key's hours) is discounted by that earlier
+   rise as a ratio (log units), with a margin for a job that grew;
 5. a drop counts only when it holds for DROP_POINTS points (one empty hour is not an outage);
    a rise that has held HOLD_POINTS points, or two points at HOLD_PAIR_RATIO or more, is the
    baseline for the next one (a level shift);
@@ -56,33 +58,29 @@ from dataclasses import dataclass
 import numpy as np
 
 from chalicelib.engines.robust import MAD_TO_SD, nanmedian_rows
+from chalicelib.engines.spike_calendar import recurring_discount
 from chalicelib.engines.spike_episodes import CALM_POINTS, Z_MID, episodes
-from chalicelib.engines.spike_grid import Grid, build, inverse, warmup
+from chalicelib.engines.spike_grid import DAY, Grid, build, inverse, warmup
 from chalicelib.engines.spike_kinds import classify
 from chalicelib.engines.spike_lags import lag_median, lagged, rows_per_block, widen
 from chalicelib.engines.spike_record import above_record
 from chalicelib.engines.spike_shift import HELD_POINTS, held_shift
 
-DAY = 86_400
 #: Smallest robust scale in log units: below ~8% noise, deviations are judged against 8%.
 MIN_SCALE = 0.08
 #: A deviation as large as a typical day's largest one scores a robust z of at most TAIL_Z.
 #: (For Gaussian noise a day's largest deviation is 2-3 sd, so this only bites on heavy tails.)
 TAIL_Z = 4.0
 TAIL_DAYS = 14
-#: A rise counts as recurring when the same time a calendar month earlier (one point either
-#: side) or 1..RECURRING_WEEKS weeks earlier (the same slot) had a rise of this robust z; it is
-#: then discounted by that earlier rise (in log units).
-RECURRING_Z = 3.0
-RECURRING_WEEKS = 3
-#: A recurring job may come back this many times as large as before without alarming.
-RECURRING_MARGIN = 1.5
 #: A rise scores 0.5 at the earliest at this multiple of the expected spend, however smooth the
 #: series: a launch steps spend up 1.5-3x and is a new baseline, not a runaway loop.
 UP_RATIO = 3.3
 #: Two windows: a rise held by two points in a row scores 0.5 from PAIR_RATIO times the
 #: expected spend (noise rarely lifts two points at once; a loop lasts hours).
 PAIR_RATIO = 2.7
+#: ... and needs PAIR_SD times the robust z of a single point: two independent noisy hours rarely
+#: rise together, so on a noisy series a pair at 4x is news where one hour at 4x is not.
+PAIR_SD = 0.75
 #: A record (:mod:`chalicelib.engines.spike_record`): a point at RECORD_RATIO times the largest
 #: of the last five weeks scores 0.5, however noisy the series.
 RECORD_RATIO = 3.3
@@ -209,34 +207,6 @@ def _daily_extreme(resid: np.ndarray, g: Grid) -> np.ndarray:
     return typical[np.arange(resid.shape[0]) // g.per_day]
 
 
-def _recurring_max(z_scores: np.ndarray, g: Grid) -> np.ndarray:
-    """Largest of ``z_scores`` (per slot, NaN for none) near the same time one calendar month and
-    1..RECURRING_WEEKS weeks before each point; shape (n,), -inf where there is none. A rise that
-    was there before is a recurring job."""
-    ts = g.seconds.astype("datetime64[s]")
-    month = ts.astype("datetime64[M]")
-    back = [
-        (
-            (month - 1).astype("datetime64[s]") + (ts - month.astype("datetime64[s]"))
-        ).astype(np.int64)
-    ]
-    if g.per_day:
-        back += [g.seconds - w * 7 * DAY for w in range(1, RECURRING_WEEKS + 1)]
-    out = np.full(g.seconds.shape[0], -np.inf)
-    zs = np.nan_to_num(z_scores, nan=-np.inf)
-    for j, prev in enumerate(back):
-        tol = 1 if j == 0 else 0
-        near = np.clip(np.searchsorted(g.seconds, prev), 0, g.seconds.shape[0] - 1)
-        slot = g.slot[near] + np.rint((prev - g.seconds[near]) / g.step).astype(
-            np.int64
-        )
-        for k in range(-tol, tol + 1):
-            s = slot + k
-            ok = (s >= 0) & (s < zs.shape[0]) & (prev >= g.seconds[0])
-            out[ok] = np.maximum(out[ok], zs[s[ok]])
-    return out
-
-
 @dataclass(frozen=True)
 class _Details:
     scores: np.ndarray  # (n,)
@@ -259,13 +229,8 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     resid, expected_z = _residual(g.point_z, seasonal[g.slot], levelled[g.slot])
     resid = np.nan_to_num(resid, nan=0.0)
     sd = scale[g.slot]
-    # A job seen at this time before: discounted by its earlier rise in log units (the same job
-    # is the same ratio, whatever the noise scale was then), and by RECURRING_MARGIN more.
-    earlier = np.where(slot_resid >= RECURRING_Z * scale, slot_resid, np.nan)
-    recurring = _recurring_max(earlier, g)
-    rise = np.where(
-        np.isfinite(recurring), resid - recurring - np.log(RECURRING_MARGIN), resid
-    )
+    # A job seen at this time before: discounted by its earlier rise (spike_calendar).
+    rise = resid - recurring_discount(slot_resid, scale, g, np.log(UP_RATIO))
     if HOLD_POINTS:
         # A step that has held HOLD_POINTS points is the new baseline for what comes next.
         held = np.concatenate([np.zeros(1), _trailing_min(rise, HOLD_POINTS)[:-1]])
@@ -277,7 +242,7 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     up = np.maximum(rise, 0.0) / np.maximum(sd, np.log(UP_RATIO) / Z_MID)
     pair = np.maximum(_trailing_min(rise, 2), 0.0)
     # The pair confirms a rise (up to a score of about 0.8); escalation is the single point's.
-    pair_up = np.minimum(pair / np.maximum(sd, np.log(PAIR_RATIO) / Z_MID), Z_MID + 1.0)
+    pair_up = np.minimum(pair / np.maximum(PAIR_SD * sd, np.log(PAIR_RATIO) / Z_MID), Z_MID + 1.0)
     up = np.maximum(up, pair_up)
     up = np.maximum(up, above_record(g) * (Z_MID / np.log(RECORD_RATIO)))
     strength = up

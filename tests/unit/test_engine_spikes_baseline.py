@@ -124,3 +124,15 @@ def test_a_busy_third_hour_of_a_launch_is_judged_against_its_first_two():
     loop = v.copy()
     loop[at : at + 4] *= 3.5
     assert spike_scores(ts, loop)[at] >= 0.5
+
+
+def test_a_loop_held_for_two_hours_stands_out_of_noise_that_hides_a_single_hour():
+    """Noisy spend (40% per hour): a fourfold hour is within the noise, but noise rarely lifts two
+    hours in a row, so a fourfold pair of hours is a loop by its second hour."""
+    ts, v = office_hours(40, seed=2, noise=0.4)
+    assert np.all(spike_scores(ts, v)[24 * 14 :] < 0.5)
+    at = 24 * 30 + 13
+    v[at : at + 4] *= 4.0
+    s = spike_scores(ts, v)
+    assert s[at] < 0.5
+    assert s[at + 1] >= 0.5
