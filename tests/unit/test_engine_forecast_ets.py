@@ -4,6 +4,7 @@ import numpy as np
 
 from chalicelib.engines import forecast_combine, forecast_ets
 from chalicelib.engines.forecast_prepare import prepare
+from chalicelib.engines.seasonality import phases
 
 WEEK = np.array([1.0, 1.1, 1.05, 1.0, 0.9, 0.35, 0.3])
 
@@ -50,3 +51,20 @@ def test_a_month_of_history_gets_the_cautious_parameters_not_noises_favourite():
     y = np.log(weekly_growing(28, seed=4, noise=0.2))
     fit = forecast_ets.fit(y)
     assert (fit.alpha, fit.beta, fit.phi) == (0.15, 0.0, 0.8)
+
+
+def weights_of_two(n: int) -> np.ndarray:
+    """Weights of two forecasters, one twice as far off the held-out days as the other."""
+    prep = prepare(weekly_growing(n, seed=5))
+    y = prep.clean * prep.profile[phases(n)]
+    scale = float(np.mean(y))
+
+    def off_by(share: float):
+        return lambda back, h: y[n - back : n - back + h] + share * scale
+
+    return forecast_combine._weights(prep, {"close": off_by(0.05), "twice as far": off_by(0.1)})
+
+
+def test_on_a_long_history_the_clearly_better_forecaster_gets_a_sharper_say():
+    assert np.allclose(weights_of_two(80), [0.8, 0.2])  # 1 / MAE ** 2
+    assert np.allclose(weights_of_two(150), [16 / 17, 1 / 17])  # 1 / MAE ** 4
