@@ -30,7 +30,8 @@ Prints per method: median and mean MASE (m=7), sMAPE, 80% interval coverage, mea
 score (Gneiting-Raftery for 80%, divided by the MASE scale) and ms per call; then the aims of
 issue 16 against AutoETS (median MASE ratio, paired geometric mean) per subset of series, and the
 same two ratios per group of short series (exchange, tweets, traffic, wiki-short, synth-short: few
-series each, so a change is judged on every group, not on the pooled median alone).
+series each, so a change is judged on every group, not on the pooled median alone), and for the
+wandering group per band of history length (42-99, 100-199, 200-400 days).
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ SHAPES_OFFSET = 100_000
 #: Seed family of the wandering group, and its series per split.
 WANDERING_OFFSET = 200_000
 WANDERING_SERIES = 240
+#: History lengths the wandering group is also reported by (its losses differ by length).
+WANDERING_BANDS = ((42, 99), (100, 199), (200, 400))
 LONG = ("wikipedia", "synthetic")
 SHORT_REAL = ("exchange", "tweets", "traffic")
 SHORT = (*SHORT_REAL, "wiki-short", "synth-short")
@@ -237,6 +240,12 @@ def tasks(data: Path, quick: bool) -> list[Task]:
     return out
 
 
+def wandering_band(days: int) -> str:
+    """The per-length line a wandering forecast from ``days`` of history also counts in."""
+    lo, hi = next(b for b in WANDERING_BANDS if b[0] <= days <= b[1])
+    return f"wand {lo}-{hi}"
+
+
 def _paired(ours: np.ndarray, theirs: np.ndarray) -> float:
     """Geometric mean of the per-forecast MASE ratios (ours over theirs)."""
     return float(np.exp(np.mean(np.log(np.maximum(ours, 1e-9) / np.maximum(theirs, 1e-9)))))
@@ -297,7 +306,8 @@ def report(split: str, methods, results, timings) -> None:
               f"{'MET' if 0.75 <= cov <= 0.85 else 'NOT MET'}")
     if "AutoETS" in methods:
         print(f"  per group on the {split} split, vs AutoETS (median ratio, paired geometric mean, coverage):")
-        for group in (*LONG, *SHORT, "shapes", "wandering"):
+        bands = (wandering_band(lo) for lo, _ in WANDERING_BANDS)
+        for group in (*LONG, *SHORT, "shapes", "wandering", *bands):
             ours = np.array([r["mase"] for r in results[(split, group, "ours")]])
             theirs = np.array([r["mase"] for r in results[(split, group, "AutoETS")]])
             if ours.size:
@@ -396,6 +406,8 @@ def main(argv: list[str] | None = None) -> None:
             timings[f"{label}/{t.long}"].append(wall)
             timings[f"{label}/cpu/{t.long}"].append(cpu)
             results[(t.split, t.group, label)].append(row)
+            if t.group == "wandering":
+                results[(t.split, wandering_band(t.history.shape[0]), label)].append(row)
     cache.save()
     for split in wanted:
         report(split, methods, results, timings)

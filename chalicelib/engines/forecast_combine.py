@@ -6,10 +6,11 @@ Each forecaster is wrong in its own way (:mod:`chalicelib.engines.forecast_metho
 trending one favours Holt-Winters, a noisy flat one the median. So each is also run from
 ``ORIGINS`` past origins (the last 14, 28, 42 days held out in turn), its mean absolute error
 there measured against the cleaned history, and the forecasts are combined with weights
-proportional to ``1 / MAE ** POWER``, after dropping those more than ``TRIM`` times worse than the best
-(a robust combination: a model that failed on this series gets no say, the rest share it). With
-too little history to test, the plain mean. On a short history that behaves like a random walk
-the result is moved toward the latest (SES) level (:func:`persistence`).
+proportional to ``1 / MAE ** POWER`` (a higher power on long histories), after dropping those
+more than ``TRIM`` times worse than the best (a robust combination: a model that failed on this
+series gets no say, the rest share it). With too little history to test, the plain mean. On a
+short history that behaves like a random walk the result is moved toward the latest (SES) level
+(:func:`persistence`).
 
 Shapes: ``Prepared`` arrays are (n,); forecasts are (horizon,) on the original scale.
 """
@@ -36,6 +37,19 @@ TRIM = 3.0
 #: most of the say; on series that are not spend, random walks and yearly cycles, the flat
 #: forecasters otherwise dragged Holt-Winters down).
 POWER = 2.0
+#: From LONG_DAYS of history on, the weight is 1 / MAE ** LONG_POWER: with squared weights a level
+#: that wanders (a random walk) still gave about a quarter of the say to seasonal naive, which
+#: lags it by weeks, and the models fitted on months of data (Holt-Winters) earn a sharper say.
+#: Chosen on the tuning split of bench/forecast_bench.py (powers 3 and 4, from 100, 112, 140 and
+#: 182 days; on short histories a higher power cost the exchange series; more held-out stretches
+#: on long histories, up to 168 days back, changed nothing).
+LONG_DAYS = 112
+LONG_POWER = 4.0
+#: From LONG_DAYS on, Holt-Winters' seasonal terms also start from the weekday factors of the
+#: whole history (:mod:`chalicelib.engines.seasonality`) instead of its first two weeks. On the
+#: tuning split this helped the 365-day, shapes and wandering groups; on every history it cost the
+#: short groups (tweets 0.865x -> 0.894x paired against AutoETS), from 70 days on the 42-99 day
+#: wandering levels (0.932x -> 0.941x).
 #: Theta takes part only where a line explains this share of the last 13 weeks of log spend: on
 #: real series an unconditional Theta cost accuracy, on trending ones its absence did.
 TREND_SHARE = 0.3
@@ -83,7 +97,8 @@ def _candidates(prep: Prepared) -> tuple[dict[str, Candidate], fm.SesFit]:
         out["theta"] = lambda b, h: fm.theta_forecast(d[: n - b], ses_at(b), h) * factors(b, h)
     if n >= ETS_DAYS:
         c = log_offset(y)
-        fit = ets.fit(np.log(y + c), tuple(o for o in ORIGINS if n - o >= ETS_DAYS))
+        weekly = np.log(prep.profile) if n >= LONG_DAYS else None
+        fit = ets.fit(np.log(y + c), tuple(o for o in ORIGINS if n - o >= ETS_DAYS), weekly)
 
         def holt_winters(b: int, h: int) -> np.ndarray:
             z = ets.forecast(fit, h) if b == 0 else ets.forecast_origin(fit, b, h)
@@ -117,7 +132,7 @@ def _weights(prep: Prepared, candidates: dict[str, Candidate]) -> np.ndarray:
         return np.full(k, 1.0 / k)
     errors = np.maximum(errors, 1e-12 * max(float(np.abs(y).mean()), 1e-12))
     keep = errors <= TRIM * errors.min()
-    w = np.where(keep, errors**-POWER, 0.0)
+    w = np.where(keep, errors ** -(LONG_POWER if n >= LONG_DAYS else POWER), 0.0)
     return w / w.sum()
 
 

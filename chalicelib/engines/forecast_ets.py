@@ -64,11 +64,16 @@ class EtsFit:
     states_at: dict[int, tuple[float, float, np.ndarray]]
 
 
-def fit(z: np.ndarray, origins: tuple[int, ...] = ()) -> EtsFit:
+def fit(
+    z: np.ndarray, origins: tuple[int, ...] = (), weekly: np.ndarray | None = None
+) -> EtsFit:
     """Fit on ``z`` (shape (n,), log scale, no NaN, n >= 2 * PERIOD); keep states at ``origins``.
 
     ``origins`` are counts of points seen from the end of the fit window backwards (an origin of
-    14 means "after all but the last 14 points").
+    14 means "after all but the last 14 points"). ``weekly`` (shape (7,), log weekday factors
+    indexed by :func:`chalicelib.engines.seasonality.phases` of ``z``), when given, is where the
+    seasonal terms start; otherwise they start from the first two weeks of the fit window, whose
+    noise a slow or zero seasonal update (gamma) then carries for months.
     """
     z = z[-FIT_DAYS:]
     n = z.shape[0]
@@ -76,7 +81,11 @@ def fit(z: np.ndarray, origins: tuple[int, ...] = ()) -> EtsFit:
     k = ALPHA.shape[0]
     level = np.full(k, float(second.mean()))
     trend = np.full(k, float(second.mean() - first.mean()) / PERIOD * 0.5)
-    base = 0.5 * (first + second) - 0.5 * (first.mean() + second.mean())
+    if weekly is None:
+        base = 0.5 * (first + second) - 0.5 * (first.mean() + second.mean())
+    else:
+        base = weekly[(np.arange(PERIOD) - n) % PERIOD]  # by position t % 7 of the fit window
+        base = base - base.mean()
     season = np.tile(base[:, None], (1, k))  # (7, K): row t % 7, contiguous per step
     errors = np.empty((n, k))
     keep: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}

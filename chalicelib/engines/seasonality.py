@@ -14,9 +14,12 @@ import numpy as np
 from chalicelib.engines.robust import MAD_TO_SD, rolling_median
 
 PERIOD = 7
-#: Recent weeks used for the profile: long enough for a stable median, short enough to follow a
-#: team whose weekday habits change.
-PROFILE_WEEKS = 12
+#: Recent weeks used for the profile: up to a year (all that the forecast keeps). The median of
+#: 12 weeks' ratios was noisy enough to cost accuracy wherever more history was there: on the
+#: tuning split of bench/forecast_bench.py 52 weeks beat 12 and 26 on the 365-day groups and on
+#: wandering levels, and no group lost (a team whose weekday habits change is followed by the
+#: Holt-Winters seasonal terms, which keep updating).
+PROFILE_WEEKS = 52
 
 
 def phases(n: int, period: int = PERIOD) -> np.ndarray:

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 
 from bench import daily_real, splits
-from bench.daily_wandering import wandering_series
-from bench.forecast_bench import short_origins
+from bench.daily_wandering import MAX_DAYS, MIN_DAYS, wandering_series
+from bench.forecast_bench import short_origins, wandering_band
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
@@ -58,3 +58,8 @@ def test_wandering_series_are_seeded_positive_and_within_the_stated_ranges():
     a, b = wandering_series(7), wandering_series(7)
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
     assert not np.array_equal(wandering_series(7)[0][:42], wandering_series(8)[0][:42])
+
+
+def test_every_wandering_history_length_is_reported_in_one_band():
+    bands = [wandering_band(days) for days in range(MIN_DAYS, MAX_DAYS + 1)]
+    assert bands[0] == "wand 42-99" and bands[-1] == "wand 200-400" and len(set(bands)) == 3
