@@ -9,7 +9,8 @@ The store keeps the rows in the same atomic step that writes the records, adding
 ``delta(old, new)`` (the rows of the new records minus those of the records they replace), and
 can always recompute them as ``rebuild(records)``; both give the same rows, exactly, because every
 sum is an exact ``Decimal`` (``money.CONTEXT`` raises rather than round). ``None`` and ``""``
-dimension values are the same "not set" value. How rows are laid out in DynamoDB (grains,
+dimension values are the same "not set" value. The hourly provider grain is kept the same way:
+``rebuild`` and ``delta`` with ``row_of=hourly_key``. How rows are laid out in DynamoDB (grains,
 periods, sort keys, attribute names) is the store's business: ``store/rollup_layout.py``.
 
 What the values mean per kind (``usage_query`` relies on this):
@@ -24,9 +25,9 @@ What the values mean per kind (``usage_query`` relies on this):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -35,7 +36,7 @@ from chalicelib.domain.usage import DIMENSIONS, RecordKind, UsageRecord
 
 
 class RollupKey(NamedTuple):
-    day: str  # UTC YYYY-MM-DD
+    day: str  # UTC YYYY-MM-DD; on the hourly grain the hour, YYYY-MM-DDTHH
     kind: RecordKind
     currency: str
     provider: str
@@ -79,6 +80,7 @@ class RollupValues:
 
 
 Rows = dict[RollupKey, RollupValues]
+_DAY = timedelta(days=1)
 
 
 def _blank(value: str | None) -> str | None:
@@ -107,6 +109,17 @@ def key_of(record: UsageRecord) -> RollupKey:
     )
 
 
+def hourly_key(record: UsageRecord) -> RollupKey | None:
+    """The record's row on the hourly provider grain: its bucket's UTC start hour, the provider
+    and nothing finer. Only spend kinds (cost, event) whose bucket is shorter than a day (pushed
+    events, sub-day bills) count: a day's bill stays daily-only (at its day's first hour it would
+    be a spike every midnight) and ``usage`` records are never spend (``None``: no row)."""
+    if record.kind is RecordKind.USAGE or record.bucket_end - record.bucket_start >= _DAY:
+        return None
+    hour = record.bucket_start.astimezone(UTC).strftime("%Y-%m-%dT%H")
+    return RollupKey(hour, record.kind, record.currency, record.provider)
+
+
 def contribution(record: UsageRecord) -> tuple[RollupKey, RollupValues]:
     """The one row a record adds to, and what it adds (count 1)."""
     values = RollupValues(
@@ -118,12 +131,18 @@ def contribution(record: UsageRecord) -> tuple[RollupKey, RollupValues]:
     return key_of(record), values
 
 
-def rebuild(records: Iterable[UsageRecord]) -> Rows:
-    """All rollup rows recomputed from the records (each record once: the store's keys ensure it)."""
+KeyOf = Callable[[UsageRecord], RollupKey | None]
+
+
+def rebuild(records: Iterable[UsageRecord], row_of: KeyOf = key_of) -> Rows:
+    """All rollup rows recomputed from the records (each record once: the store's keys ensure it);
+    ``row_of`` gives a record's row (``hourly_key``: the hourly grain; ``None``: no row)."""
     add = CONTEXT.add
     acc: dict[RollupKey, list] = {}
     for record in records:
-        key = key_of(record)
+        key = row_of(record)
+        if key is None:
+            continue
         billed = record.billed_cost
         estimated = record.estimated_cost
         row = acc.get(key)
@@ -140,10 +159,10 @@ def rebuild(records: Iterable[UsageRecord]) -> Rows:
     return {key: RollupValues(b, e, u, n) for key, (b, e, u, n) in acc.items()}
 
 
-def delta(old: Iterable[UsageRecord], new: Iterable[UsageRecord]) -> Rows:
+def delta(old: Iterable[UsageRecord], new: Iterable[UsageRecord], row_of: KeyOf = key_of) -> Rows:
     """Rows to add when the records ``old`` are replaced by ``new`` (an insert: ``old`` empty;
     a restated day: both). Rows that do not change are left out."""
-    changes = rebuild(new)
-    for key, values in rebuild(old).items():
+    changes = rebuild(new, row_of)
+    for key, values in rebuild(old, row_of).items():
         changes[key] = changes[key] - values if key in changes else -values
     return {key: values for key, values in changes.items() if not values.is_zero()}

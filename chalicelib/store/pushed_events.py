@@ -2,9 +2,10 @@
 transaction that writes their chunks and rollups (``store/usage.py``).
 
 Per transaction (usually a whole batch): the fine-rows item of each record chunk (the chunks
-themselves are put just before, see ``_put_chunks``), the merged
-rollup delta on the provider-side items with each day's version, 2 id index items (10 bytes
-an id) (``store/event_ids.py``) with the index version, and the ``quota#<YYYY-MM>`` counter.
+themselves are put just before, see ``_put_chunks``), the merged rollup delta on the
+provider-side items (day, month, and each hour the events fall in) with each day's version, 2 id
+index items (10 bytes an id) (``store/event_ids.py``) with the index version, and the
+``quota#<YYYY-MM>`` counter.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ from typing import Any
 from chalicelib.domain import rollup
 from chalicelib.domain.usage import UsageRecord
 from chalicelib.store import event_ids, record_codec, usage
+from chalicelib.store import rollup_layout as layout
 from chalicelib.store.usage import ConcurrentUpdate, records_table
 
 _ID_ITEMS = event_ids.BUCKETS + 2  # index buckets, the index version and the quota counter, per transaction
+_DAY_ITEMS = sum(layout.SHARDS.values())  # the provider-side items of a day (its hours' items come on top)
+_MONTH_ITEMS = sum(layout.SHARDS.values())
 
 
 def quota_key(month: str) -> str:
@@ -126,11 +130,13 @@ def _transaction_groups(pending: dict[bytes, UsageRecord]) -> list[dict[bytes, U
     current: dict[bytes, UsageRecord] = {}
     items, months = _ID_ITEMS, set()
     for day, day_events in sorted(by_day.items()):
-        cost = len(usage.chunks(list(day_events.values()))) + 3 + (3 if day[:7] not in months else 0)
+        hours = {key.day for key in map(rollup.hourly_key, day_events.values()) if key}
+        own = len(usage.chunks(list(day_events.values()))) + _DAY_ITEMS + len(hours)
+        cost = own + (_MONTH_ITEMS if day[:7] not in months else 0)
         if current and items + cost > usage.MAX_TRANSACTION_ITEMS:
             groups.append(current)
             current, items, months = {}, _ID_ITEMS, set()
-            cost = len(usage.chunks(list(day_events.values()))) + 6
+            cost = own + _MONTH_ITEMS
         current.update(day_events)
         items += cost
         months.add(day[:7])
@@ -177,7 +183,7 @@ def _event_items(workspace_id: str, group: dict[bytes, UsageRecord], chunks: dic
         _, day, chunk_id = sk.split("#", 2)
         items.append(usage.fine_put(workspace_id, day, chunk_id, chunk))
     versions = {day: usage._day_version(workspace_id, day) for day in sorted({e.day for e in group.values()})}
-    items += usage.rollup_updates(workspace_id, rollup.delta((), group.values()), versions)
+    items += usage.rollup_updates(workspace_id, (), group.values(), versions)
     for sk, packed in event_ids.index_items(group).items():
         items.append({"Put": {"TableName": records_table(),
                               "Item": {"pk": {"S": workspace_id}, "sk": {"S": sk}, "h": {"B": packed}},

@@ -16,6 +16,12 @@ Items, all keyed ``pk`` = workspace id and the sort keys below:
     with ``ADD`` in the transaction that writes the records. ``SHARDS`` split a grain's rows over
     items so each update expression stays small; a Query sums item sizes, so shards cost no extra
     read units. ``pd#<day>#0`` also carries ``v``, the day's version.
+``ph#<day>T<HH>``
+    The hourly provider grain (``rollup.hourly_key``: pushed events and other sub-day spend, by
+    the UTC hour its bucket starts), one item per hour with data, attributes as the ``pd`` items',
+    changed with ``ADD`` in the same transaction. Per hour rather than per day: an ``ADD`` costs
+    the item's whole size in write units, so a write pays for its hour's rows, not a day's 24
+    times as many, and an hour holds as many rows as a day item before the 400 KB limit.
 ``af#<day>#<chunk>``
     The every-dimension rows of one record chunk, compressed (``fine_blob``), written and replaced
     with the chunk. Tags can have thousands of values a day: as shared ``ADD`` items they would
@@ -23,7 +29,8 @@ Items, all keyed ``pk`` = workspace id and the sort keys below:
     per-chunk aggregates cost what the chunk adds. A fine query reads the day's chunk aggregates.
 
 Month items exist for the provider-side grains only (``MONTH_GRAINS``), so month granularity
-reads 12-13 items whatever the range, partial months at the ends from day items (``read_ranges``).
+reads 12-13 items whatever the range, partial months at the ends from day items (``read_ranges``);
+hours are read in one Query of at most 24 items a day (``hourly_range``).
 Read budget: a Query is charged on the summed size of the items it returns, rounded up once per
 4 KB (0.5 RCU eventually consistent); BatchGetItem rounds every item up to 4 KB, so always Query.
 """
@@ -51,6 +58,7 @@ MONTH_GRAINS = ("p", "m")
 ADDED_GRAINS = ("p", "m")  # kept with ADD; the "a" grain is stored per chunk
 SHARDS = {"p": 1, "m": 2}
 FINE = "af"  # sort-key prefix of the every-dimension grain's per-chunk items
+HOURLY = "ph"  # sort-key prefix of the hourly provider grain's items
 LEVELS = tuple((g, p) for g in GRAINS for p in PERIODS if p == "d" or g in MONTH_GRAINS)
 
 _KIND_CODE = {RecordKind.COST: "c", RecordKind.USAGE: "u", RecordKind.EVENT: "e"}
@@ -183,18 +191,34 @@ def item_updates(changes: Mapping[RollupKey, RollupValues]) -> dict[str, dict[st
             for key, values in regrain(changes, grain, period).items():
                 row = encode_row_key(key)
                 shard = zlib.crc32(row.encode()) % SHARDS[grain]
-                attrs = updates.setdefault(f"{sort_key(key.day, grain, period)}#{shard}", {})
-                amounts = (values.billed, values.estimated, values.units, values.count)
-                for code, amount in zip(FIELD_CODES, amounts, strict=True):
-                    if amount:
-                        attrs[code + row] = Decimal(amount)
+                updates.setdefault(f"{sort_key(key.day, grain, period)}#{shard}", {}).update(_amounts(row, values))
     return {sk: attrs for sk, attrs in updates.items() if attrs}
 
 
+def hourly_updates(changes: Mapping[RollupKey, RollupValues]) -> dict[str, dict[str, Decimal]]:
+    """Every ``ADD`` a delta of hourly rows (``rollup.hourly_key``) needs: ``ph#<hour>`` ->
+    {attribute name: amount}, named as on the day items."""
+    updates: dict[str, dict[str, Decimal]] = {}
+    for key, values in changes.items():
+        updates.setdefault(f"{HOURLY}#{key.day}", {}).update(_amounts(encode_row_key(key), values))
+    return {sk: attrs for sk, attrs in updates.items() if attrs}
+
+
+def _amounts(row: str, values: RollupValues) -> dict[str, Decimal]:
+    amounts = (values.billed, values.estimated, values.units, values.count)
+    return {code + row: Decimal(amount) for code, amount in zip(FIELD_CODES, amounts, strict=True) if amount}
+
+
+def hourly_range(first: date, last: date) -> tuple[str, str]:
+    """The inclusive sort-key range of the hour items of the days ``first..last``."""
+    return f"{HOURLY}#{first.isoformat()}", f"{HOURLY}#{last.isoformat()}T~"
+
+
 def rows_from_item(item_sort_key: str, attributes: Mapping[str, object]) -> Rows:
-    """Rows stored in one ADD-maintained item; other attributes (pk, sk, v) and rows that have
-    returned to zero are skipped."""
-    day = parse_sort_key(item_sort_key)[0]
+    """Rows stored in one ADD-maintained item (an hour item's keyed by its hour); other
+    attributes (pk, sk, v) and rows that have returned to zero are skipped."""
+    head, _, hour = item_sort_key.partition("#")
+    day = hour if head == HOURLY else parse_sort_key(item_sort_key)[0]
     acc: dict[str, list] = {}
     for name, raw in attributes.items():
         if not _ATTRIBUTE.match(name):

@@ -15,7 +15,7 @@ usage-records
     ``quota#<YYYY-MM>``: ``n``, the events written in that UTC month (the plan's quota counts it).
 usage-rollups
     The rollup rows of ``domain.rollup`` in the layout of ``store/rollup_layout.py``: ADD-updated
-    provider-side items per day and month, and the every-dimension rows per record chunk.
+    provider-side items per day, month and hour, and the every-dimension rows per record chunk.
 
 Every change is one TransactWriteItems: the chunk puts (pushed chunks just before), their fine
 rows, ``ADD`` of the exact delta on the rollup items, and ``v = v + 1`` on each day it touches
@@ -84,12 +84,15 @@ def between(table: str, workspace_id: str, low: str, high: str, **extra: Any) ->
                   **extra)
 
 
-def rollup_updates(workspace_id: str, changes: Mapping[RollupKey, RollupValues],
-                    versions: Mapping[str, int | None]) -> list[dict]:
-    """Update items: ADD the delta on every provider-side item it touches, and bump the version of
-    each day in ``versions`` (on its ``pd#<day>#0`` item) under the condition it is still what was
-    read (``None``: never written)."""
-    per_item = layout.item_updates(changes)
+def rollup_updates(workspace_id: str, old: Iterable[UsageRecord], new: Iterable[UsageRecord],
+                   versions: Mapping[str, int | None]) -> list[dict]:
+    """Update items for the records ``old`` replaced by ``new``: ADD the delta on every
+    provider-side day, month and hour item it touches, and bump the version of each day in
+    ``versions`` (on its ``pd#<day>#0`` item) under the condition it is still what was read
+    (``None``: never written)."""
+    old, new = list(old), list(new)
+    per_item = layout.item_updates(rollup.delta(old, new))
+    per_item |= layout.hourly_updates(rollup.delta(old, new, rollup.hourly_key))
     guards = {f"{layout.sort_key(day)}#0": version for day, version in versions.items()}
     for guard in guards:
         per_item.setdefault(guard, {})
@@ -188,12 +191,11 @@ def replace_sync_day(workspace_id: str, connection_id: str, day: str, records: l
         if not old_item and not records:
             return False
         old = record_codec.decode(workspace_id, old_item["blob"]["B"]) if old_item else []
-        changes = rollup.delta(old, records)
         put = {"Put": {"TableName": records_table(), "Item": {
             **key, "blob": {"B": blob}, "digest": {"S": digest}, "n": {"N": str(len(records))},
             "updated_at": {"N": str(int(time.time()))}}}}
         fine = fine_put(workspace_id, day, f"sync#{connection_id}", records)
-        if transact([put, fine, *rollup_updates(workspace_id, changes, {day: version})]):
+        if transact([put, fine, *rollup_updates(workspace_id, old, records, {day: version})]):
             return True
     raise ConcurrentUpdate(f"{workspace_id} {day}: too many concurrent writers")
 
@@ -243,6 +245,12 @@ def _read_range(workspace_id: str, low: str, high: str) -> Iterator[tuple[Rollup
         else:
             rows = layout.rows_from_item(sk, {name: value["N"] for name, value in item.items() if "N" in value})
         yield from rows.items()
+
+
+def hourly_rows(workspace_id: str, first: date, last: date) -> dict[RollupKey, RollupValues]:
+    """The hourly provider rows of the UTC days ``first..last`` (keys dated by hour), in one Query
+    of at most 24 items a day."""
+    return _sum(_read_range(workspace_id, *layout.hourly_range(first, last)))
 
 
 def _sum(rows: Iterable[tuple[RollupKey, RollupValues]]) -> dict[RollupKey, RollupValues]:
@@ -310,8 +318,7 @@ def rebuild_rollups(workspace_id: str) -> int:
         chunk_records = record_codec.decode(workspace_id, blob)
         by_day.setdefault(day, []).extend(chunk_records)
         db.put_item(**fine_put(workspace_id, day, chunk_id, chunk_records)["Put"])
-    for update in rollup_updates(workspace_id, rollup.delta((), (r for rs in by_day.values() for r in rs)),
-                                  dict.fromkeys(by_day)):
+    for update in rollup_updates(workspace_id, (), (r for rs in by_day.values() for r in rs), dict.fromkeys(by_day)):
         u = update["Update"]
         u.pop("ConditionExpression", None)
         db.update_item(**u)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,10 +19,15 @@ def main(argv: list[str] | None = None) -> int:
     from chalicelib.store import usage
     from chalicelib.store.rollup_layout import LEVELS as levels
 
+    def stored(workspace_id: str) -> dict[str, dict]:
+        rows = {f"{g}{p}": usage.stored_rollups(workspace_id, g, p) for g, p in levels}
+        return rows | {"ph": usage.hourly_rows(workspace_id, date.min, date.max)}
+
     for workspace_id in args.workspaces:
-        before = {level: usage.stored_rollups(workspace_id, *level) for level in levels}
+        before = stored(workspace_id)
         days = usage.rebuild_rollups(workspace_id)
-        changed = [f"{g}{p}" for (g, p) in levels if usage.stored_rollups(workspace_id, g, p) != before[(g, p)]]
+        after = stored(workspace_id)
+        changed = [name for name in before if after[name] != before[name]]
         status = "unchanged" if not changed else "REPAIRED " + ",".join(changed)
         print(f"{workspace_id}: {days} days rebuilt from records; rollups {status}")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -102,10 +102,34 @@ def test_rebuild_equals_incremental(ws):
     pushed_events.add_events(ws, [event(ws, "late", "0.5", at=nxt)])
     levels = LEVELS
     incremental = {level: usage.stored_rollups(ws, *level) for level in levels}
+    hourly = usage.hourly_rows(ws, date.min, date.max)
     assert incremental[("a", "d")] == rollup.rebuild(usage.records(ws))
+    assert hourly == rollup.rebuild(usage.records(ws), rollup.hourly_key) and len(hourly) == 2
     assert usage.rebuild_rollups(ws) == 2
     for level in levels:
         assert usage.stored_rollups(ws, *level) == incremental[level], level
+    assert usage.hourly_rows(ws, date.min, date.max) == hourly
+
+
+def test_hourly_rows_follow_restated_and_vanished_sub_day_buckets(ws):
+    """Hourly bills restated and dropped by re-syncs, with pushed events in the same hours: the
+    hour items stay what a rebuild of the records gives, and a day's bill never lands on them."""
+    day = DAY.strftime("%Y-%m-%d")
+
+    def hour_bill(hour, amount):
+        start = DAY + timedelta(hours=hour)
+        return UsageRecord(ws, RecordKind.COST, "sync:c1", "openai", start, start + timedelta(hours=1),
+                           model="gpt-4o", billed_cost=Decimal(amount))
+
+    pushed_events.add_events(ws, [event(ws, f"h{i}", "0.5", at=DAY + timedelta(hours=i, minutes=5)) for i in range(3)])
+    usage.replace_sync_day(ws, "c1", day, [hour_bill(0, "1.25"), hour_bill(1, "2"), cost(ws, "7")])
+    usage.replace_sync_day(ws, "c1", day, [hour_bill(0, "1.5"), cost(ws, "7")])  # hour 1's bill vanished
+    rows = usage.hourly_rows(ws, DAY.date(), DAY.date())
+    assert rows == rollup.rebuild(usage.records(ws), rollup.hourly_key)
+    bills = {k.day: v.billed for k, v in rows.items() if k.kind is RecordKind.COST}
+    assert bills == {f"{day}T00": Decimal("1.5")}
+    assert sorted(k.day for k in rows if k.kind is RecordKind.EVENT) == [f"{day}T0{h}" for h in range(3)]
+    assert usage.hourly_rows(ws, DAY.date() + timedelta(days=1), DAY.date() + timedelta(days=1)) == {}
 
 
 def test_rebuild_command_reports_a_repaired_drift(ws, capsys):

@@ -6,7 +6,7 @@ import functools
 import itertools
 import operator
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 from chalicelib.domain import rollup
@@ -166,3 +166,49 @@ def test_rebuild_of_a_million_tiny_events_is_exact():
     float_total = functools.reduce(operator.add, itertools.chain.from_iterable(itertools.repeat(floats, 1000)))
     assert float_total != 13.74995 and abs(float_total - 13.74995) < 1e-9
     # how long rebuild takes is a figure, not an assertion: python -m bench.rollup_bench
+
+
+def test_hourly_rows_hold_sub_day_spend_at_its_utc_hour():
+    at = datetime(2025, 3, 10, 11, 15, tzinfo=timezone(timedelta(hours=1)))  # 10:15 UTC
+    event = rec(at=at, billed_cost=Decimal("0.25"), units=Decimal(10), customer="cus_1")
+    hour_bill = rec(RecordKind.COST, at=T0 + timedelta(hours=3), bucket_end=T0 + timedelta(hours=4),
+                    billed_cost=Decimal(2))
+    day_bill = rec(RecordKind.COST, billed_cost=Decimal(9))  # a day's bucket: daily only
+    usage = rec(RecordKind.USAGE, at=T0 + timedelta(hours=3), bucket_end=T0 + timedelta(hours=4),
+                unit_type="input_tokens", units=Decimal(5), estimated_cost=Decimal(1))  # never spend
+    assert rollup.hourly_key(day_bill) is None and rollup.hourly_key(usage) is None
+    rows = rollup.rebuild([event, hour_bill, day_bill, usage], rollup.hourly_key)
+    assert rows == {
+        RollupKey("2025-03-10T10", RecordKind.EVENT, "USD", "openai"): RollupValues(
+            billed=Decimal("0.25"), units=Decimal(10), count=1),
+        RollupKey("2025-03-10T03", RecordKind.COST, "USD", "openai"): RollupValues(billed=Decimal(2), count=1),
+    }
+
+
+def test_hourly_deltas_of_restated_and_deleted_records_equal_rebuild():
+    """The hourly grain kept as the store keeps it (ADD of delta(old, new) per write) equals its
+    rebuild, over inserts, restated records (same bucket, new amount) and vanished ones."""
+    rng = random.Random(11)
+    days: dict[int, list[UsageRecord]] = {}
+    rows: rollup.Rows = {}
+
+    def hour_bill(day: int, hour: int, amount: int) -> UsageRecord:
+        start = T0 + timedelta(days=day, hours=hour)
+        return rec(RecordKind.COST, at=start, bucket_end=start + timedelta(hours=1), billed_cost=Decimal(amount))
+
+    for step in range(300):
+        day = rng.randrange(4)
+        old = days.get(day, [])
+        if old and rng.random() < 0.2:
+            new = []  # the day vanished
+        else:
+            restated = [hour_bill(day, rng.randrange(24), rng.randrange(1, 100)) for _ in range(2)]
+            new = [r for r in old if rng.random() < 0.7 and r.kind is not RecordKind.COST] + restated + [
+                random_record(rng, step * 100 + i) for i in range(3)]
+        for key, values in rollup.delta(old, new, rollup.hourly_key).items():
+            rows[key] = rows[key] + values if key in rows else values
+        days[day] = new
+    expected = rollup.rebuild((r for records in days.values() for r in records), rollup.hourly_key)
+    assert expected and {k: v for k, v in rows.items() if not v.is_zero()} == expected
+    assert {k.kind for k in expected} == {RecordKind.COST, RecordKind.EVENT}
+    assert all(len(k.day) == 13 and k.model is None and k.project is None for k in expected)

@@ -239,3 +239,24 @@ def test_a_year_of_typical_items_read_budget():
 
 def date_of(i: int):
     return (T0 + timedelta(days=i)).date()
+
+
+def test_hourly_add_updates_read_back_as_the_rebuilt_hourly_rows():
+    """One ``ph#<day>T<HH>`` item per hour with data, ADDed per write and read back
+    (rows_from_item) as the hourly rebuild; ``hourly_range`` spans a day's hours."""
+    rng = random.Random(5)
+    records = [random_record(rng, i) for i in range(300)]
+    stored: dict[str, dict[str, Decimal]] = {}
+    for old, new in [([], records[i:i + 30]) for i in range(0, 300, 30)] + [(records[:50], [])]:
+        for sk, updates in layout.hourly_updates(rollup.delta(old, new, rollup.hourly_key)).items():
+            item = stored.setdefault(sk, {})
+            for name, amount in updates.items():
+                item[name] = item.get(name, Decimal(0)) + amount
+    read: rollup.Rows = {}
+    for sk, attrs in stored.items():
+        read.update(layout.rows_from_item(sk, {"pk": "ws_1", "sk": sk, **attrs}))
+    assert read == rollup.rebuild(records[50:], rollup.hourly_key)
+    assert all(sk.startswith("ph#2025-03-1") and len(sk) == len("ph#2025-03-10T10") for sk in stored)
+    low, high = layout.hourly_range(T0.date(), T0.date())
+    assert all(low <= sk <= high for sk in stored if sk[3:13] == "2025-03-10")
+    assert not any(low <= sk <= high for sk in stored if sk[3:13] != "2025-03-10")
