@@ -3,9 +3,9 @@ transaction that writes their chunks and rollups (``store/usage.py``).
 
 Per transaction (usually a whole batch): the fine-rows item of each record chunk (the chunks
 themselves are put just before, see ``_put_chunks``), the merged rollup delta on the
-provider-side items (day, month, and each hour the events fall in) with each day's version, 2 id
-index items (10 bytes an id) (``store/event_ids.py``) with the index version, and the
-``quota#<YYYY-MM>`` counter.
+provider-side items (day, month, and the hourly items of the events' hours) with each day's
+version, 2 id index items (10 bytes an id) (``store/event_ids.py``) with the index version, and
+the ``quota#<YYYY-MM>`` counter.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from chalicelib.store import rollup_layout as layout
 from chalicelib.store.usage import ConcurrentUpdate, records_table
 
 _ID_ITEMS = event_ids.BUCKETS + 2  # index buckets, the index version and the quota counter, per transaction
-_DAY_ITEMS = sum(layout.SHARDS.values())  # the provider-side items of a day (its hours' items come on top)
+_DAY_ITEMS = sum(layout.SHARDS.values())  # the provider-side items of a day (its hourly items come on top)
 _MONTH_ITEMS = sum(layout.SHARDS.values())
 
 
@@ -130,8 +130,8 @@ def _transaction_groups(pending: dict[bytes, UsageRecord]) -> list[dict[bytes, U
     current: dict[bytes, UsageRecord] = {}
     items, months = _ID_ITEMS, set()
     for day, day_events in sorted(by_day.items()):
-        hours = {key.day for key in map(rollup.hourly_key, day_events.values()) if key}
-        own = len(usage.chunks(list(day_events.values()))) + _DAY_ITEMS + len(hours)
+        hourly = {layout.hourly_item(key.day) for key in map(rollup.hourly_key, day_events.values()) if key}
+        own = len(usage.chunks(list(day_events.values()))) + _DAY_ITEMS + len(hourly)
         cost = own + (_MONTH_ITEMS if day[:7] not in months else 0)
         if current and items + cost > usage.MAX_TRANSACTION_ITEMS:
             groups.append(current)

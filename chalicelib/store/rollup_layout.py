@@ -16,12 +16,14 @@ Items, all keyed ``pk`` = workspace id and the sort keys below:
     with ``ADD`` in the transaction that writes the records. ``SHARDS`` split a grain's rows over
     items so each update expression stays small; a Query sums item sizes, so shards cost no extra
     read units. ``pd#<day>#0`` also carries ``v``, the day's version.
-``ph#<day>T<HH>``
+``ph#<day>#<block>``
     The hourly provider grain (``rollup.hourly_key``: pushed events and other sub-day spend, by
-    the UTC hour its bucket starts), one item per hour with data, attributes as the ``pd`` items',
-    changed with ``ADD`` in the same transaction. Per hour rather than per day: an ``ADD`` costs
-    the item's whole size in write units, so a write pays for its hour's rows, not a day's 24
-    times as many, and an hour holds as many rows as a day item before the 400 KB limit.
+    the UTC hour its bucket starts), changed with ``ADD`` in the same transaction: one item per
+    block of HOURS_PER_ITEM hours with data (block 0 is 00:00-05:59), one number attribute per
+    row, value and hour, ``<field><HH><row key>`` (``b10e|USD|openai``). An ``ADD`` costs the
+    item's whole size in write units: a live push touches one block (its hour's rows plus a few
+    hours'), a backfill of a whole day four, not 24 items; a block holds ~1,000 rows before the
+    400 KB limit.
 ``af#<day>#<chunk>``
     The every-dimension rows of one record chunk, compressed (``fine_blob``), written and replaced
     with the chunk. Tags can have thousands of values a day: as shared ``ADD`` items they would
@@ -30,7 +32,7 @@ Items, all keyed ``pk`` = workspace id and the sort keys below:
 
 Month items exist for the provider-side grains only (``MONTH_GRAINS``), so month granularity
 reads 12-13 items whatever the range, partial months at the ends from day items (``read_ranges``);
-hours are read in one Query of at most 24 items a day (``hourly_range``).
+hours are read in one Query of at most 4 items a day (``hourly_range``).
 Read budget: a Query is charged on the summed size of the items it returns, rounded up once per
 4 KB (0.5 RCU eventually consistent); BatchGetItem rounds every item up to 4 KB, so always Query.
 """
@@ -59,6 +61,7 @@ ADDED_GRAINS = ("p", "m")  # kept with ADD; the "a" grain is stored per chunk
 SHARDS = {"p": 1, "m": 2}
 FINE = "af"  # sort-key prefix of the every-dimension grain's per-chunk items
 HOURLY = "ph"  # sort-key prefix of the hourly provider grain's items
+HOURS_PER_ITEM = 6
 LEVELS = tuple((g, p) for g in GRAINS for p in PERIODS if p == "d" or g in MONTH_GRAINS)
 
 _KIND_CODE = {RecordKind.COST: "c", RecordKind.USAGE: "u", RecordKind.EVENT: "e"}
@@ -67,6 +70,7 @@ _SEP = "|"
 _ESCAPE = "\\"
 FIELD_CODES = ("b", "e", "u", "n")
 _ATTRIBUTE = re.compile(r"[beun][cue]\|")
+_HOUR_ATTRIBUTE = re.compile(r"[beun]\d\d[ce]\|")
 
 
 # --- row keys -----------------------------------------------------------------------------------
@@ -196,44 +200,53 @@ def item_updates(changes: Mapping[RollupKey, RollupValues]) -> dict[str, dict[st
 
 
 def hourly_updates(changes: Mapping[RollupKey, RollupValues]) -> dict[str, dict[str, Decimal]]:
-    """Every ``ADD`` a delta of hourly rows (``rollup.hourly_key``) needs: ``ph#<hour>`` ->
-    {attribute name: amount}, named as on the day items."""
+    """Every ``ADD`` a delta of hourly rows (``rollup.hourly_key``) needs: ``ph#<day>#<block>``
+    -> {attribute name: amount}."""
     updates: dict[str, dict[str, Decimal]] = {}
     for key, values in changes.items():
-        updates.setdefault(f"{HOURLY}#{key.day}", {}).update(_amounts(encode_row_key(key), values))
+        amounts = _amounts(key.day[11:13] + encode_row_key(key), values)
+        updates.setdefault(hourly_item(key.day), {}).update(amounts)
     return {sk: attrs for sk, attrs in updates.items() if attrs}
 
 
-def _amounts(row: str, values: RollupValues) -> dict[str, Decimal]:
+def hourly_item(hour: str) -> str:
+    """The sort key of the item holding an hour (``YYYY-MM-DDTHH``) of the hourly grain."""
+    return f"{HOURLY}#{hour[:10]}#{int(hour[11:13]) // HOURS_PER_ITEM}"
+
+
+def _amounts(name: str, values: RollupValues) -> dict[str, Decimal]:
+    """The attributes of a row's non-zero values: ``<field><name>``."""
     amounts = (values.billed, values.estimated, values.units, values.count)
-    return {code + row: Decimal(amount) for code, amount in zip(FIELD_CODES, amounts, strict=True) if amount}
+    return {code + name: Decimal(amount) for code, amount in zip(FIELD_CODES, amounts, strict=True) if amount}
 
 
 def hourly_range(first: date, last: date) -> tuple[str, str]:
     """The inclusive sort-key range of the hour items of the days ``first..last``."""
-    return f"{HOURLY}#{first.isoformat()}", f"{HOURLY}#{last.isoformat()}T~"
+    return f"{HOURLY}#{first.isoformat()}", f"{HOURLY}#{last.isoformat()}#~"
 
 
 def rows_from_item(item_sort_key: str, attributes: Mapping[str, object]) -> Rows:
-    """Rows stored in one ADD-maintained item (an hour item's keyed by its hour); other
+    """Rows stored in one ADD-maintained item (an hourly item's keyed by their hours); other
     attributes (pk, sk, v) and rows that have returned to zero are skipped."""
-    head, _, hour = item_sort_key.partition("#")
-    day = hour if head == HOURLY else parse_sort_key(item_sort_key)[0]
-    acc: dict[str, list] = {}
+    head, _, rest = item_sort_key.partition("#")
+    hourly = head == HOURLY
+    day = rest.split("#", 1)[0] if hourly else parse_sort_key(item_sort_key)[0]
+    acc: dict[tuple[str, str], list] = {}
     for name, raw in attributes.items():
-        if not _ATTRIBUTE.match(name):
+        if not (_HOUR_ATTRIBUTE if hourly else _ATTRIBUTE).match(name):
             continue
         amount = parse_decimal(raw)
         index = FIELD_CODES.index(name[0])
-        row = acc.setdefault(name[1:], [ZERO, ZERO, ZERO, ZERO])
+        slot = (f"{day}T{name[1:3]}", name[3:]) if hourly else (day, name[1:])
+        row = acc.setdefault(slot, [ZERO, ZERO, ZERO, ZERO])
         row[index] = CONTEXT.add(row[index], amount)
     rows: Rows = {}
-    for text, (billed, estimated, units, count) in acc.items():
+    for (row_day, text), (billed, estimated, units, count) in acc.items():
         if count != count.to_integral_value():
             raise ValueError(f"rollup count is not an integer: {text!r}")
         values = RollupValues(billed, estimated, units, int(count))
         if not values.is_zero():
-            rows[decode_row_key(day, text)] = values
+            rows[decode_row_key(row_day, text)] = values
     return rows
 
 

@@ -242,8 +242,8 @@ def date_of(i: int):
 
 
 def test_hourly_add_updates_read_back_as_the_rebuilt_hourly_rows():
-    """One ``ph#<day>T<HH>`` item per hour with data, ADDed per write and read back
-    (rows_from_item) as the hourly rebuild; ``hourly_range`` spans a day's hours."""
+    """Hourly rows ADDed per write into one ``ph#<day>#<block>`` item per 6 hours with data, and
+    read back (rows_from_item) as the hourly rebuild; ``hourly_range`` spans a day's items."""
     rng = random.Random(5)
     records = [random_record(rng, i) for i in range(300)]
     stored: dict[str, dict[str, Decimal]] = {}
@@ -256,7 +256,9 @@ def test_hourly_add_updates_read_back_as_the_rebuilt_hourly_rows():
     for sk, attrs in stored.items():
         read.update(layout.rows_from_item(sk, {"pk": "ws_1", "sk": sk, **attrs}))
     assert read == rollup.rebuild(records[50:], rollup.hourly_key)
-    assert all(sk.startswith("ph#2025-03-1") and len(sk) == len("ph#2025-03-10T10") for sk in stored)
+    assert {sk.rsplit("#", 1)[1] for sk in stored} == {"0", "1", "2", "3"} and len(stored) <= 5 * 4
+    assert layout.hourly_item("2025-03-10T05") == "ph#2025-03-10#0" and layout.hourly_item("2025-03-10T18") == (
+        "ph#2025-03-10#3")
     low, high = layout.hourly_range(T0.date(), T0.date())
-    assert all(low <= sk <= high for sk in stored if sk[3:13] == "2025-03-10")
+    assert {low <= sk <= high for sk in stored if sk[3:13] == "2025-03-10"} == {True}
     assert not any(low <= sk <= high for sk in stored if sk[3:13] != "2025-03-10")
