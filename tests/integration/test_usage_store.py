@@ -198,3 +198,12 @@ def test_an_attempt_that_loses_a_race_drops_its_chunks_and_retries(ws, monkeypat
     assert len(_push_chunks(ws)) == 1  # the first attempt's chunk is gone
     assert sorted(r.idempotency_id for r in usage.records(ws)) == ["r0", "r1", "r2"]
     assert totals(ws) == (Decimal("0.75"), 3)
+
+
+def test_a_batch_over_every_hour_of_a_month_fits_its_transactions(ws):
+    """Each day's hourly items count against the transaction's 100 items: a batch of an event an
+    hour for 30 days is stored whole, and its hourly rows are the rebuild's."""
+    batch = [event(ws, f"m{h}", "0.01", at=DAY + timedelta(hours=h)) for h in range(30 * 24)]
+    assert len(pushed_events.add_events(ws, batch).accepted) == 30 * 24
+    rows = usage.hourly_rows(ws, DAY.date(), DAY.date() + timedelta(days=29))
+    assert len(rows) == 30 * 24 and rows == rollup.rebuild(usage.records(ws), rollup.hourly_key)
