@@ -8,7 +8,8 @@ functions and ``lazy("...")`` names included, and that there is no import cycle)
           |
        services       use cases. At their bottom plan_limits (the plan in force and its checks),
           |           which every other service may ask; alerts: alert_queue -> alert_eval
-          |           (evaluation) -> alert_firing -> alert_delivery, sharing alert_facts with digest
+          |           (evaluation; spike_rule) -> alert_firing -> alert_delivery, sharing alert_facts
+          |           with digest
           |
   store  adapters  providers   tables (PynamoDB, key layouts) | KMS, SES, SQS, Stripe, webhooks |
           |                    one httpx client per provider API (registry.make_client)

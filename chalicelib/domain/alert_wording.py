@@ -41,9 +41,11 @@ def spent_so_far(spent: Decimal, currency: str) -> str:
     return f"Spent so far: {money(spent, currency)}"
 
 
-def spike_headline(scope: str, observed: Decimal, expected: Decimal, day: date, currency: str) -> str:
-    return (f"Unusual spend: {scope} was {money(observed, currency)} on {day:%a %d %b} "
-            f"(usually about {money(expected, currency)})")
+def spike_headline(scope: str, observed: Decimal, expected: Decimal, day: date, currency: str, *,
+                   hour: datetime | None = None) -> str:
+    """A day's spike, or an hour's (``hour``: its start, UTC)."""
+    when = f"in the hour from {hour:%H}:00 UTC on {day:%a %d %b}" if hour else f"on {day:%a %d %b}"
+    return f"Unusual spend: {scope} was {money(observed, currency)} {when} (usually about {money(expected, currency)})"
 
 
 def spike_details(score: float, sensitivity: float, kind: str | None, reason: str | None) -> tuple[str, ...]:

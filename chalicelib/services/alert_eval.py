@@ -9,14 +9,14 @@ sweep in handlers.alert_sweep); the alerts queue's handler (handlers.alert_evalu
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from chalicelib.domain import alert_wording, alerts
-from chalicelib.domain.alert_messages import Contributor, Notification
+from chalicelib.domain.alert_messages import Notification
 from chalicelib.domain.alerts import Kind, Rule, provider_title
-from chalicelib.services import budget_status, key_actions
-from chalicelib.services.alert_facts import TOP_N, Breach, Spend, notification, projection
+from chalicelib.services import budget_status, spike_rule
+from chalicelib.services.alert_facts import Breach, Spend, notification, projection
 from chalicelib.services.alert_firing import fire, recover_unsettled
 from chalicelib.store.alerts import AlertMarker, rule_of, rules
 from chalicelib.store.connections import Connection
@@ -68,7 +68,7 @@ def breaches(rule: Rule, spend: Spend, now: datetime, test: bool = False) -> lis
     if rule.kind in (Kind.THRESHOLD, Kind.BUDGET, Kind.FORECAST):
         return _spend_rule(rule, spend, now, test)
     if rule.kind is Kind.SPIKE:
-        return _spike_rule(rule, spend, now, test)
+        return spike_rule.breaches(rule, spend, now, test)
     if rule.kind is Kind.CONNECTION:
         return _connection_rule(rule, now, test)
     return []
@@ -109,55 +109,6 @@ def _spend_rule(rule: Rule, spend: Spend, now: datetime, test: bool = False) -> 
                 headline, "forecast", figure=f.mean, figure_label="Forecast at the period's end",
                 threshold_label="Budget", forecast=f, details=(alert_wording.spent_so_far(spent, currency),))))
     return found
-
-
-def _spike_rule(rule: Rule, spend: Spend, now: datetime, test: bool = False) -> list[Breach]:
-    import numpy as np
-
-    from chalicelib.engines import spikes  # numpy: off the cold start
-
-    today = now.date()
-    days, values = spend.history(today, rule.scope, rule.currency)
-    if (values[:-1] > 0).sum() < 7 and not test:
-        return []
-    stamps = np.array([np.datetime64(d.isoformat()) for d in days])
-    started = int(np.argmax(values > 0)) if (values > 0).any() else len(values) - 1
-    values = values.copy()
-    values[:started] = np.nan  # before the first spend there is no series yet, not a run of zeros
-    found = [s for s in spikes.detect(stamps, values, threshold=rule.sensitivity) if s.index >= len(days) - 2]
-    if not found and not test:
-        return []
-    idx = found[-1].index if found else len(days) - 1
-    day = days[idx]
-    expected = Decimal(str(round(found[-1].expected, 2))) if found else Decimal(0)
-    observed = Decimal(str(round(float(values[idx]), 2)))
-
-    def build() -> dict:
-        before = day - timedelta(days=7)
-        contributors = {}
-        for dim in ("provider", "model"):
-            if rule.scope.dimension == dim:
-                continue
-            seen = spend.by_value(day, day, rule.scope, rule.currency, dim)
-            usual = {k: v / 7 for k, v in spend.by_value(before, day - timedelta(days=1), rule.scope,
-                                                          rule.currency, dim).items()}
-            rises = spikes.explain({k: float(v) for k, v in usual.items()}, {k: float(v) for k, v in seen.items()})
-            if rises:
-                contributors[dim] = [Contributor(provider_title(k) if dim == "provider" else k,
-                                                 Decimal(str(round(r, 2)))) for k, r in rises[:TOP_N]]
-        spike = found[-1] if found else None
-        keys, driving_key = key_actions.key_drivers(rule, day)  # the API key behind the rise, when usage names one
-        contributors.update(keys)
-        return {
-            "headline": alert_wording.spike_headline(rule.scope.label, observed, expected, day, rule.currency),
-            "figure": observed, "threshold": expected, "figure_label": f"Spend on {day.isoformat()} (UTC)",
-            "threshold_label": "Expected", "level": "spike", "period_label": f"{day:%a %d %b %Y} (UTC)",
-            "scope_label": rule.scope.label, "contributors": contributors, "driving_key": driving_key,
-            "details": alert_wording.spike_details(spike.score, rule.sensitivity, spike.kind, spike.reason)
-            if spike else (),
-        }
-
-    return [Breach(f"d{day.isoformat()}", "spike", build)]
 
 
 def _connection_rule(rule: Rule, now: datetime, test: bool = False) -> list[Breach]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +24,8 @@ from chalicelib.store.alerts import Firing
 log = logging.getLogger("costpilot.alerts.eval")
 
 HISTORY_DAYS = 56  # daily history behind forecasts and spike scores
+HOURLY_DAYS = 35  # hourly history behind spike scores: the engine's 4-week same-time-of-week baseline, and a week
+MIN_SPIKE_DAYS = 7  # days with spend before a series is judged for spikes
 TOP_N = 3
 CONTRIBUTOR_DIMENSIONS = ("provider", "model", "project")
 
@@ -52,11 +54,15 @@ class Spend:
     def total(self, start: date, end: date, scope: alerts.Scope, currency: str) -> Decimal:
         return sum(self.by_day(start, end, scope, currency).values(), Decimal(0))
 
-    def by_value(self, start: date, end: date, scope: alerts.Scope, currency: str, dim: str) -> dict[str, Decimal]:
+    def by_value(self, start: date, end: date, scope: alerts.Scope, currency: str, dim: str,
+                 providers: frozenset[str] | None = None) -> dict[str, Decimal]:
+        """Spend by the values of ``dim`` (``providers``: of these providers only)."""
         out: dict[str, Decimal] = {}
-        for p in self.result(start, end, scope, (dim,)).series:
-            if p.currency == currency:
-                name = dict(p.group).get(dim) or "(none)"
+        group = (dim,) if providers is None or dim == "provider" else ("provider", dim)
+        for p in self.result(start, end, scope, group).series:
+            values = dict(p.group)
+            if p.currency == currency and (providers is None or values.get("provider") in providers):
+                name = values.get(dim) or "(none)"
                 out[name] = out.get(name, Decimal(0)) + p.spend
         return out
 
@@ -71,14 +77,54 @@ class Spend:
                 out[dim] = [Contributor(provider_title(k) if dim == "provider" else k, v) for k, v in named[:TOP_N]]
         return out
 
-    def history(self, today: date, scope: alerts.Scope, currency: str) -> tuple[list[date], Any]:
-        """Daily spend over the HISTORY_DAYS before today and today's so far: (days, values)."""
+    def history(self, today: date, scope: alerts.Scope, currency: str,
+                providers: frozenset[str] | None = None) -> tuple[list[date], Any]:
+        """Daily spend over the HISTORY_DAYS before today and today's so far: (days, values)
+        (``providers``: of these providers only)."""
         import numpy as np
 
         start = today - timedelta(days=HISTORY_DAYS)
-        daily = self.by_day(start, today, scope, currency)
+        if providers is None:
+            daily = self.by_day(start, today, scope, currency)
+        else:
+            daily = {}
+            for p in self.result(start, today, scope, ("provider",)).series:
+                if p.currency == currency and dict(p.group).get("provider") in providers:
+                    daily[p.period] = daily.get(p.period, Decimal(0)) + p.spend
         days = [start + timedelta(days=i) for i in range(HISTORY_DAYS + 1)]
         return days, np.array([float(daily.get(d, 0)) for d in days])
+
+    def hourly_by_provider(self, now: datetime, currency: str) -> dict[tuple[str, str], Decimal]:
+        """Spend per (UTC hour ``YYYY-MM-DDTHH``, provider) over the days of ``hourly_history``."""
+        last = now.astimezone(UTC).date()
+        key = ("hourly", last, currency)
+        if key not in self._cache:
+            self._cache[key] = usage_queries.spend_by_hour_and_provider(
+                self.workspace_id, last - timedelta(days=HOURLY_DAYS), last, currency)
+        return self._cache[key]
+
+    def hourly_history(self, now: datetime, scope: alerts.Scope, currency: str) -> tuple[list[datetime], Any] | None:
+        """Spend per UTC hour over the HOURLY_DAYS before the hour of ``now`` and that hour so far:
+        (hours, values), when the scope has hourly data (spend in hours of MIN_SPIKE_DAYS past
+        days); None otherwise and for scopes finer than a provider (the hourly grain has none)."""
+        import numpy as np
+
+        if scope.dimension not in (None, "provider"):
+            return None
+        end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        spent: dict[str, float] = {}
+        for (hour, provider), amount in self.hourly_by_provider(now, currency).items():
+            if scope.value in (None, provider):
+                spent[hour] = spent.get(hour, 0.0) + float(amount)
+        if len({hour[:10] for hour in spent if hour[:10] < end.date().isoformat()}) < MIN_SPIKE_DAYS:
+            return None
+        hours = [end - timedelta(hours=i) for i in range(HOURLY_DAYS * 24, -1, -1)]
+        return hours, np.array([spent.get(hour_label(h), 0.0) for h in hours])
+
+
+def hour_label(hour: datetime) -> str:
+    """An hour as the hourly rows name it: ``YYYY-MM-DDTHH`` (UTC)."""
+    return hour.astimezone(UTC).strftime("%Y-%m-%dT%H")
 
 
 def projection(spend: Spend, rule: Rule, w: Window, spent: Decimal) -> ForecastFacts | None:

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.domain import finality, plans, usage_compute, usage_query
+from chalicelib.domain import finality, hourly_spend, plans, usage_compute, usage_query
 from chalicelib.domain.usage_query import QueryError, UsageQuery
 from chalicelib.domain.usage_result import UsageResult
 from chalicelib.errors import ValidationFailed
@@ -110,3 +110,10 @@ def spend_by_day(result: UsageResult, currency: str = "USD") -> dict[date, Decim
         if point.currency == currency:
             totals[point.period] = totals.get(point.period, Decimal(0)) + point.spend
     return totals
+
+
+def spend_by_hour_and_provider(workspace_id: str, first: date, last: date, currency: str
+                               ) -> dict[tuple[str, str], Decimal]:
+    """Spend per (UTC hour ``YYYY-MM-DDTHH``, provider) over the days ``first..last``, from the
+    hourly provider grain (``domain.hourly_spend``: pushed events and sub-day bills) in one Query."""
+    return hourly_spend.by_hour_and_provider(usage.hourly_rows(workspace_id, first, last), currency)

@@ -1,0 +1,118 @@
+"""The spike rule: the scope's spend series scored by the spike engine, firing on a spike in its
+last two points, once per point (the breach key names the hour or the day).
+
+The series is hourly where the scope has hourly data (pushed events, sub-day bills: the hourly
+provider grain, for all spend and one provider; ``Spend.hourly_history``), so a runaway loop is
+caught within the hour; otherwise daily, today's partial day as the last point. All spend judged
+hourly also judges, daily, the providers that have no hourly data (a synced bill only).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.domain import alert_wording
+from chalicelib.domain.alert_messages import Contributor
+from chalicelib.domain.alerts import Rule, provider_title
+from chalicelib.services import key_actions
+from chalicelib.services.alert_facts import HISTORY_DAYS, MIN_SPIKE_DAYS, TOP_N, Breach, Spend, hour_label
+
+USUAL_DAYS = 7  # contributors: a point's spend against its mean over the days before
+
+
+def breaches(rule: Rule, spend: Spend, now: datetime, test: bool = False) -> list[Breach]:
+    hourly = spend.hourly_history(now, rule.scope, rule.currency)
+    if hourly is None:
+        return _judge(rule, spend, now, *spend.history(now.date(), rule.scope, rule.currency), test=test)
+    found = _judge(rule, spend, now, *hourly, hourly=True, test=test)
+    rest = _daily_only(rule, spend, now)
+    if rest:
+        found += _judge(rule, spend, now, *spend.history(now.date(), rule.scope, rule.currency, rest), providers=rest)
+    return found
+
+
+def _daily_only(rule: Rule, spend: Spend, now: datetime) -> frozenset[str]:
+    """For all spend: the providers with daily spend in the history window and no hourly data."""
+    if rule.scope.dimension is not None:
+        return frozenset()  # a provider with hourly data is judged hourly, whatever else it has
+    today = now.date()
+    daily = spend.by_value(today - timedelta(days=HISTORY_DAYS), today, rule.scope, rule.currency, "provider")
+    hourly = {provider for _, provider in spend.hourly_by_provider(now, rule.currency)}
+    return frozenset(p for p, amount in daily.items() if amount > 0 and p not in hourly)
+
+
+def _judge(rule: Rule, spend: Spend, now: datetime, points: list, values: Any, *, hourly: bool = False,
+           providers: frozenset[str] | None = None, test: bool = False) -> list[Breach]:
+    """The breach of a spike in the last two ``points`` (hours or days) of ``values``, if any
+    (``providers``: the series is these providers' spend only)."""
+    import numpy as np
+
+    from chalicelib.engines import spikes  # numpy: off the cold start
+
+    if (values[:-1] > 0).sum() < MIN_SPIKE_DAYS and not test:
+        return []
+    stamps = np.array([np.datetime64(p.isoformat()[:13]) for p in points])  # a day, or an hour (UTC)
+    started = int(np.argmax(values > 0)) if (values > 0).any() else len(values) - 1
+    values = values.copy()
+    values[:started] = np.nan  # before the first spend there is no series yet, not a run of zeros
+    found = [s for s in spikes.detect(stamps, values, threshold=rule.sensitivity) if s.index >= len(points) - 2]
+    if not found and not test:
+        return []
+    spike = found[-1] if found else None
+    point = points[spike.index if spike else -1]
+    day, hour = (point.date(), point) if hourly else (point, None)
+    expected = Decimal(str(round(spike.expected, 2))) if spike else Decimal(0)
+    observed = Decimal(str(round(float(values[spike.index if spike else -1]), 2)))
+    label = rule.scope.label if providers is None else f"{' and '.join(sorted(map(provider_title, providers)))} spend"
+
+    def build() -> dict:
+        contributors = {}
+        for dim in ("provider", "model"):
+            if rule.scope.dimension == dim:
+                continue
+            usual, seen = _usual_and_seen(rule, spend, now, dim, day, hour, providers)
+            rises = spikes.explain(usual, seen)
+            if rises:
+                contributors[dim] = [Contributor(provider_title(k) if dim == "provider" else k,
+                                                 Decimal(str(round(r, 2)))) for k, r in rises[:TOP_N]]
+        keys, driving_key = key_actions.key_drivers(rule, day)  # the API key behind the rise, when usage names one
+        contributors.update(keys)
+        when = f"{day.isoformat()} {hour:%H}:00-{hour + timedelta(hours=1):%H}:00" if hour else day.isoformat()
+        return {
+            "headline": alert_wording.spike_headline(label, observed, expected, day, rule.currency, hour=hour),
+            "figure": observed, "threshold": expected, "figure_label": f"Spend on {when} (UTC)",
+            "threshold_label": "Expected", "level": "spike",
+            "period_label": f"{day:%a %d %b %Y}{f' {hour:%H}:00' if hour else ''} (UTC)",
+            "scope_label": label, "contributors": contributors, "driving_key": driving_key,
+            "details": alert_wording.spike_details(spike.score, rule.sensitivity, spike.kind, spike.reason)
+            if spike else (),
+        }
+
+    return [Breach(f"h{hour_label(hour)}" if hour else f"d{day.isoformat()}", "spike", build)]
+
+
+def _usual_and_seen(rule: Rule, spend: Spend, now: datetime, dim: str, day: date, hour: datetime | None,
+                    providers: frozenset[str] | None) -> tuple[dict[str, float], dict[str, float]]:
+    """Spend by ``dim`` at the spiking point and its usual there: a day against the mean of the
+    USUAL_DAYS days before; an hour, by provider, against that hour's mean on those days, and by
+    model (the hourly grain has none) as its day so far against the days' mean share by the end
+    of that hour (hours elapsed / 24)."""
+    usual: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    if hour is not None and dim == "provider":
+        before = {hour_label(hour - timedelta(days=back)) for back in range(1, USUAL_DAYS + 1)}
+        for (label, provider), amount in spend.hourly_by_provider(now, rule.currency).items():
+            if rule.scope.value not in (None, provider):
+                continue
+            if label in before:
+                usual[provider] = usual.get(provider, 0.0) + float(amount) / USUAL_DAYS
+            elif label == hour_label(hour):
+                seen[provider] = seen.get(provider, 0.0) + float(amount)
+        return usual, seen
+    share = (hour.hour + 1) / 24 if hour is not None else 1.0
+    seen = {k: float(v) for k, v in spend.by_value(day, day, rule.scope, rule.currency, dim, providers).items()}
+    usual = {k: float(v) * share / USUAL_DAYS for k, v in spend.by_value(
+        day - timedelta(days=USUAL_DAYS), day - timedelta(days=1), rule.scope, rule.currency, dim, providers).items()}
+    return usual, seen
