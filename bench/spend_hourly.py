@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 START = np.datetime64("2024-01-01T00:00")  # a Monday
-BENIGN_TARGET_KINDS = ("monthly job", "weekly job", "launch")
+BENIGN_TARGET_KINDS = ("monthly job", "weekly job", "daily job", "launch")  # daily: bench.spend_hourly_ramps
 #: Share of monthly jobs that run on the 1st of the month (local time).
 MONTH_START_SHARE = 0.4
 
