@@ -31,7 +31,8 @@ score (Gneiting-Raftery for 80%, divided by the MASE scale) and ms per call; the
 issue 16 against AutoETS (median MASE ratio, paired geometric mean) per subset of series, and the
 same two ratios per group of short series (exchange, tweets, traffic, wiki-short, synth-short: few
 series each, so a change is judged on every group, not on the pooled median alone), and for the
-wandering group per band of history length (42-99, 100-199, 200-400 days).
+wandering group per band of history length (42-99, 100-199, 200-400 days) and per kind (a drifting
+level; a weekly shape and no drift; neither).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ if str(_ROOT) not in sys.path:
 
 from bench import contract, daily_real, splits
 from bench.daily_shapes import shape_series
-from bench.daily_wandering import wandering_series
+from bench.daily_wandering import KINDS, wandering_kind, wandering_series
 from bench.synthetic import daily_series
 from chalicelib.engines.forecast import mase_scale
 
@@ -162,6 +163,7 @@ class Task:
     origin: int
     history: np.ndarray
     target: np.ndarray  # (horizon,), NaN where not observed (not scored)
+    lines: tuple[str, ...] = ()  # per-group lines it also counts in (wandering: length band, kind)
 
     @property
     def horizon(self) -> int:
@@ -236,7 +238,8 @@ def tasks(data: Path, quick: bool) -> list[Task]:
             out.append(Task(split, "shapes", f"shapes-{seed}", 365, s[365 - days : 365], target))
         for seed in splits.seeds(split, 24 if quick else WANDERING_SERIES, offset=WANDERING_OFFSET):
             history, target = wandering_series(seed)
-            out.append(Task(split, "wandering", f"wandering-{seed}", history.shape[0], history, target))
+            lines = (wandering_band(history.shape[0]), f"wand {wandering_kind(seed)}")
+            out.append(Task(split, "wandering", f"wandering-{seed}", history.shape[0], history, target, lines))
     return out
 
 
@@ -307,7 +310,8 @@ def report(split: str, methods, results, timings) -> None:
     if "AutoETS" in methods:
         print(f"  per group on the {split} split, vs AutoETS (median ratio, paired geometric mean, coverage):")
         bands = (wandering_band(lo) for lo, _ in WANDERING_BANDS)
-        for group in (*LONG, *SHORT, "shapes", "wandering", *bands):
+        kinds = (f"wand {kind}" for kind in KINDS)
+        for group in (*LONG, *SHORT, "shapes", "wandering", *bands, *kinds):
             ours = np.array([r["mase"] for r in results[(split, group, "ours")]])
             theirs = np.array([r["mase"] for r in results[(split, group, "AutoETS")]])
             if ours.size:
@@ -406,8 +410,8 @@ def main(argv: list[str] | None = None) -> None:
             timings[f"{label}/{t.long}"].append(wall)
             timings[f"{label}/cpu/{t.long}"].append(cpu)
             results[(t.split, t.group, label)].append(row)
-            if t.group == "wandering":
-                results[(t.split, wandering_band(t.history.shape[0]), label)].append(row)
+            for line in t.lines:
+                results[(t.split, line, label)].append(row)
     cache.save()
     for split in wanted:
         report(split, methods, results, timings)

@@ -10,8 +10,9 @@ Wider and harder than a clean office-hours curve, because real accounts are:
   with many zero hours;
 - missing hours (spend reported as zero), outages (zero for hours) followed by a catch-up
   (the backlog billed in the next hours);
-- recurring jobs on fixed days: a monthly batch on a fixed day of the month and hour, a weekly job
-  on a fixed weekday and hour;
+- recurring jobs on fixed days: a monthly batch on a fixed day of the month and hour (the 1st for
+  MONTH_START_SHARE of them: in a time zone ahead of UTC, the last day of the month in UTC), a
+  weekly job on a fixed weekday and hour;
 - launches: permanent 1.5-3x steps of the whole level; slow ramps (growth or decline over weeks).
 
 Anomalies: runaway loops (spend 3-50x the usual for 1-12 hours) and leaked keys (a flat extra
@@ -31,7 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 
 START = np.datetime64("2024-01-01T00:00")  # a Monday
-BENIGN_TARGET_KINDS = ("monthly job", "weekly job", "launch")
+BENIGN_TARGET_KINDS = ("monthly job", "weekly job", "daily job", "launch")  # daily: bench.spend_hourly_ramps
+#: Share of monthly jobs that run on the 1st of the month (local time).
+MONTH_START_SHARE = 0.4
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,10 @@ def hourly_series(
             int(rng.integers(0, 24)),
             int(rng.integers(1, 4)),
         )
+        # Month-start batches (billing runs, reports) are the most common: 40% run on the 1st,
+        # local time. Drawn from a stream of its own so that every other draw stays as it was.
+        if np.random.default_rng((seed, 1)).random() < MONTH_START_SHARE:
+            day = 0
         size = level * rng.uniform(2, 10)
         runs = np.nonzero((dom == day) & (hour % 24 == at_hour))[0]
         for k, a in enumerate(runs):

@@ -9,8 +9,10 @@ then), and by RECURRING_MARGIN more (a job may grow).
 Only a short rise is a job: an earlier rise that was part of a run of more than JOB_POINTS points
 (a ten-hour loop, a leaked key's days of extra spend) discounts nothing later, so a second loop in
 the same slot weeks after the first still alarms. And while the series is young (its first
-YOUNG_DAYS days, when the noise scale is still wide), a short rise counts from the ratio that would
-alarm, not only from RECURRING_Z: a job's first run on the first day still vouches for its second.
+YOUNG_DAYS days, when the noise scale is still wide and the baseline does not know the daily shape,
+so a morning reads as one long rise), a rise counts from the ratio that would alarm, not only from
+RECURRING_Z, and whatever its length: a job's first run on the first day still vouches for its
+second.
 
 Shapes: slot arrays (g,) over the grid of :mod:`chalicelib.engines.spike_grid`; the discount is
 per input point (n,).
@@ -42,10 +44,11 @@ def recurring_discount(
     nothing recurs. ``slot_resid`` and ``scale`` are the residual and its robust scale per slot;
     ``alarm_rise`` is the rise (log units) that alarms on a smooth series."""
     bar = RECURRING_Z * scale
+    job_like = in_short_run(slot_resid >= RUN_Z * scale, JOB_POINTS)
     if g.per_day:
         young = np.arange(bar.shape[0]) < YOUNG_DAYS * g.per_day
         bar = np.where(young, np.minimum(bar, alarm_rise), bar)
-    job_like = in_short_run(slot_resid >= RUN_Z * scale, JOB_POINTS)
+        job_like |= young
     earlier = np.where((slot_resid >= bar) & job_like, slot_resid, np.nan)
     recurring = _recurring_max(earlier, g)
     return np.where(np.isfinite(recurring), recurring + np.log(RECURRING_MARGIN), 0.0)

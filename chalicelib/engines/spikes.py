@@ -211,7 +211,7 @@ def _daily_extreme(resid: np.ndarray, g: Grid) -> np.ndarray:
 class _Details:
     scores: np.ndarray  # (n,)
     expected: np.ndarray  # (n,) expected value in the series' units
-    seasonal: np.ndarray | None = None  # (n,) the seasonal expectation, with direction="both"
+    usual: np.ndarray  # (n,) the seasonal expectation (does not follow a step within a day)
     shift: np.ndarray | None = None  # (n,) bool: the score is the level-shift channel's
 
 
@@ -221,7 +221,7 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     v = np.asarray(values, dtype=float).ravel()
     n = v.shape[0]
     if n == 0:
-        return _Details(np.zeros(0), np.zeros(0))
+        return _Details(np.zeros(0), np.zeros(0), np.zeros(0))
     g = build(timestamps, v)
     seasonal, levelled = _baseline(g)
     slot_resid, _ = _residual(g.z, seasonal, levelled)
@@ -253,16 +253,16 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
         strength = strength - np.maximum(_bar(strength, g) - Z_MID, 0.0)
     scores = episodes(strength, max(CALM_POINTS, round(g.per_day * EPISODE_DAYS)))
     expected = np.nan_to_num(inverse(expected_z, g.scale), nan=0.0)
+    usual = np.nan_to_num(inverse(seasonal[g.slot], g.scale), nan=0.0)
     if direction == "up":
         scores[: warmup(g.per_day)] = 0.0
-        return _Details(scores, expected)
+        return _Details(scores, expected, usual)
     # A held shift: its own episodes, so that it never hides a spike on top of it.
     held = held_shift(g.point_z - seasonal[g.slot], _scale(g.z - seasonal, g)[1][g.slot], Z_MID)
     shift_scores = episodes(held, max(HELD_POINTS, g.per_day))
     is_shift = shift_scores > scores
     scores = np.maximum(scores, shift_scores)
     scores[: warmup(g.per_day)] = 0.0
-    usual = np.nan_to_num(inverse(seasonal[g.slot], g.scale), nan=0.0)
     return _Details(scores, expected, usual, is_shift)
 
 
@@ -322,9 +322,11 @@ def detect(
     out = []
     for i in np.nonzero(d.scores >= threshold)[0]:
         # A held shift is judged against the seasonal expectation (the level term has followed it).
-        shifted = d.shift is not None and d.seasonal is not None and bool(d.shift[i])
-        expected = d.seasonal if shifted and d.seasonal is not None else d.expected
-        c = classify(ts, v, expected, int(i))
+        shifted = d.shift is not None and bool(d.shift[i])
+        expected = d.usual if shifted else d.expected
+        # The points after the onset are judged against the usual spend at their time, which
+        # does not follow the event (the level term would: a launch would look like a blip).
+        c = classify(ts, v, np.concatenate([expected[: i + 1], d.usual[i + 1 :]]), int(i))
         out.append(
             Spike(
                 int(i),

@@ -95,6 +95,12 @@ def test_a_short_random_walk_is_forecast_from_its_latest_level():
     assert np.median(gaps) < 0.025  # 0.044 from the combination alone (medians lag the walk)
 
 
+def test_most_short_random_walks_are_moved_all_the_way_to_their_level():
+    # On 28-63 days a random walk's variance ratio is 0.7-0.9 at the median, not 1.
+    shares = [forecast_combine.persistence(prepare(random_walk(28 + 7 * (k % 6), seed=k)[0])) for k in range(60)]
+    assert np.median(shares) == 1.0  # 0.63 when only a ratio of 1 moved all the way
+
+
 def test_noise_around_a_level_and_long_histories_keep_the_combination():
     flat = [forecast_combine.persistence(prepare(noisy(42, seed=s, sd=0.15))) for s in range(20)]
     assert sum(share > 0 for share in flat) <= 2

@@ -62,3 +62,13 @@ def test_short_runs():
     flags = np.array([1, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1], dtype=bool)
     assert in_short_run(flags, 4).astype(int).tolist() == [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1]
     assert not in_short_run(np.zeros(3, dtype=bool), 4).any()
+
+
+def test_a_job_in_the_first_morning_vouches_for_its_second_run():
+    """On the first day the baseline does not know the daily shape yet, so the whole morning reads
+    as one long rise; a job at 10:00 inside it is still a job's run for the month after."""
+    ts, v = office_hours(70, seed=0)
+    runs = [index(ts, "2024-01-01T10:00"), index(ts, "2024-02-01T10:00")]
+    for at in runs:
+        v[at] *= 6.0
+    assert spike_scores(ts, v)[runs[1]] < 0.5

@@ -78,3 +78,15 @@ def test_an_infinite_value_counts_as_missing_without_overflow():
     v[at + 1] = np.inf
     with np.errstate(all="raise"):
         assert classify(ts, v, e, at).kind is EventKind.RUNAWAY
+
+
+def test_detect_judges_the_hours_after_the_onset_against_the_usual_spend():
+    """A leaked key from Tuesday 22:00, seen a day later: detect names it a leaked key. Its level
+    term has followed the extra spend within hours; the kind is judged against the usual spend at
+    each hour, which has not."""
+    ts, _, v = usual(1)
+    at = 24 * 47 + 22
+    v[at:] += 8.0
+    found = detect(ts[: at + 24], v[: at + 24])
+    assert found and found[0].index == at
+    assert found[0].kind == EventKind.LEAKED_KEY.value

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import daily_real, splits
-from bench.daily_wandering import MAX_DAYS, MIN_DAYS, wandering_series
+from bench.daily_wandering import KINDS, MAX_DAYS, MIN_DAYS, wandering_kind, wandering_series
 from bench.forecast_bench import short_origins, wandering_band
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -58,6 +58,18 @@ def test_wandering_series_are_seeded_positive_and_within_the_stated_ranges():
     a, b = wandering_series(7), wandering_series(7)
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
     assert not np.array_equal(wandering_series(7)[0][:42], wandering_series(8)[0][:42])
+
+
+def test_wandering_kinds_follow_the_drawn_drift_and_weekly_shape():
+    kinds = [wandering_kind(seed) for seed in range(200)]
+    assert set(kinds) == set(KINDS)
+    assert 0.3 < kinds.count("drift") / 200 < 0.5  # drift on 40% of the seeds
+    for seed in range(200):
+        history, _ = wandering_series(seed)
+        weeks = history[: 7 * (history.shape[0] // 7)].reshape(-1, 7)
+        shape = np.median(np.log(weeks) - np.log(weeks).mean(axis=1, keepdims=True), axis=0)
+        if kinds[seed] == "flat":
+            assert np.ptp(shape) < 0.25  # no weekly shape (weekends 40-100% of weekdays otherwise)
 
 
 def test_every_wandering_history_length_is_reported_in_one_band():
