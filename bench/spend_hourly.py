@@ -53,6 +53,16 @@ class HourlySeries:
     clean_mask: np.ndarray  # (n,) bool
 
 
+def labelled(ts: np.ndarray, values: np.ndarray, events: list[Event], busy: np.ndarray) -> HourlySeries:
+    """The series with its events in order and its clean mask: the hours outside every event
+    (``busy``), and outside the 24 hours after an anomaly or a catch-up."""
+    clean = ~busy
+    for ev in events:
+        if ev.anomaly or ev.kind == "catch-up":
+            clean[ev.start : ev.end + 25] = False
+    return HourlySeries(ts.astype("datetime64[m]"), values, sorted(events, key=lambda e: e.start), clean)
+
+
 def _expected(rng: np.random.Generator, n: int) -> tuple[np.ndarray, float, int]:
     """The usual spend per hour (before noise and events), its mean level and the UTC offset."""
     hours = np.arange(n)
@@ -189,9 +199,4 @@ def hourly_series(
                     values[a : a + length] += usual * rng.uniform(2, 19)
                     take("leaked key", a, a + length - 1, True)
                     break
-    clean = ~busy
-    for ev in events:
-        if ev.anomaly or ev.kind == "catch-up":
-            clean[ev.start : ev.end + 25] = False
-    events.sort(key=lambda e: e.start)
-    return HourlySeries(ts.astype("datetime64[m]"), values, events, clean)
+    return labelled(ts, values, events, busy)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.spend_hourly import START, Event, HourlySeries
+from bench.spend_hourly import START, Event, HourlySeries, labelled
 
 #: Seed offset of this family inside each split's seed range.
 RAMPS_SEED_OFFSET = 300_000
@@ -149,9 +149,4 @@ def ramps_series(seed: int, n_hours: int = 24 * 120) -> HourlySeries:
                     values[a : a + length] += level * rng.uniform(1, 10)
                     take("leaked key", a, a + length - 1, True)
                     break
-    clean = ~busy
-    for ev in events:
-        if ev.anomaly or ev.kind == "catch-up":
-            clean[ev.start : ev.end + 25] = False
-    events.sort(key=lambda e: e.start)
-    return HourlySeries(ts.astype("datetime64[m]"), values, events, clean)
+    return labelled(ts, values, events, busy)
