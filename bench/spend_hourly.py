@@ -53,6 +53,23 @@ class HourlySeries:
     clean_mask: np.ndarray  # (n,) bool
 
 
+class EventBook:
+    """The labelled events of a series being generated, and the hours they take (they never
+    overlap, and two stand at least 48 hours apart when placed with ``free``)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.events: list[Event] = []
+        self.busy = np.zeros(n, bool)
+
+    def free(self, a: int, b: int) -> bool:
+        return a >= 0 and b < self.n and not self.busy[max(a - 48, 0) : b + 49].any()
+
+    def take(self, kind: str, a: int, b: int, anomaly: bool) -> None:
+        self.busy[a : b + 1] = True
+        self.events.append(Event(kind, a, b, anomaly))
+
+
 def labelled(ts: np.ndarray, values: np.ndarray, events: list[Event], busy: np.ndarray) -> HourlySeries:
     """The series with its events in order and its clean mask: the hours outside every event
     (``busy``), and outside the 24 hours after an anomaly or a catch-up."""
@@ -113,15 +130,8 @@ def hourly_series(
     rng = np.random.default_rng(seed)
     n = n_hours
     base, level, tz = _expected(rng, n)
-    events: list[Event] = []
-    busy = np.zeros(n, bool)  # hours taken by an event (events do not overlap)
-
-    def free(a: int, b: int) -> bool:
-        return a >= 0 and b < n and not busy[max(a - 48, 0) : b + 49].any()
-
-    def take(kind: str, a: int, b: int, anomaly: bool) -> None:
-        busy[a : b + 1] = True
-        events.append(Event(kind, a, b, anomaly))
+    book = EventBook(n)
+    events, busy, free, take = book.events, book.busy, book.free, book.take
 
     mult = np.ones(n)
     if rng.random() < 0.5:  # launch: permanent step

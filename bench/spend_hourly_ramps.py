@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.spend_hourly import START, Event, HourlySeries, labelled
+from bench.spend_hourly import START, EventBook, HourlySeries, labelled
 
 #: Seed offset of this family inside each split's seed range.
 RAMPS_SEED_OFFSET = 300_000
@@ -81,15 +81,8 @@ def ramps_series(seed: int, n_hours: int = 24 * 120) -> HourlySeries:
     dom = (local.astype("datetime64[D]") - local.astype("datetime64[M]")).astype(int)
     hour = (np.arange(n) + tz) % 24
     weekday = ((np.arange(n) + tz) // 24) % 7
-    events: list[Event] = []
-    busy = np.zeros(n, bool)
-
-    def free(a: int, b: int) -> bool:
-        return a >= 0 and b < n and not busy[max(a - 48, 0) : b + 49].any()
-
-    def take(kind: str, a: int, b: int, anomaly: bool) -> None:
-        busy[a : b + 1] = True
-        events.append(Event(kind, a, b, anomaly))
+    book = EventBook(n)
+    events, busy, free, take = book.events, book.busy, book.free, book.take
 
     mult = np.ones(n)
     if rng.random() < 0.5:  # a launch phased in over 1-3 hours
