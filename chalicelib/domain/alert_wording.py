@@ -56,6 +56,25 @@ def spike_details(score: float, sensitivity: float, kind: str | None, reason: st
     return tuple(lines)
 
 
+def spike_update_headline(scope: str, kind: str, hour: datetime, observed: Decimal, usual: Decimal, hours: int,
+                          currency: str) -> str:
+    """The follow-up to an hourly spike once a day of hours shows its kind (leaked key, new baseline)."""
+    since = (f"{money(observed, currency)} in the {hours} hours since "
+             f"(usually about {money(usual, currency)})")
+    return (f"Update on the unusual spend at {hour:%H}:00 UTC on {hour:%a %d %b} ({scope}): "
+            f"it looks like a {kind}, {since}")
+
+
+def spike_update_details(kind: str, reason: str) -> tuple[str, ...]:
+    """What the day of hours showed, and what to do about that kind."""
+    todo = {
+        "leaked key": "Check who holds the key behind it, then rotate or disable it.",
+        "new baseline": "Spend has moved to a new level and held it, as after a launch; spikes are judged against "
+                        "it from now on. If nothing changed on your side, look for a job that kept running.",
+    }.get(kind)
+    return (f"Looks like a {kind}: {reason}",) + ((todo,) if todo else ())
+
+
 def connection_headline(title: str, label: str, *, rejected: bool, failing_since: datetime | None) -> str:
     if rejected:
         return f"{title} connection '{label}': the key was rejected"

@@ -42,6 +42,10 @@ class EventKind(str, Enum):
     DROP = "drop"
 
 
+#: Kinds that only the hours after the onset can tell: at the alarm these read as a runaway loop.
+LATE_KINDS = (EventKind.LEAKED_KEY.value, EventKind.NEW_BASELINE.value)
+
+
 @dataclass(frozen=True)
 class Classified:
     kind: EventKind

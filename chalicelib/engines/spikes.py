@@ -61,7 +61,7 @@ from chalicelib.engines.robust import MAD_TO_SD, nanmedian_rows
 from chalicelib.engines.spike_calendar import recurring_discount
 from chalicelib.engines.spike_episodes import CALM_POINTS, Z_MID, episodes
 from chalicelib.engines.spike_grid import DAY, Grid, build, inverse, warmup
-from chalicelib.engines.spike_kinds import classify
+from chalicelib.engines.spike_kinds import LOOK_POINTS, classify
 from chalicelib.engines.spike_lags import lag_median, lagged, rows_per_block, widen
 from chalicelib.engines.spike_record import above_record
 from chalicelib.engines.spike_shift import HELD_POINTS, held_shift
@@ -106,7 +106,9 @@ class Spike:
     """A point whose score crossed the threshold (the first point of an episode).
 
     ``kind`` is what the event looks like from the points up to the end of the series
-    (:class:`chalicelib.engines.spike_kinds.EventKind` value), with a ``reason`` in words.
+    (:class:`chalicelib.engines.spike_kinds.EventKind` value), with a ``reason`` in words, read
+    from ``read_points`` points from the spike on (at most ``spike_kinds.LOOK_POINTS``: a day of
+    hours), which together came to ``read_observed`` against a usual ``read_expected``.
     """
 
     index: int
@@ -116,6 +118,14 @@ class Spike:
     score: float
     kind: str = ""
     reason: str = ""
+    read_points: int = 1
+    read_observed: float = 0.0
+    read_expected: float = 0.0
+
+    @property
+    def settled(self) -> bool:
+        """The kind was read from all the points it reads (a day of hours): later points do not change it."""
+        return self.read_points >= LOOK_POINTS
 
 
 def _baseline(g: Grid) -> tuple[np.ndarray, np.ndarray]:
@@ -326,7 +336,9 @@ def detect(
         expected = d.usual if shifted else d.expected
         # The points after the onset are judged against the usual spend at their time, which
         # does not follow the event (the level term would: a launch would look like a blip).
-        c = classify(ts, v, np.concatenate([expected[: i + 1], d.usual[i + 1 :]]), int(i))
+        e = np.concatenate([expected[: i + 1], d.usual[i + 1 :]])
+        c = classify(ts, v, e, int(i))
+        read = slice(int(i), min(int(i) + LOOK_POINTS, v.shape[0]))
         out.append(
             Spike(
                 int(i),
@@ -336,6 +348,9 @@ def detect(
                 float(d.scores[i]),
                 c.kind.value,
                 c.reason,
+                read.stop - read.start,
+                float(np.nansum(v[read])),
+                float(np.nansum(e[read])),
             )
         )
     return out

@@ -165,12 +165,14 @@ def notification(rule: Rule, key: str, now: datetime, **facts: Any) -> Notificat
 
 @dataclass(frozen=True)
 class Breach:
-    """A rule's decision: notify ``level`` for ``period_key``; ``merged`` lower levels ride along."""
+    """A rule's decision: notify ``level`` for ``period_key``; ``merged`` lower levels ride along;
+    ``after``: only once that level has fired for the period (a follow-up to it)."""
 
     period_key: str
     level: str
     build: Callable[[], dict]  # the notification's facts, called only when the key is new
     merged: tuple[str, ...] = ()
+    after: str | None = None
 
 
 def new_firing(rule: Rule, key: str, period_key: str, level: str, n: Notification, now: datetime, *,

@@ -28,7 +28,7 @@ def fire(rule: AlertRule, domain_rule: Rule, b: Breach, now: datetime) -> str | 
         for f in existing.values():
             if not f.settled:  # a crash between record and send: finish what was recorded
                 alert_delivery.resume(f)
-        if b.level in existing:
+        if b.level in existing or (b.after is not None and b.after not in existing):
             return None
         new_merged = [lvl for lvl in b.merged if lvl not in existing]
         key = alerts.firing_key(rule.alert_id, armed, b.level)

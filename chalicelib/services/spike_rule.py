@@ -5,13 +5,18 @@ The series is hourly where the scope has hourly data (pushed events, sub-day bil
 provider grain, for all spend and one provider; ``Spend.hourly_history``), so a runaway loop is
 caught within the hour; otherwise daily, today's partial day as the last point. All spend judged
 hourly also judges, daily, the providers that have no hourly data (a synced bill only).
+
+At the alarm (one or two hours) a launch or a leaked key still looks like a runaway loop; a day
+later its kind is settled (``Spike.settled``). So on the hourly series, a spike that fired and
+whose day of hours reads as a leaked key or a new baseline gets one follow-up (level ``kind``,
+under the spike's own key) while the spike is at most UPDATE_HOURS old.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain import alert_wording
 from chalicelib.domain.alert_messages import Contributor
@@ -19,7 +24,11 @@ from chalicelib.domain.alerts import Rule, provider_title
 from chalicelib.services import key_actions
 from chalicelib.services.alert_facts import HISTORY_DAYS, MIN_SPIKE_DAYS, TOP_N, Breach, Spend, hour_label
 
+if TYPE_CHECKING:
+    from chalicelib.engines.spikes import Spike
+
 USUAL_DAYS = 7  # contributors: a point's spend against its mean over the days before
+UPDATE_HOURS = 48  # a spike's follow-up is sent once its kind is settled, until the spike is this old
 
 
 def breaches(rule: Rule, spend: Spend, now: datetime, test: bool = False) -> list[Breach]:
@@ -50,6 +59,7 @@ def _judge(rule: Rule, spend: Spend, now: datetime, points: list, values: Any, *
     import numpy as np
 
     from chalicelib.engines import spikes  # numpy: off the cold start
+    from chalicelib.engines.spike_kinds import LATE_KINDS
 
     if (values[:-1] > 0).sum() < MIN_SPIKE_DAYS and not test:
         return []
@@ -57,15 +67,19 @@ def _judge(rule: Rule, spend: Spend, now: datetime, points: list, values: Any, *
     started = int(np.argmax(values > 0)) if (values > 0).any() else len(values) - 1
     values = values.copy()
     values[:started] = np.nan  # before the first spend there is no series yet, not a run of zeros
-    found = [s for s in spikes.detect(stamps, values, threshold=rule.sensitivity) if s.index >= len(points) - 2]
+    label = rule.scope.label if providers is None else f"{' and '.join(sorted(map(provider_title, providers)))} spend"
+    detected = spikes.detect(stamps, values, threshold=rule.sensitivity)
+    updates = [_kind_update(rule, points[s.index], s, label) for s in detected
+               if hourly and not test and s.settled and s.kind in LATE_KINDS
+               and s.index >= len(points) - UPDATE_HOURS]
+    found = [s for s in detected if s.index >= len(points) - 2]
     if not found and not test:
-        return []
+        return updates
     spike = found[-1] if found else None
     point = points[spike.index if spike else -1]
     day, hour = (point.date(), point) if hourly else (point, None)
     expected = Decimal(str(round(spike.expected, 2))) if spike else Decimal(0)
     observed = Decimal(str(round(float(values[spike.index if spike else -1]), 2)))
-    label = rule.scope.label if providers is None else f"{' and '.join(sorted(map(provider_title, providers)))} spend"
 
     def build() -> dict:
         contributors = {}
@@ -90,7 +104,28 @@ def _judge(rule: Rule, spend: Spend, now: datetime, points: list, values: Any, *
             if spike else (),
         }
 
-    return [Breach(f"h{hour_label(hour)}" if hour else f"d{day.isoformat()}", "spike", build)]
+    return [Breach(f"h{hour_label(hour)}" if hour else f"d{day.isoformat()}", "spike", build), *updates]
+
+
+def _kind_update(rule: Rule, hour: datetime, spike: Spike, label: str) -> Breach:
+    """The follow-up to the hourly spike at ``hour``: what the day of hours since says it was."""
+    observed = Decimal(str(round(spike.read_observed, 2)))
+    usual = Decimal(str(round(spike.read_expected, 2)))
+    hours = spike.read_points
+
+    def build() -> dict:
+        keys, _ = key_actions.key_drivers(rule, hour.date())  # named, not stopped again: the spike's firing did
+        return {
+            "headline": alert_wording.spike_update_headline(label, spike.kind, hour, observed, usual, hours,
+                                                            rule.currency),
+            "figure": observed, "threshold": usual, "figure_label": f"Spend in the {hours} hours since (UTC)",
+            "threshold_label": "Usual for those hours", "level": "kind",
+            "period_label": f"{hour:%a %d %b %Y %H}:00 (UTC) and the {hours} hours since",
+            "scope_label": label, "contributors": keys,
+            "details": alert_wording.spike_update_details(spike.kind, spike.reason),
+        }
+
+    return Breach(f"h{hour_label(hour)}", "kind", build, after="spike")
 
 
 def _usual_and_seen(rule: Rule, spend: Spend, now: datetime, dim: str, day: date, hour: datetime | None,

@@ -111,3 +111,61 @@ def test_all_spend_judged_hourly_still_judges_a_provider_billed_daily(api, user,
     assert hook.json["headline"].startswith("Unusual spend: AWS spend was $300.00 on Wed 25 Nov")
     assert hook.json["contributors"]["model"][0]["name"] == "AWS Lambda"
     assert alert_eval.evaluate_workspace(ws, now=NOW) == []
+
+
+def a_working_day_shape(ws: str, start: datetime, hours: int, extra: float = 0.0) -> list[UsageRecord]:
+    """$2 an hour from 08:00 to 19:59 UTC, $0.30 at night, weekends at night level; ``extra`` flat on top."""
+    rng = random.Random(int(start.timestamp()) % 1000)
+    out = []
+    for h in range(hours):
+        at = start + timedelta(hours=h)
+        busy = 8 <= at.hour < 20 and at.weekday() < 5
+        amount = (2.0 if busy else 0.3) * rng.uniform(0.9, 1.1) + extra
+        out.append(event(ws, at + timedelta(minutes=rng.randrange(60)), amount))
+    return out
+
+
+def test_a_spike_that_a_day_later_reads_as_a_leaked_key_gets_one_follow_up(api, user, receiver):
+    """A leaked key adds a flat $3 an hour from 02:00: at the alarm it reads as a runaway loop (the
+    night is 11x its usual); a day of hours later the follow-up names it a leaked key, once."""
+    from chalicelib.services import alert_eval
+    from chalicelib.store import pushed_events
+
+    ws = user.workspace_id
+    onset = datetime(2026, 11, 25, 2, tzinfo=UTC)
+    pushed_events.add_events(ws, a_working_day_shape(ws, onset - timedelta(days=35), 35 * 24))
+    pushed_events.add_events(ws, a_working_day_shape(ws, onset, 1, extra=3.0))
+    spike_alert(api, user, receiver)
+    [key] = alert_eval.evaluate_workspace(ws, now=onset + timedelta(minutes=50))
+    assert key.endswith("h2026-11-25T02:spike")
+    [alarm] = receiver.wait_for(1)
+    assert "Looks like a runaway loop" in " ".join(alarm.json["details"])
+
+    pushed_events.add_events(ws, a_working_day_shape(ws, onset + timedelta(hours=1), 12, extra=3.0))
+    assert alert_eval.evaluate_workspace(ws, now=onset + timedelta(hours=12, minutes=50)) == []  # not a day yet
+    pushed_events.add_events(ws, a_working_day_shape(ws, onset + timedelta(hours=13), 12, extra=3.0))
+    [update] = alert_eval.evaluate_workspace(ws, now=onset + timedelta(hours=24, minutes=50))
+    assert update.endswith("h2026-11-25T02:kind")
+    hook = receiver.wait_for(2)[1].json
+    assert hook["headline"].startswith("Update on the unusual spend at 02:00 UTC on Wed 25 Nov (All spend): "
+                                       "it looks like a leaked key, $")
+    assert hook["details"][0].startswith("Looks like a leaked key: a flat extra amount round the clock")
+    assert "rotate" in hook["details"][1]
+    # the figures: what the 24 hours from the onset cost against their usual (12 busy hours, 12 quiet)
+    assert Decimal(hook["figure"]) - Decimal(hook["threshold"]) > 24 * 3 * Decimal("0.8")
+    assert Decimal(hook["threshold"]) < 12 * 2 * Decimal("1.2") + 12 * Decimal("0.4")
+    assert alert_eval.evaluate_workspace(ws, now=onset + timedelta(hours=25, minutes=50)) == []  # once
+
+
+def test_no_follow_up_for_a_spike_that_never_fired(api, user, receiver):
+    """The alert created after the spike's hour: no alarm went out, so no "update on" one either."""
+    from chalicelib.services import alert_eval
+    from chalicelib.store import pushed_events
+
+    ws = user.workspace_id
+    onset = datetime(2026, 11, 25, 2, tzinfo=UTC)
+    pushed_events.add_events(ws, a_working_day_shape(ws, onset - timedelta(days=35), 35 * 24))
+    pushed_events.add_events(ws, a_working_day_shape(ws, onset, 25, extra=3.0))
+    spike_alert(api, user, receiver)
+    assert alert_eval.evaluate_workspace(ws, now=onset + timedelta(hours=24, minutes=50)) == []
+    assert receiver.wait_for(0) == []

@@ -90,3 +90,20 @@ def test_detect_judges_the_hours_after_the_onset_against_the_usual_spend():
     found = detect(ts[: at + 24], v[: at + 24])
     assert found and found[0].index == at
     assert found[0].kind == EventKind.LEAKED_KEY.value
+
+
+def test_a_spikes_kind_is_settled_once_a_day_of_points_is_read_and_says_what_they_cost():
+    """At the alarm a leaked key reads as a runaway loop and is not settled; a day of hours later
+    it is settled, with the day's spend against its usual (the alert's follow-up reads these)."""
+    ts, e, v = usual(1)
+    at = 24 * 47 + 22
+    v[at:] += 8.0
+    [alarm] = detect(ts[: at + 1], v[: at + 1])
+    assert alarm.kind == EventKind.RUNAWAY.value and not alarm.settled and alarm.read_points == 1
+    half = detect(ts[: at + 12], v[: at + 12])[0]
+    assert not half.settled and half.read_points == 12
+    day = detect(ts[: at + 30], v[: at + 30])[0]
+    assert day.index == at and day.settled and day.read_points == 24
+    assert day.kind == EventKind.LEAKED_KEY.value
+    assert day.read_observed == np.sum(v[at : at + 24])
+    assert 0.8 * np.sum(e[at : at + 24]) < day.read_expected < 1.2 * np.sum(e[at : at + 24])
