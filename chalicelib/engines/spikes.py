@@ -38,7 +38,10 @@ zeros and negative values) and are placed on a regular grid in arrival order. Th
    is one alert, not ten, while a loop that starts just after a noisy hour has fired still alarms;
 8. with ``direction="both"``, a level shift that has held (:mod:`chalicelib.engines.spike_shift`)
    also scores once, in a channel of its own, judged against the seasonal expectation (which
-   :func:`detect` then reports as expected); with ``direction="up"`` a launch never alarms.
+   :func:`detect` then reports as expected); with ``direction="up"`` a launch never alarms;
+9. with ``direction="both"`` and data finer than hourly, a stretch of three to twelve hours busier
+   than any of its length in five weeks (:mod:`chalicelib.engines.spike_windows`) scores once a
+   day, in the same channel: a burst of 5-minute points that each look ordinary.
 
 Which kind of event a spike looks like (runaway loop, leaked key, recurring job, new baseline)
 is :func:`chalicelib.engines.spike_kinds.classify`; :func:`detect` names it on each spike.
@@ -65,6 +68,7 @@ from chalicelib.engines.spike_kinds import LOOK_POINTS, classify
 from chalicelib.engines.spike_lags import lag_median, lagged, rows_per_block, widen
 from chalicelib.engines.spike_record import above_record
 from chalicelib.engines.spike_shift import HELD_POINTS, held_shift
+from chalicelib.engines.spike_windows import stretch_strength
 
 #: Smallest robust scale in log units: below ~8% noise, deviations are judged against 8%.
 MIN_SCALE = 0.08
@@ -240,7 +244,8 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     resid = np.nan_to_num(resid, nan=0.0)
     sd = scale[g.slot]
     # A job seen at this time before: discounted by its earlier rise (spike_calendar).
-    rise = resid - recurring_discount(slot_resid, scale, g, np.log(UP_RATIO))
+    recurring = recurring_discount(slot_resid, scale, g, np.log(UP_RATIO))
+    rise = resid - recurring
     if HOLD_POINTS:
         # A step that has held HOLD_POINTS points is the new baseline for what comes next.
         held = np.concatenate([np.zeros(1), _trailing_min(rise, HOLD_POINTS)[:-1]])
@@ -270,6 +275,10 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     # A held shift: its own episodes, so that it never hides a spike on top of it.
     held = held_shift(g.point_z - seasonal[g.slot], _scale(g.z - seasonal, g)[1][g.slot], Z_MID)
     shift_scores = episodes(held, max(HELD_POINTS, g.per_day))
+    # A busy stretch of a fine-grained series (spike_windows): its own episodes, once a day.
+    seasonal_resid = np.nan_to_num(g.point_z - seasonal[g.slot], nan=0.0) - recurring
+    stretch = episodes(stretch_strength(seasonal_resid, g.per_day, Z_MID), g.per_day)
+    shift_scores = np.maximum(shift_scores, stretch)
     is_shift = shift_scores > scores
     scores = np.maximum(scores, shift_scores)
     scores[: warmup(g.per_day)] = 0.0
