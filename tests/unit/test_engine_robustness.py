@@ -121,6 +121,14 @@ def edge_cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:
             np.resize(v, 3000),
         ),
         "very long": series(24 * 365 * 3)[0:2],
+        # 40 days of 5-minute points (the busy-stretch channel reads them) with holes, repeats
+        # and a wild value
+        "five-minute, untidy": (
+            np.repeat(T0 + np.arange(5760) * np.timedelta64(10, "m"), 2),
+            np.where(np.arange(11520) % 13 == 0, np.nan, np.resize(v, 11520)) * np.where(
+                np.arange(11520) == 9000, 1e9, 1.0
+            ),
+        ),
     }
 
 
