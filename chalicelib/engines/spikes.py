@@ -277,8 +277,9 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     shift_scores = episodes(held, max(HELD_POINTS, g.per_day))
     # A busy stretch of a fine-grained series (spike_windows): its own episodes, once a day.
     seasonal_resid = np.nan_to_num(g.point_z - seasonal[g.slot], nan=0.0) - recurring
-    stretch = episodes(stretch_strength(seasonal_resid, g.per_day, Z_MID), g.per_day)
-    shift_scores = np.maximum(shift_scores, stretch)
+    stretch = stretch_strength(seasonal_resid, g.per_day, Z_MID)
+    if stretch.any():  # never on hourly or daily series: their scores stay exactly as they were
+        shift_scores = np.maximum(shift_scores, episodes(stretch, g.per_day))
     is_shift = shift_scores > scores
     scores = np.maximum(scores, shift_scores)
     scores[: warmup(g.per_day)] = 0.0
