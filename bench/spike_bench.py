@@ -45,7 +45,7 @@ if str(_ROOT) not in sys.path:
 
 from bench import contract, nab, splits
 from bench.spend_hourly_ramps import RAMPS_SEED_OFFSET, ramps_series
-from bench.synthetic import BENIGN_TARGET_KINDS, hourly_series
+from bench.synthetic import BENIGN_TARGET_KINDS, five_minute_counts, hourly_series
 from chalicelib.engines import spikes
 
 #: Standard-profile scores published or measured by others (the full NAB corpus for the first
@@ -304,15 +304,6 @@ def synthetic_part(
     return out
 
 
-def _five_minute_series(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Request counts per 5 minutes with a daily rhythm: the grain the busy-stretch channel reads."""
-    rng = np.random.default_rng(splits.REPORT_SEED_BASE)
-    i = np.arange(n)
-    ts = np.datetime64("2024-01-01T00:00") + (5 * i).astype("timedelta64[m]")
-    rate = 20.0 * (1.0 + 0.6 * np.sin(2 * np.pi * (i % 288) / 288))
-    return ts, rng.poisson(rate).astype(float)
-
-
 def speed() -> float:
     """Microseconds per point of ``spike_scores`` on 10,000 hourly and 10,000 5-minute points
     (best of three); the slower of the two is the figure held against the aim."""
@@ -320,7 +311,7 @@ def speed() -> float:
     worst = 0.0
     for grain, (ts, v) in (
         ("hourly", (hourly.timestamps, hourly.values)),
-        ("5-minute", _five_minute_series(10_000)),
+        ("5-minute", five_minute_counts(10_000, splits.REPORT_SEED_BASE)),
     ):
         contract.spike_scores(ts, v)
         best = cpu = np.inf

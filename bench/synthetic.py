@@ -72,4 +72,17 @@ def daily_series(seed: int, n_days: int = 425, runaway_days: int = 1) -> SpendSe
     return SpendSeries(ts.astype("datetime64[m]"), values, runaways, "daily")
 
 
-__all__ = ["BENIGN_TARGET_KINDS", "Event", "HourlySeries", "SpendSeries", "daily_series", "hourly_series"]
+def five_minute_counts(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` request counts per 5 minutes from START with a daily rhythm (Poisson around 32 at
+    midday, 8 at midnight): the grain the spike detector's busy-stretch channel reads."""
+    rng = np.random.default_rng(seed)
+    i = np.arange(n)
+    ts = START + (5 * i).astype("timedelta64[m]")
+    rate = 20.0 * (1.0 + 0.6 * np.sin(2 * np.pi * (i % 288) / 288 - np.pi / 2))
+    return ts, rng.poisson(rate).astype(float)
+
+
+__all__ = [
+    "BENIGN_TARGET_KINDS", "Event", "HourlySeries", "SpendSeries",
+    "daily_series", "five_minute_counts", "hourly_series",
+]

@@ -2,21 +2,17 @@
 
 import numpy as np
 
+from bench import synthetic
 from chalicelib.engines.spike_episodes import Z_MID
 from chalicelib.engines.spike_windows import stretch_strength
 from chalicelib.engines.spikes import spike_scores
 
-START = np.datetime64("2024-01-01T00:00")  # a Monday
 PER_DAY = 288  # 5-minute points
 
 
 def five_minute_counts(n_days: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Request counts per 5 minutes with a daily rhythm (Poisson around 20 at the day's middle)."""
-    rng = np.random.default_rng(seed)
-    i = np.arange(PER_DAY * n_days)
-    ts = START + (5 * i).astype("timedelta64[m]")
-    rate = 20.0 * (1.0 + 0.6 * np.sin(2 * np.pi * (i % PER_DAY) / PER_DAY - np.pi / 2))
-    return ts, rng.poisson(rate).astype(float)
+    """``n_days`` of 5-minute request counts with a daily rhythm (bench.synthetic)."""
+    return synthetic.five_minute_counts(PER_DAY * n_days, seed)
 
 
 def busy(v: np.ndarray, day: int, hours: int, factor: float, seed: int) -> slice:
