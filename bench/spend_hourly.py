@@ -51,6 +51,7 @@ class HourlySeries:
     values: np.ndarray  # (n,) float >= 0, $ per hour
     events: list[Event]
     clean_mask: np.ndarray  # (n,) bool
+    usual: np.ndarray  # (n,) the usual spend per hour before noise and events (bench.spike_oracle)
 
 
 class EventBook:
@@ -70,14 +71,17 @@ class EventBook:
         self.events.append(Event(kind, a, b, anomaly))
 
 
-def labelled(ts: np.ndarray, values: np.ndarray, events: list[Event], busy: np.ndarray) -> HourlySeries:
+def labelled(
+    ts: np.ndarray, values: np.ndarray, events: list[Event], busy: np.ndarray, usual: np.ndarray
+) -> HourlySeries:
     """The series with its events in order and its clean mask: the hours outside every event
-    (``busy``), and outside the 24 hours after an anomaly or a catch-up."""
+    (``busy``), and outside the 24 hours after an anomaly or a catch-up; ``usual``: the spend per
+    hour before noise and events."""
     clean = ~busy
     for ev in events:
         if ev.anomaly or ev.kind == "catch-up":
             clean[ev.start : ev.end + 25] = False
-    return HourlySeries(ts.astype("datetime64[m]"), values, sorted(events, key=lambda e: e.start), clean)
+    return HourlySeries(ts.astype("datetime64[m]"), values, sorted(events, key=lambda e: e.start), clean, usual)
 
 
 def _expected(rng: np.random.Generator, n: int) -> tuple[np.ndarray, float, int]:
@@ -209,4 +213,4 @@ def hourly_series(
                     values[a : a + length] += usual * rng.uniform(2, 19)
                     take("leaked key", a, a + length - 1, True)
                     break
-    return labelled(ts, values, events, busy)
+    return labelled(ts, values, events, busy, base * mult)

@@ -142,4 +142,4 @@ def ramps_series(seed: int, n_hours: int = 24 * 120) -> HourlySeries:
                     values[a : a + length] += level * rng.uniform(1, 10)
                     take("leaked key", a, a + length - 1, True)
                     break
-    return labelled(ts, values, events, busy)
+    return labelled(ts, values, events, busy, base * mult)

@@ -102,8 +102,8 @@ HOLD_PAIR_RATIO = 1.5
 #: for the new baseline, which keeps a launch quiet but also let a loop phased in over two or three
 #: hours (1.8x, 2.6x, then hours at 3.8x) go unreported for as long as it ran. A launch is a 1.5-3x
 #: step: under UP_RATIO, it never holds there. Hourly and daily series only (per_day <= HELD_UP_MAX_PER_DAY):
-#: finer series have the busy-stretch channel. Chosen on 300 tuning seeds of bench.spike_bench:
-#: 4 points alarmed on more launches and clean hours, 8 caught fewer loops.
+#: finer series have the busy-stretch channel. Chosen on 300 tuning seeds of both families of
+#: bench.spike_bench: 4 points alarmed on more launches and clean hours, 8 caught fewer loops.
 HELD_UP_POINTS = 6
 HELD_UP_SD = 0.75
 HELD_UP_MAX_PER_DAY = 24

@@ -1,9 +1,12 @@
 """The spike benchmark's hourly families: seeded, labelled, and as the docstrings say."""
 
+from dataclasses import replace
+
 import numpy as np
 
 from bench.spend_hourly import hourly_series
 from bench.spend_hourly_ramps import RAMPS_SEED_OFFSET, ramps_series
+from bench.spike_oracle import oracle_alarms
 from bench.splits import seeds
 
 
@@ -45,3 +48,18 @@ def test_ramps_family_is_seeded_labelled_and_its_loops_ramp():
     assert loops >= 5
     # the family has its own seeds, apart from the spend family's in both splits
     assert RAMPS_SEED_OFFSET not in seeds("tuning", 600)
+
+
+def test_the_oracle_is_told_the_usual_spend_and_catches_what_is_plain_to_see():
+    """Each series carries its usual spend (before noise and events); the oracle built on it
+    catches a 10x hour outside every event, and alarms under once per clean month."""
+    alarms = clean_hours = 0
+    for seed in range(30):
+        s = hourly_series(seed, anomalies=0)
+        assert s.usual.shape == s.values.shape and np.all(s.usual > 0)
+        alarms += int(oracle_alarms(s)[s.clean_mask].sum())
+        clean_hours += int(s.clean_mask[24 * 14 :].sum())
+        at = next(h for h in range(24 * 40 + 11, s.values.size) if s.clean_mask[h])
+        loop = replace(s, values=s.values + np.where(np.arange(s.values.size) == at, 9 * s.usual, 0.0))
+        assert oracle_alarms(loop)[at]
+    assert alarms / (clean_hours / (24 * 30)) < 1.0
