@@ -22,7 +22,7 @@ names at each event's first alarm, read a day after it (what an alert's kind say
 is seen; at the alarm itself a launch and a leaked key still look like a loop). All of it again for
 a second family (:mod:`bench.spend_hourly_ramps`), written after the constants were chosen and
 apart from the first: no constant was chosen on it (three rules tried on its tuning seeds were
-not taken) except the held multiple's (``spikes.HELD_UP_*``, chosen with its tuning seeds in
+not taken) except the held multiple's (``spike_held.HELD_UP_*``, chosen with its tuning seeds in
 view), so its reporting split says how the detector does on series unlike its own. Beside the
 1-hour figure, the share caught at any hour while the event lasts. Last, the ceiling of both
 families: an oracle told each hour's usual spend, with the detector's floors

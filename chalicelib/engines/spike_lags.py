@@ -44,3 +44,11 @@ def widen(lags: np.ndarray, spread: int) -> np.ndarray:
     """Each lag and its ``spread`` neighbours on either side (all >= 1)."""
     out = (lags[:, None] + np.arange(-spread, spread + 1)[None, :]).ravel()
     return out[out >= 1]
+
+
+def trailing_min(x: np.ndarray, k: int) -> np.ndarray:
+    """Minimum of each point and the ``k - 1`` before it (0 before the start); shape (n,)."""
+    if k <= 1:
+        return x
+    padded = np.concatenate([np.zeros(k - 1), x])
+    return np.lib.stride_tricks.sliding_window_view(padded, k).min(axis=1)

@@ -64,8 +64,9 @@ from chalicelib.engines.robust import MAD_TO_SD, nanmedian_rows
 from chalicelib.engines.spike_calendar import recurring_discount
 from chalicelib.engines.spike_episodes import CALM_POINTS, Z_MID, episodes
 from chalicelib.engines.spike_grid import DAY, Grid, build, inverse, warmup
+from chalicelib.engines.spike_held import held_up
 from chalicelib.engines.spike_kinds import LOOK_POINTS, classify
-from chalicelib.engines.spike_lags import lag_median, lagged, rows_per_block, widen
+from chalicelib.engines.spike_lags import lag_median, lagged, rows_per_block, trailing_min, widen
 from chalicelib.engines.spike_record import above_record
 from chalicelib.engines.spike_shift import HELD_POINTS, held_shift
 from chalicelib.engines.spike_windows import stretch_strength
@@ -96,17 +97,6 @@ HOLD_POINTS = 3
 #: ... and so is a step of at least this ratio that has held two points (a launch's third hour is
 #: judged against its first two; a loop has fired on its first two points by then).
 HOLD_PAIR_RATIO = 1.5
-#: A held multiple: a rise that has held HELD_UP_POINTS points at UP_RATIO or more over the
-#: seasonal usual (less a recurring job's earlier rise), and on a noisy series at HELD_UP_SD robust
-#: sd or more, scores 0.5 at its last point. The hold rule (HOLD_POINTS) takes a rise that holds
-#: for the new baseline, which keeps a launch quiet but also let a loop phased in over two or three
-#: hours (1.8x, 2.6x, then hours at 3.8x) go unreported for as long as it ran. A launch is a 1.5-3x
-#: step: under UP_RATIO, it never holds there. Hourly and daily series only (per_day <= HELD_UP_MAX_PER_DAY):
-#: finer series have the busy-stretch channel. Chosen on 300 tuning seeds of both families of
-#: bench.spike_bench: 4 points alarmed on more launches and clean hours, 8 caught fewer loops.
-HELD_UP_POINTS = 6
-HELD_UP_SD = 0.75
-HELD_UP_MAX_PER_DAY = 24
 #: An episode (one alarm) lasts at least this share of a day, and until CALM_POINTS calm points.
 EPISODE_DAYS = 0.5
 #: The series' own bar: a point must also beat the BAR_RANK-th largest strength of the last
@@ -259,14 +249,14 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     rise = resid - recurring
     if HOLD_POINTS:
         # A step that has held HOLD_POINTS points is the new baseline for what comes next.
-        held = np.concatenate([np.zeros(1), _trailing_min(rise, HOLD_POINTS)[:-1]])
+        held = np.concatenate([np.zeros(1), trailing_min(rise, HOLD_POINTS)[:-1]])
         # ... and so is a step of HOLD_PAIR_RATIO or more that has held two points: a launch's
         # third hour is judged against its first two (a loop has fired on its first two by then).
-        pair_held = np.concatenate([np.zeros(1), _trailing_min(rise, 2)[:-1]])
+        pair_held = np.concatenate([np.zeros(1), trailing_min(rise, 2)[:-1]])
         held = np.maximum(held, np.where(pair_held >= np.log(HOLD_PAIR_RATIO), pair_held, 0.0))
         rise = rise - np.maximum(held, 0.0)
     up = np.maximum(rise, 0.0) / np.maximum(sd, np.log(UP_RATIO) / Z_MID)
-    pair = np.maximum(_trailing_min(rise, 2), 0.0)
+    pair = np.maximum(trailing_min(rise, 2), 0.0)
     # The pair confirms a rise (up to a score of about 0.8); escalation is the single point's.
     pair_up = np.minimum(pair / np.maximum(PAIR_SD * sd, np.log(PAIR_RATIO) / Z_MID), Z_MID + 1.0)
     up = np.maximum(up, pair_up)
@@ -274,11 +264,12 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     strength = up
     if direction == "both":
         drop = np.maximum(-resid, 0.0) / drop_scale[g.slot]
-        strength = np.maximum(up, _trailing_min(drop, DROP_POINTS))
+        strength = np.maximum(up, trailing_min(drop, DROP_POINTS))
     # Against the seasonal usual (which, unlike the level term, does not follow a rise that holds).
     seasonal_resid = np.nan_to_num(g.point_z - seasonal[g.slot], nan=0.0) - recurring
     bar = np.maximum(_bar(strength, g) - Z_MID, 0.0) if g.per_day else 0.0
-    strength = np.maximum(strength, _held_up(seasonal_resid, sd, g.per_day)) - bar
+    held_multiple = held_up(seasonal_resid, sd, g.per_day, np.log(UP_RATIO) / Z_MID, Z_MID)
+    strength = np.maximum(strength, held_multiple) - bar
     scores = episodes(strength, max(CALM_POINTS, round(g.per_day * EPISODE_DAYS)))
     expected = np.nan_to_num(inverse(expected_z, g.scale), nan=0.0)
     usual = np.nan_to_num(inverse(seasonal[g.slot], g.scale), nan=0.0)
@@ -296,16 +287,6 @@ def _details(timestamps: np.ndarray, values: np.ndarray, direction: str) -> _Det
     scores = np.maximum(scores, shift_scores)
     scores[: warmup(g.per_day)] = 0.0
     return _Details(scores, expected, usual, is_shift)
-
-
-def _held_up(seasonal_resid: np.ndarray, sd: np.ndarray, per_day: int) -> np.ndarray:
-    """Strength of a rise held HELD_UP_POINTS points over the seasonal usual; (n,), 0 on series
-    finer than hourly. Reaches Z_MID (a score of 0.5) at UP_RATIO, or at HELD_UP_SD robust sd on a
-    noisy series, and stops there: escalation is the single point's to score."""
-    if per_day > HELD_UP_MAX_PER_DAY:
-        return np.zeros(seasonal_resid.shape[0])
-    held = np.maximum(_trailing_min(seasonal_resid, HELD_UP_POINTS), 0.0)
-    return np.minimum(held / np.maximum(HELD_UP_SD * sd, np.log(UP_RATIO) / Z_MID), Z_MID)
 
 
 def _bar(strength: np.ndarray, g: Grid) -> np.ndarray:
@@ -326,14 +307,6 @@ def _bar(strength: np.ndarray, g: Grid) -> np.ndarray:
                 past.shape[0] - k
             ]
     return out
-
-
-def _trailing_min(x: np.ndarray, k: int) -> np.ndarray:
-    """Minimum of each point and the ``k - 1`` before it (0 before the start); shape (n,)."""
-    if k <= 1:
-        return x
-    padded = np.concatenate([np.zeros(k - 1), x])
-    return np.lib.stride_tricks.sliding_window_view(padded, k).min(axis=1)
 
 
 def spike_scores(

@@ -3,7 +3,8 @@ it runs; a launch phased in to a lower step stays a new baseline."""
 
 import numpy as np
 
-from chalicelib.engines.spikes import HELD_UP_POINTS, spike_scores
+from chalicelib.engines.spike_held import HELD_UP_POINTS
+from chalicelib.engines.spikes import spike_scores
 
 START = np.datetime64("2024-01-01T00:00")  # a Monday
 AT = 24 * 45 + 9  # a Wednesday morning, after six weeks of history
