@@ -25,6 +25,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 OUT = ROOT / "test-output" / "browser"
 AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
 PASSWORD = "a long browser password"
+#: How long a wait for an element or a page may take before the test fails (Playwright: 30 s).
+WAIT_MS = 90_000
 
 
 @pytest.fixture(scope="module")  # stopped before other modules run: playwright holds an event loop
@@ -51,8 +53,9 @@ def stack():
 
 @pytest.fixture(scope="module")  # stopped before other modules run: playwright holds an event loop
 def browser():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=WAIT_MS)  # its default is 5 s
     for stale in OUT.glob("FAILED-*.png"):
         stale.unlink()
     with sync_playwright() as p:
@@ -67,6 +70,10 @@ class Tab:
     def __init__(self, browser, base: str):
         self.base = base
         self.context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
+        # A wait is for the app to get there, not a speed test: on a loaded machine (two workers,
+        # each with its local stack, sync worker and alert evaluator) a wait that takes a second on
+        # a quiet one ran past Playwright's default 30 s once.
+        self.context.set_default_timeout(WAIT_MS)
         self.page = self.context.new_page()
         self.problems: list[str] = []
         self.expected_statuses: set[int] = set()
