@@ -90,17 +90,23 @@ def fit(
     errors = np.empty((n, k))
     keep: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     want = {n - o: o for o in origins if 2 * PERIOD <= n - o < n}
+    # Every operation writes into a buffer (no array is allocated per step: the loop is the cost).
+    damped, step = np.empty(k), np.empty(k)
     for t in range(2 * PERIOD, n):
         if t in want:
             keep[want[t]] = (level.copy(), trend.copy(), season.copy())
         s = season[t % PERIOD]  # a view: updated in place below
-        damped = PHI * trend
-        level = level + damped
+        np.multiply(PHI, trend, out=damped)
+        level += damped
         err = errors[t]
-        np.subtract(z[t] - level, s, out=err)
-        level += ALPHA * err
-        trend = damped + BETA * err
-        s += GAMMA * err
+        np.subtract(z[t], level, out=err)
+        err -= s
+        np.multiply(ALPHA, err, out=step)
+        level += step
+        np.multiply(BETA, err, out=trend)
+        trend += damped
+        np.multiply(GAMMA, err, out=step)
+        s += step
     scored = errors[BURN_IN + 2 * PERIOD :]
     # A handful of errors would pick noise's favourite: too few, and the cautious set is used.
     few = scored.shape[0] < MIN_SCORED

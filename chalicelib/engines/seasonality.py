@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chalicelib.engines.robust import MAD_TO_SD, rolling_median
+from chalicelib.engines.robust import MAD_TO_SD, nanmedian_rows, rolling_median
 
 PERIOD = 7
 #: Recent weeks used for the profile: up to a year (all that the forecast keeps). The median of
@@ -41,22 +41,21 @@ def weekly_profile(x: np.ndarray, min_weeks: int = 2) -> np.ndarray:
     if n < PERIOD * min_weeks:
         return ones
     x = x[-PERIOD * PROFILE_WEEKS :]
-    ph = phases(n)[-x.shape[0] :]
     trend = rolling_median(x, PERIOD, centred=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(trend > 0, x / trend, np.nan)
     ratio[~np.isfinite(ratio)] = np.nan
-    factors = np.ones(PERIOD)
-    noise = np.zeros(PERIOD)
-    for k in range(PERIOD):
-        r = ratio[ph == k]
-        r = r[np.isfinite(r)]
-        if r.size < min_weeks:
-            return ones
-        med = float(np.median(r))
-        factors[k] = med
-        # Sampling variance of a median is about (1.25 sd)^2 / n.
-        noise[k] = (1.25 * MAD_TO_SD * float(np.median(np.abs(r - med)))) ** 2 / r.size
+    # One row per phase, one column per week: the last point has phase PERIOD - 1, so after
+    # padding the front to whole weeks, each week reads phases 0..PERIOD-1 in order.
+    pad = (-ratio.shape[0]) % PERIOD
+    by_phase = np.concatenate([np.full(pad, np.nan), ratio]).reshape(-1, PERIOD).T
+    count = np.isfinite(by_phase).sum(axis=1)
+    if np.any(count < min_weeks):
+        return ones
+    factors = nanmedian_rows(by_phase)
+    # Sampling variance of a median is about (1.25 sd)^2 / n.
+    mad = nanmedian_rows(np.abs(by_phase - factors[:, None]))
+    noise = (1.25 * MAD_TO_SD * mad) ** 2 / count
     if not np.all(factors > 0):
         factors = np.maximum(factors, 1e-3)
     factors = factors / factors.mean()
