@@ -48,6 +48,14 @@ def spike_headline(scope: str, observed: Decimal, expected: Decimal, day: date, 
     return f"Unusual spend: {scope} was {money(observed, currency)} {when} (usually about {money(expected, currency)})"
 
 
+def beyond_hours_details(rise: Decimal, currency: str) -> tuple[str, ...]:
+    """A provider's daily spike that its bill beyond the usage pushed from code explains."""
+    return (f"{money(rise, currency)} of the rise is in the provider's bill but not in the usage your code pushed to "
+            "CostPilot: spend your code did not report, such as a leaked key used elsewhere or a service calling "
+            "the provider directly.",
+            "Check the provider's usage by API key; rotate or disable a key you do not recognise.")
+
+
 def spike_details(score: float, sensitivity: float, kind: str | None, reason: str | None) -> tuple[str, ...]:
     """The score, and which kind of event the spike looks like (runaway loop, leaked key, ...)."""
     lines = [f"Spike score {score:.2f} (threshold {sensitivity:.2f})"]

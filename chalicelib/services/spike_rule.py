@@ -6,6 +6,12 @@ provider grain, for all spend and one provider; ``Spend.hourly_history``), so a 
 caught within the hour; otherwise daily, today's partial day as the last point. All spend judged
 hourly also judges, daily, the providers that have no hourly data (a synced bill only).
 
+A provider with hourly data and a synced day bill (pushed events beside a connection) is judged
+hourly on what its hours hold, and daily on the rest of its bill: each day's spend less that day's
+hours (``_beyond_hours``). That rest is spend the team's code never reported (a leaked key used
+elsewhere, a service calling the provider directly); it shows only once the bill does, and it is
+judged for all spend and for the provider's own scope, each provider on its own series.
+
 At the alarm (one or two hours) a launch or a leaked key still looks like a runaway loop; a day
 later its kind is settled (``Spike.settled``). So on the hourly series, a spike that fired and
 whose day of hours reads as a leaked key or a new baseline gets one follow-up (level ``kind``,
@@ -14,7 +20,7 @@ under the spike's own key) while the spike is at most UPDATE_HOURS old.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -22,13 +28,15 @@ from chalicelib.domain import alert_wording
 from chalicelib.domain.alert_messages import Contributor
 from chalicelib.domain.alerts import Rule, provider_title
 from chalicelib.services import key_actions
-from chalicelib.services.alert_facts import HISTORY_DAYS, MIN_SPIKE_DAYS, TOP_N, Breach, Spend, hour_label
+from chalicelib.services.alert_facts import HISTORY_DAYS, HOURLY_DAYS, MIN_SPIKE_DAYS, TOP_N, Breach, Spend, hour_label
 
 if TYPE_CHECKING:
     from chalicelib.engines.spikes import Spike
 
 USUAL_DAYS = 7  # contributors: a point's spend against its mean over the days before
 UPDATE_HOURS = 48  # a spike's follow-up is sent once its kind is settled, until the spike is this old
+BEYOND_SHARE = 0.5  # a provider's daily spike fires as spend beyond its hours when that explains this much of it
+USUAL_BEYOND_DAYS = 28
 
 
 def breaches(rule: Rule, spend: Spend, now: datetime, test: bool = False) -> list[Breach]:
@@ -39,6 +47,9 @@ def breaches(rule: Rule, spend: Spend, now: datetime, test: bool = False) -> lis
     rest = _daily_only(rule, spend, now)
     if rest:
         found += _judge(rule, spend, now, *spend.history(now.date(), rule.scope, rule.currency, rest), providers=rest)
+    if not test:
+        for provider, (days, total, beyond) in _beyond_hours(rule, spend, now).items():
+            found += _judge(rule, spend, now, days, total, providers=frozenset({provider}), beyond=beyond)
     return found
 
 
@@ -52,10 +63,46 @@ def _daily_only(rule: Rule, spend: Spend, now: datetime) -> frozenset[str]:
     return frozenset(p for p, amount in daily.items() if amount > 0 and p not in hourly)
 
 
+def _beyond_hours(rule: Rule, spend: Spend, now: datetime) -> dict[str, tuple[list[date], Any, Any]]:
+    """Per provider in the rule's scope with hourly data and a day bill: (days, its daily spend,
+    each day's spend less its hours' spend, NaN before the hourly history)."""
+    import numpy as np
+
+    if rule.scope.dimension not in (None, "provider"):
+        return {}
+    hours_by_day: dict[str, dict[str, float]] = {}
+    for (label, provider), amount in spend.hourly_by_provider(now, rule.currency).items():
+        if rule.scope.value in (None, provider):
+            day = hours_by_day.setdefault(provider, {})
+            day[label[:10]] = day.get(label[:10], 0.0) + float(amount)
+    first = now.astimezone(UTC).date() - timedelta(days=HOURLY_DAYS)
+    out = {}
+    for provider, hours in sorted(hours_by_day.items()):
+        days, total = spend.history(now.date(), rule.scope, rule.currency, frozenset({provider}))
+        beyond = np.round(total - np.array([hours.get(d.isoformat(), 0.0) for d in days]), 2)
+        beyond[np.array([d < first for d in days])] = np.nan
+        if np.any(np.nan_to_num(beyond) != 0):  # a bill beside the hours: else there is nothing beyond them
+            out[provider] = (days, total, beyond)
+    return out
+
+
+def _beyond_rise(spike: Spike, beyond: Any) -> float | None:
+    """How much of ``spike``'s rise is spend beyond the hours (against its median over the
+    USUAL_BEYOND_DAYS before), when that is at least BEYOND_SHARE of the rise; else None."""
+    import numpy as np
+
+    before = beyond[max(0, spike.index - USUAL_BEYOND_DAYS):spike.index]
+    if np.isnan(beyond[spike.index]) or np.isnan(before).all():
+        return None
+    rise = float(beyond[spike.index] - np.nanmedian(before))
+    return rise if rise > 0 and rise >= BEYOND_SHARE * (spike.observed - spike.expected) else None
+
+
 def _judge(rule: Rule, spend: Spend, now: datetime, points: list, values: Any, *, hourly: bool = False,
-           providers: frozenset[str] | None = None, test: bool = False) -> list[Breach]:
+           providers: frozenset[str] | None = None, beyond: Any = None, test: bool = False) -> list[Breach]:
     """The breach of a spike in the last two ``points`` (hours or days) of ``values``, if any
-    (``providers``: the series is these providers' spend only)."""
+    (``providers``: the series is these providers' spend only; ``beyond``: its part beyond the
+    hours, ``_beyond_hours``, and then only a spike that part explains)."""
     import numpy as np
 
     from chalicelib.engines import spikes  # numpy: off the cold start
@@ -72,7 +119,7 @@ def _judge(rule: Rule, spend: Spend, now: datetime, points: list, values: Any, *
     updates = [_kind_update(rule, points[s.index], s, label) for s in detected
                if hourly and not test and s.settled and s.kind in LATE_KINDS
                and s.index >= len(points) - UPDATE_HOURS]
-    found = [s for s in detected if s.index >= len(points) - 2]
+    found = [s for s in detected if s.index >= len(points) - 2 and (beyond is None or _beyond_rise(s, beyond))]
     if not found and not test:
         return updates
     spike = found[-1] if found else None
@@ -80,6 +127,12 @@ def _judge(rule: Rule, spend: Spend, now: datetime, points: list, values: Any, *
     day, hour = (point.date(), point) if hourly else (point, None)
     expected = Decimal(str(round(spike.expected, 2))) if spike else Decimal(0)
     observed = Decimal(str(round(float(values[spike.index if spike else -1]), 2)))
+    key = f"h{hour_label(hour)}" if hour else f"d{day.isoformat()}"
+    details = alert_wording.spike_details(spike.score, rule.sensitivity, spike.kind, spike.reason) if spike else ()
+    if beyond is not None and spike:
+        rise = Decimal(str(round(_beyond_rise(spike, beyond), 2)))
+        details += alert_wording.beyond_hours_details(rise, rule.currency)
+        key += f"-beyond-{min(providers)}"  # its own key: another provider billed daily may fire that day too
 
     def build() -> dict:
         contributors = {}
@@ -100,11 +153,10 @@ def _judge(rule: Rule, spend: Spend, now: datetime, points: list, values: Any, *
             "threshold_label": "Expected", "level": "spike",
             "period_label": f"{day:%a %d %b %Y}{f' {hour:%H}:00' if hour else ''} (UTC)",
             "scope_label": label, "contributors": contributors, "driving_key": driving_key,
-            "details": alert_wording.spike_details(spike.score, rule.sensitivity, spike.kind, spike.reason)
-            if spike else (),
+            "details": details,
         }
 
-    return [Breach(f"h{hour_label(hour)}" if hour else f"d{day.isoformat()}", "spike", build), *updates]
+    return [Breach(key, "spike", build), *updates]
 
 
 def _kind_update(rule: Rule, hour: datetime, spike: Spike, label: str) -> Breach:

@@ -169,3 +169,73 @@ def test_no_follow_up_for_a_spike_that_never_fired(api, user, receiver):
     spike_alert(api, user, receiver)
     assert alert_eval.evaluate_workspace(ws, now=onset + timedelta(hours=24, minutes=50)) == []
     assert receiver.wait_for(0) == []
+
+
+
+def pushed_and_billed(ws: str):
+    """OpenAI pushed from code (five weeks, about $1 an hour) and synced: each past day's bill a few
+    % off what its events cost. Returns ``bill(day, extra)``, which bills a day again."""
+    from chalicelib.store import pushed_events, usage
+
+    events = five_weeks_of_about_a_dollar_an_hour(ws)
+    pushed_events.add_events(ws, events)
+    pushed: dict = {}
+    for e in events:
+        pushed[e.bucket_start.date()] = pushed.get(e.bucket_start.date(), Decimal(0)) + e.billed_cost
+    rng = random.Random(7)
+
+    def bill(day, extra=Decimal(0)):
+        start = datetime.combine(day, datetime.min.time(), UTC)
+        amount = (pushed.get(day, Decimal(0)) * Decimal(str(round(rng.uniform(0.97, 1.03), 3))) + extra)
+        usage.replace_sync_day(ws, "conn_openai", day.isoformat(), [UsageRecord(
+            ws, RecordKind.COST, "sync:conn_openai", "openai", start, start + timedelta(days=1), model="gpt-4o",
+            billed_cost=amount.quantize(Decimal("0.01")))])
+
+    for day in sorted(pushed):
+        if day < NOW.date():
+            bill(day)
+    return bill
+
+
+def test_a_leaked_key_outside_the_pushed_usage_fires_on_the_bill_beyond_the_hours(api, user, receiver):
+    """A key used elsewhere adds $90 to yesterday's OpenAI bill only: the hours (pushed events) never
+    see it, so it fires on OpenAI's daily spend, once, saying how much of the rise is beyond them."""
+    from chalicelib.services import alert_eval
+
+    ws = user.workspace_id
+    bill = pushed_and_billed(ws)
+    spike_alert(api, user, receiver)
+    assert alert_eval.evaluate_workspace(ws, now=NOW) == []  # the bill a few % off the events: calm
+
+    bill(NOW.date() - timedelta(days=1), extra=Decimal(90))
+    [key] = alert_eval.evaluate_workspace(ws, now=NOW)
+    assert key.endswith(":d2026-11-24-beyond-openai:spike")
+    [hook] = receiver.wait_for(1)
+    assert hook.json["headline"].startswith("Unusual spend: OpenAI spend was $")
+    assert 110 < Decimal(hook.json["figure"]) < 120 and 20 < Decimal(hook.json["threshold"]) < 30  # ~$24 a day
+    [beyond] = [line for line in hook.json["details"] if "not in the usage your code pushed" in line]
+    assert 88 < Decimal(beyond.split()[0].lstrip("$")) < 92 and "leaked key used elsewhere" in beyond
+    assert alert_eval.evaluate_workspace(ws, now=NOW) == []  # once
+    assert alert_eval.evaluate_workspace(ws, now=NOW + timedelta(hours=1)) == []
+
+
+def test_a_loop_the_code_pushed_is_not_reported_again_as_spend_beyond_the_hours(api, user, receiver, monkeypatch):
+    """Yesterday's loop was pushed from code ($90 in an hour, the hourly series' to catch as it ran)
+    and billed: OpenAI's day spikes, but its bill beyond the hours does not, so nothing fires now."""
+    from chalicelib.services import alert_eval, alert_facts, spike_rule
+    from chalicelib.store import pushed_events
+
+    ws = user.workspace_id
+    bill = pushed_and_billed(ws)
+    yesterday = NOW.date() - timedelta(days=1)
+    loop_hour = datetime.combine(yesterday, datetime.min.time(), UTC) + timedelta(hours=14)
+    pushed_events.add_events(ws, [event(ws, loop_hour + timedelta(minutes=m), 1.5) for m in range(60)])
+    bill(yesterday, extra=Decimal(90))
+    spike_alert(api, user, receiver)
+    _, daily = alert_facts.Spend(ws, NOW).history(NOW.date(), Scope("provider", "openai"), "USD")
+    assert daily[-2] > 100 > 30 > max(daily[-9:-2])  # OpenAI's day spiked
+    assert alert_eval.evaluate_workspace(ws, now=NOW) == []
+    with monkeypatch.context() as m:  # it is the part beyond the hours that keeps it quiet
+        m.setattr(spike_rule, "_beyond_rise", lambda *_: 1.0)
+        [key] = alert_eval.evaluate_workspace(ws, now=NOW)
+        assert key.endswith(":d2026-11-24-beyond-openai:spike")
