@@ -32,6 +32,8 @@ HELD_RATIO = 1.25
 RECURRING_SHARE = 0.6
 #: Rises (relative to the usual spend) below this are never called recurring, nor matched.
 RECURRING_MIN_RISE = 0.5
+#: A jump to this multiple or more is told as "more than" it: the usual spend is close to nothing.
+MANY_TIMES = 100
 
 
 class EventKind(str, Enum):
@@ -118,6 +120,11 @@ def classify(
     if when is not None:
         return Classified(
             EventKind.RECURRING, f"a like rise happened at the same time {when} earlier"
+        )
+    if ratio[0] >= MANY_TIMES:  # a multiple of almost nothing reads as noise (670000000000.0x)
+        return Classified(
+            EventKind.RUNAWAY,
+            f"spend jumped to more than {MANY_TIMES}x what is usual at this time, usually close to nothing",
         )
     return Classified(
         EventKind.RUNAWAY,

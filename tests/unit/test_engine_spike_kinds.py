@@ -107,3 +107,15 @@ def test_a_spikes_kind_is_settled_once_a_day_of_points_is_read_and_says_what_the
     assert day.kind == EventKind.LEAKED_KEY.value
     assert day.read_observed == np.sum(v[at : at + 24])
     assert 0.8 * np.sum(e[at : at + 24]) < day.read_expected < 1.2 * np.sum(e[at : at + 24])
+
+
+def test_a_jump_from_almost_nothing_is_told_without_a_huge_multiple():
+    ts, e, v = usual(8)
+    e, v = e.copy(), v.copy()
+    at = 24 * 45 + 11
+    e[at], v[at] = 1e-9, 5.0  # usually close to nothing; 5e9x as a multiple
+    found = classify(ts, v, e, at)
+    assert found.kind is EventKind.RUNAWAY
+    assert found.reason == "spend jumped to more than 100x what is usual at this time, usually close to nothing"
+    e[at] = 0.5  # 10x: the multiple itself
+    assert classify(ts, v, e, at).reason == "spend jumped to 10.0x what is usual at this time"
