@@ -1,5 +1,7 @@
 """The spike rule: the scope's spend series scored by the spike engine, firing on a spike in its
-last two points, once per point (the breach key names the hour or the day).
+last two hours, or in the days whose bill may still change (``finality``: a provider restates
+the last two or three days, so a day's spike can appear a day or two after the day), once per
+point (the breach key names the hour or the day).
 
 The series is hourly where the scope has hourly data (pushed events, sub-day bills: the hourly
 provider grain, for all spend and one provider; ``Spend.hourly_history``), so a runaway loop is
@@ -24,7 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.domain import alert_wording
+from chalicelib.domain import alert_wording, finality
 from chalicelib.domain.alert_messages import Contributor
 from chalicelib.domain.alerts import Rule, provider_title
 from chalicelib.services import key_actions
@@ -100,7 +102,7 @@ def _beyond_rise(spike: Spike, beyond: Any) -> float | None:
 
 def _judge(rule: Rule, spend: Spend, now: datetime, points: list, values: Any, *, hourly: bool = False,
            providers: frozenset[str] | None = None, beyond: Any = None, test: bool = False) -> list[Breach]:
-    """The breach of a spike in the last two ``points`` (hours or days) of ``values``, if any
+    """The breach of a spike in the last two ``points`` (hours), or in the days still provisional, if any
     (``providers``: the series is these providers' spend only; ``beyond``: its part beyond the
     hours, ``_beyond_hours``, and then only a spike that part explains)."""
     import numpy as np
@@ -119,7 +121,8 @@ def _judge(rule: Rule, spend: Spend, now: datetime, points: list, values: Any, *
     updates = [_kind_update(rule, points[s.index], s, label) for s in detected
                if hourly and not test and s.settled and s.kind in LATE_KINDS
                and s.index >= len(points) - UPDATE_HOURS]
-    found = [s for s in detected if s.index >= len(points) - 2 and (beyond is None or _beyond_rise(s, beyond))]
+    first = len(points) - 2 if hourly else points.index(max(points[0], finality.first_provisional_day(now)))
+    found = [s for s in detected if s.index >= first and (beyond is None or _beyond_rise(s, beyond))]
     if not found and not test:
         return updates
     spike = found[-1] if found else None

@@ -113,6 +113,34 @@ def test_all_spend_judged_hourly_still_judges_a_provider_billed_daily(api, user,
     assert alert_eval.evaluate_workspace(ws, now=NOW) == []
 
 
+def test_a_day_restated_upward_two_days_later_fires_then_once(api, user, receiver):
+    """AWS restates its last days: the day before yesterday's bill grows from $30 to $300 today.
+    That day's bill was still provisional, so its spike fires now, under that day's key, once;
+    a day already final is not judged again."""
+    from chalicelib.services import alert_eval
+    from chalicelib.store import usage
+
+    ws = user.workspace_id
+
+    def bill(back: int, amount: Decimal) -> None:
+        day = (NOW - timedelta(days=back)).replace(hour=0, minute=0)
+        usage.replace_sync_day(ws, "conn_aws", day.date().isoformat(), [UsageRecord(
+            ws, RecordKind.COST, "sync:conn_aws", "aws", day, day + timedelta(days=1), model="AWS Lambda",
+            billed_cost=amount)])
+
+    for back in range(40, -1, -1):
+        bill(back, Decimal(28 + back % 5))
+    spike_alert(api, user, receiver)
+    assert alert_eval.evaluate_workspace(ws, now=NOW) == []
+    bill(2, Decimal(300))
+    [key] = alert_eval.evaluate_workspace(ws, now=NOW)
+    assert key.endswith(":d2026-11-23:spike")
+    assert receiver.wait_for(1)[0].json["headline"].startswith("Unusual spend: All spend was $300.00 on Mon 23 Nov")
+    assert alert_eval.evaluate_workspace(ws, now=NOW) == []  # once
+    bill(3, Decimal(300))  # final since yesterday: a restatement that late is not judged
+    assert alert_eval.evaluate_workspace(ws, now=NOW) == []
+
+
 def a_working_day_shape(ws: str, start: datetime, hours: int, extra: float = 0.0) -> list[UsageRecord]:
     """$2 an hour from 08:00 to 19:59 UTC, $0.30 at night, weekends at night level; ``extra`` flat on top."""
     rng = random.Random(int(start.timestamp()) % 1000)
