@@ -1,6 +1,6 @@
 // After a downgrade: the owner chooses which connections and alert rules stay active under the plan's
 // limits (POST .../billing/keep). What is not chosen is paused by the plan, never deleted.
-import { html, useState } from "./lib.js";
+import { html, useEffect, useState } from "./lib.js";
 import { get, post } from "./api.js";
 import { Card, ErrorBox, Loading, useAction, useApi } from "./ui.js";
 
@@ -21,6 +21,9 @@ export function PlanKeep({ ws, billing, owner, onSaved }) {
   const lists = useApi(() => Promise.all(kinds.map((k) => get(`/api/workspaces/${ws}/${k.list}`))), [ws, billing]);
   const action = useAction();
   const [chosen, setChosen] = useState(null);
+  // A save refreshes billing (onSaved), which reads the lists again: the choice is what the server
+  // has from the moment they arrive, not before (until then the lists are the old ones).
+  useEffect(() => setChosen(null), [lists.data]);
   if (!kinds.length) return null;
   if (lists.error) return html`<${ErrorBox} error=${lists.error} ws=${ws} />`;
   if (!lists.data) return html`<${Loading} what="Loading what the plan paused" />`;
@@ -32,8 +35,6 @@ export function PlanKeep({ ws, billing, owner, onSaved }) {
     action.run(async () => {
       await post(`/api/workspaces/${ws}/billing/keep`, Object.fromEntries(kinds.map((k) => [k.field, current[k.limit]])));
       await onSaved();
-      await lists.reload();
-      setChosen(null);  // only now: until the lists are read again, the choice is what the server has
     });
   };
   return html`<${Card} title="What stays active on the ${billing.plan.title} plan">
