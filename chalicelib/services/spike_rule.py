@@ -122,7 +122,10 @@ def _judge(rule: Rule, spend: Spend, now: datetime, points: list, values: Any, *
                if hourly and not test and s.settled and s.kind in LATE_KINDS
                and s.index >= len(points) - UPDATE_HOURS]
     first = len(points) - 2 if hourly else points.index(max(points[0], finality.first_provisional_day(now)))
-    found = [s for s in detected if s.index >= first and (beyond is None or _beyond_rise(s, beyond))]
+    found = [s for s in detected if s.index >= first]
+    rises = {s.index: _beyond_rise(s, beyond) for s in found} if beyond is not None else {}
+    if beyond is not None:
+        found = [s for s in found if rises[s.index]]
     if not found and not test:
         return updates
     spike = found[-1] if found else None
@@ -133,7 +136,7 @@ def _judge(rule: Rule, spend: Spend, now: datetime, points: list, values: Any, *
     key = f"h{hour_label(hour)}" if hour else f"d{day.isoformat()}"
     details = alert_wording.spike_details(spike.score, rule.sensitivity, spike.kind, spike.reason) if spike else ()
     if beyond is not None and spike:
-        rise = Decimal(str(round(_beyond_rise(spike, beyond), 2)))
+        rise = Decimal(str(round(rises[spike.index], 2)))
         details += alert_wording.beyond_hours_details(rise, rule.currency)
         key += f"-beyond-{min(providers)}"  # its own key: another provider billed daily may fire that day too
 

@@ -199,7 +199,6 @@ def test_no_follow_up_for_a_spike_that_never_fired(api, user, receiver):
     assert receiver.wait_for(0) == []
 
 
-
 def pushed_and_billed(ws: str):
     """OpenAI pushed from code (five weeks, about $1 an hour) and synced: each past day's bill a few
     % off what its events cost. Returns ``bill(day, extra)``, which bills a day again."""

@@ -111,7 +111,6 @@ def test_a_spikes_kind_is_settled_once_a_day_of_points_is_read_and_says_what_the
 
 def test_a_jump_from_almost_nothing_is_told_without_a_huge_multiple():
     ts, e, v = usual(8)
-    e, v = e.copy(), v.copy()
     at = 24 * 45 + 11
     e[at], v[at] = 1e-9, 5.0  # usually close to nothing; 5e9x as a multiple
     found = classify(ts, v, e, at)
