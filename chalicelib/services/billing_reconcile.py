@@ -30,6 +30,8 @@ from chalicelib.store.connections import Connection
 
 log = logging.getLogger("costpilot.billing")
 
+MAX_ATTEMPTS = 5
+
 
 @dataclass(frozen=True)
 class _Pausable:
@@ -106,38 +108,87 @@ def reconcile(workspace_id: str, *, force: bool = False, now: float | None = Non
     """Pause what the plan in force does not cover and resume what it paused and now covers.
 
     Runs only when the plan differs from the one last reconciled, unless ``force``d (a new choice
-    by the owner). Idempotent: every status change is conditional on the status it replaces.
+    by the owner). Idempotent, and safe beside itself (a webhook's pass, the hourly pass and an
+    owner's choice may run at once): every status change is conditional on the status it replaces,
+    and the account is written only if neither the subscription (``version``) nor another pass
+    (``reconcile_count``) changed it since it was read. The pass that loses reads it again and
+    decides again, counting what it paused itself as the plan's. Without that, a pass that read the
+    account before another paused a rule took the pause for a person's, and wrote the plan's list
+    back empty: the rule stayed paused where the owner could not choose it.
     """
-    account = account_of(workspace_id)
-    if account is None:
-        return {}  # never had a subscription or a choice: nothing was ever over a limit
-    name, _ = effective_plan(account.state(), int(now if now is not None else time.time()))
-    if not force and account.reconciled_plan == name:
-        return {}
-    plan = plans.get_plan(name)
-    report: dict[str, dict] = {}
-    actions = [BillingAccount.reconciled_plan.set(name)]
-    for kind in PAUSABLES:
-        items = kind.items(workspace_id)
-        paused_before = set(getattr(account, kind.paused_attr) or [])
-        keep_ids = getattr(account, kind.keep_attr) or []
-        candidates = {
-            i: created for i, (created, status) in items.items()
-            if status == "active" or (status == "paused" and (i in paused_before or (force and i in keep_ids)))
-        }
-        allowed = plan.limit(kind.limit)
-        choice = plans.choose_active(candidates, allowed, [i for i in keep_ids if i in candidates][:allowed])
-        paused = [i for i in choice.paused if items[i][1] == "active"
-                  and kind.set_status(workspace_id, i, "active", "paused")]
-        resumed = [i for i in choice.active if items[i][1] == "paused"
-                   and kind.set_status(workspace_id, i, "paused", "active")]
-        actions.append(getattr(BillingAccount, kind.paused_attr).set(list(choice.paused)))
-        report[kind.limit.value] = {"paused": paused, "resumed": resumed}
-        if paused or resumed:
-            log.info("workspace %s on %s: %s paused %s, resumed %s", workspace_id, name, kind.limit.value,
-                     paused, resumed)
-    account.update(actions=actions)
-    return report
+    now = int(now if now is not None else time.time())
+    changes = _Changes()
+    for _ in range(MAX_ATTEMPTS):
+        account = account_of(workspace_id)
+        if account is None:
+            return {}  # never had a subscription or a choice: nothing was ever over a limit
+        name, _ = effective_plan(account.state(), now)
+        if not force and not changes and account.reconciled_plan == name:
+            return {}
+        plan = plans.get_plan(name)
+        actions = [BillingAccount.reconciled_plan.set(name), BillingAccount.reconcile_count.add(1)]
+        for kind in PAUSABLES:
+            items = kind.items(workspace_id)
+            paused_before = set(getattr(account, kind.paused_attr) or []) | changes.paused_by_me(kind.limit)
+            keep_ids = getattr(account, kind.keep_attr) or []
+            candidates = {
+                i: created for i, (created, status) in items.items()
+                if status == "active" or (status == "paused" and (i in paused_before or (force and i in keep_ids)))
+            }
+            allowed = plan.limit(kind.limit)
+            choice = plans.choose_active(candidates, allowed, [i for i in keep_ids if i in candidates][:allowed])
+            for i in choice.paused:
+                if items[i][1] == "active" and kind.set_status(workspace_id, i, "active", "paused"):
+                    changes.note(kind.limit, i, "active", "paused")
+            for i in choice.active:
+                if items[i][1] == "paused" and kind.set_status(workspace_id, i, "paused", "active"):
+                    changes.note(kind.limit, i, "paused", "active")
+            actions.append(getattr(BillingAccount, kind.paused_attr).set(list(choice.paused)))
+        try:
+            account.update(actions=actions, condition=_unchanged(BillingAccount.version, account.version)
+                           & _unchanged(BillingAccount.reconcile_count, account.reconcile_count))
+        except UpdateError as e:
+            if not is_condition_failure(e):
+                raise
+            log.info("billing account of %s changed while reconciling; deciding again", workspace_id)
+            continue
+        report = changes.report()
+        for limit, moved in report.items():
+            if moved["paused"] or moved["resumed"]:
+                log.info("workspace %s on %s: %s paused %s, resumed %s", workspace_id, name, limit,
+                         moved["paused"], moved["resumed"])
+        return report
+    raise RuntimeError(f"billing account of {workspace_id} kept changing while reconciling; the hourly pass retries")
+
+
+def _unchanged(attribute, value: int | None):
+    """The condition that a counter still holds ``value`` as read (absent reads as 0)."""
+    return (attribute == value) if value else (attribute.does_not_exist() | (attribute == 0))
+
+
+class _Changes:
+    """What one ``reconcile`` call changed, over its attempts: net of an item paused in one
+    attempt and resumed in the next."""
+
+    def __init__(self) -> None:
+        self._moves: dict[tuple[Limit, str], tuple[str, str]] = {}  # (limit, id) -> (first, now)
+
+    def __bool__(self) -> bool:
+        return bool(self._moves)
+
+    def note(self, limit: Limit, item_id: str, old: str, new: str) -> None:
+        first = self._moves.get((limit, item_id), (old, old))[0]
+        self._moves[(limit, item_id)] = (first, new)
+
+    def paused_by_me(self, limit: Limit) -> set[str]:
+        return {i for (k, i), (first, now) in self._moves.items() if k is limit and now == "paused" and first != now}
+
+    def report(self) -> dict[str, dict]:
+        report = {kind.limit.value: {"paused": [], "resumed": []} for kind in PAUSABLES}
+        for (limit, item_id), (first, now) in self._moves.items():
+            if first != now:
+                report[limit.value]["paused" if now == "paused" else "resumed"].append(item_id)
+        return report
 
 
 def reconcile_all(now: float | None = None) -> int:

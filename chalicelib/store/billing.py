@@ -77,6 +77,7 @@ class BillingAccount(BaseModel):
     plan_paused_connection_ids = ListAttribute(of=UnicodeAttribute, null=True)
     plan_paused_alert_rule_ids = ListAttribute(of=UnicodeAttribute, null=True)
     reconciled_plan = UnicodeAttribute(null=True)
+    reconcile_count = NumberAttribute(default=0)  # each reconcile that wrote: passes apply one after another
 
     # At most one live subscription: the checkout session last opened (an earlier open one is
     # expired first), and subscriptions that arrived while another was live, cancelled and flagged.

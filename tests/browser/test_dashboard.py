@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from devstack.fakes.openai import ADMIN_KEY as OPENAI_KEY
@@ -29,13 +30,16 @@ PAGES = ["", "costs", "forecast", "insights", "alerts", "connections", "members"
 
 def _reload_until(tab, selector: str, attempts: int = 24) -> None:
     """Reloads until ``selector`` is on the page (waiting for the sync worker or the alert evaluator)."""
-    for _ in range(attempts):
+    for attempt in range(attempts):
+        if attempt:
+            tab.page.reload()
         try:
             tab.page.wait_for_selector(selector, timeout=5000)
-            return
-        except Exception:  # noqa: BLE001 - playwright's TimeoutError: try again after a reload
-            tab.page.reload()
-    raise AssertionError(f"{selector} never appeared on {tab.page.url}")
+        except PlaywrightTimeout:
+            continue  # not yet: read the page again
+        return
+    shown = tab.page.locator("main").inner_text()[:1500]  # read 5 s after the last load: what it settled on
+    raise AssertionError(f"{selector} never appeared on {tab.page.url}; the page showed:\n{shown}")
 
 
 def _wait_for(condition, attempts: int = 120) -> None:

@@ -118,3 +118,77 @@ def test_the_hourly_pass_pauses_when_the_period_ends_without_an_event(fake, work
     statuses = {c.connection_id: c.status for c in Connection.query(workspace_id)}
     assert statuses == {"conn_0": "active", "conn_1": "active", "conn_2": "paused"}
     assert billing_reconcile.reconcile(workspace_id, now=period_end + 2) == {}  # reconciled once
+
+
+def _three_connections_on_pro_cancelling(fake, workspace_id) -> int:
+    """Pro with three connections (Free keeps two), cancelled at period end; answers the period's end."""
+    from chalicelib.services import plan_limits
+    from chalicelib.store.connections import Connection
+
+    sub_id = _paid_checkout(fake, workspace_id)
+    for payload, _ in fake.inbox.received:
+        _deliver(payload)
+    for i in range(3):
+        Connection(workspace_id, f"conn_{i}", provider="openai", label=f"c{i}", credentials=b"x").save()
+    fake.cancel_at_period_end(sub_id)
+    _deliver(fake.inbox.received[-1][0])
+    return plan_limits.subscription_state(workspace_id).current_period_end
+
+
+def _statuses(workspace_id) -> dict[str, str]:
+    from chalicelib.store.connections import Connection
+
+    return {c.connection_id: c.status for c in Connection.query(workspace_id, consistent_read=True)}
+
+
+def _first_read_is(monkeypatch, stale) -> None:
+    """The next reconcile reads ``stale`` first, as a pass that read the account before another wrote it."""
+    from chalicelib.services import billing_reconcile
+
+    reads = [stale]
+    real = billing_reconcile.account_of
+    monkeypatch.setattr(billing_reconcile, "account_of", lambda w: reads.pop() if reads else real(w))
+
+
+def test_a_pass_that_read_the_account_before_another_paused_keeps_the_plans_list(fake, workspace_id, monkeypatch):
+    from chalicelib.services import billing_overview, billing_reconcile
+    from chalicelib.store.billing import account_of
+
+    period_end = _three_connections_on_pro_cancelling(fake, workspace_id)
+    stale = account_of(workspace_id)  # the hourly pass reads here, then the webhook's pass runs whole
+    assert billing_reconcile.reconcile(workspace_id, now=period_end + 1)["connections"]["paused"] == ["conn_2"]
+    _first_read_is(monkeypatch, stale)
+    # it sees conn_2 paused, not by the plan in what it read: it must not write the plan's list back empty
+    assert billing_reconcile.reconcile(workspace_id, now=period_end + 1) == {}
+    assert _statuses(workspace_id) == {"conn_0": "active", "conn_1": "active", "conn_2": "paused"}
+    assert account_of(workspace_id).plan_paused_connection_ids == ["conn_2"]
+    assert billing_overview.overview(workspace_id, now=period_end + 1)["paused_by_plan"]["connections"] == ["conn_2"]
+
+
+def test_a_pass_on_a_stale_plan_undoes_what_it_paused(fake, workspace_id, monkeypatch):
+    from chalicelib.services import billing_reconcile
+    from chalicelib.store.billing import BillingAccount, account_of
+
+    period_end = _three_connections_on_pro_cancelling(fake, workspace_id)
+    stale = account_of(workspace_id)  # cancelling: Free after the period's end
+    # the owner undoes the cancellation and its webhook applies before the stale pass writes
+    BillingAccount(workspace_id).update(actions=[BillingAccount.cancel_at_period_end.set(False),
+                                                 BillingAccount.version.add(1)])
+    _first_read_is(monkeypatch, stale)
+    report = billing_reconcile.reconcile(workspace_id, now=period_end + 1)
+    assert report["connections"] == {"paused": [], "resumed": []}  # it paused conn_2, then resumed it
+    assert _statuses(workspace_id) == {"conn_0": "active", "conn_1": "active", "conn_2": "active"}
+    assert account_of(workspace_id).plan_paused_connection_ids == []
+    assert account_of(workspace_id).reconciled_plan == "pro"
+
+
+def test_concurrent_passes_after_a_downgrade_agree(fake, workspace_id):
+    from chalicelib.services import billing_reconcile
+    from chalicelib.store.billing import account_of
+
+    period_end = _three_connections_on_pro_cancelling(fake, workspace_id)
+    with ThreadPoolExecutor(4) as pool:
+        reports = list(pool.map(lambda _: billing_reconcile.reconcile(workspace_id, now=period_end + 1), range(4)))
+    assert sum(r.get("connections", {}).get("paused", []) == ["conn_2"] for r in reports) == 1
+    assert _statuses(workspace_id) == {"conn_0": "active", "conn_1": "active", "conn_2": "paused"}
+    assert account_of(workspace_id).plan_paused_connection_ids == ["conn_2"]
