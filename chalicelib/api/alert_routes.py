@@ -53,6 +53,9 @@ class RuleFields(Strict):
                                                                       description="budget: percent levels")
     probability: Annotated[float, Field(gt=0, lt=1)] | None = Field(None, description="forecast: notify at this chance")
     sensitivity: Annotated[float, Field(gt=0, lt=1)] | None = Field(None, description="spike: detector score threshold")
+    min_excess: Annotated[Decimal, Field(ge=0, le=10**9, max_digits=18, decimal_places=6)] | None = Field(
+        None, description="spike: fire once the spend above expected since the spike began reaches this (default 1; "
+        "0 fires on every spike)")
     connection_id: Value | None = Field(None, description="connection: one connection (default: all)")
     failing_minutes: Annotated[int, Field(ge=5, le=10080)] | None = None
     auto_disable_key: bool | None = Field(None, description="spike: disable the API key that drove it (Anthropic: "
@@ -89,8 +92,9 @@ class DigestIn(Strict):
 
 def _spec(body: RuleFields) -> dict:
     data = body.model_dump(exclude_none=True)
-    if "amount" in data:
-        data["amount"] = str(data["amount"])
+    for money in ("amount", "min_excess"):
+        if money in data:
+            data[money] = str(data[money])
     return data
 
 

@@ -56,6 +56,11 @@ def beyond_hours_details(rise: Decimal, currency: str) -> tuple[str, ...]:
             "Check the provider's usage by API key; rotate or disable a key you do not recognise.")
 
 
+def excess_since_details(excess: Decimal, since: str, currency: str) -> tuple[str, ...]:
+    """A spike that fired once its spend above the usual added up (it began small)."""
+    return (f"{money(excess, currency)} above the usual since {since}: it began small and has kept on.",)
+
+
 def spike_details(score: float, sensitivity: float, kind: str | None, reason: str | None) -> tuple[str, ...]:
     """The score, and which kind of event the spike looks like (runaway loop, leaked key, ...)."""
     lines = [f"Spike score {score:.2f} (threshold {sensitivity:.2f})"]

@@ -35,6 +35,9 @@ RULE_KINDS = (Kind.THRESHOLD, Kind.BUDGET, Kind.FORECAST, Kind.SPIKE, Kind.CONNE
 PERIOD_KINDS = ("daily", "weekly", "monthly", "rolling")
 SCOPE_DIMENSIONS = ("provider", "model", "project", "feature", "customer")
 DEFAULT_LEVELS = (50, 80, 90, 100)
+#: A spike alert fires once the spend above expected since the spike began reaches this (in the
+#: rule's currency): a series spent in a few requests an hour spikes on noise worth cents.
+DEFAULT_MIN_EXCESS = Decimal(1)
 MAX_ROLLING_DAYS = 90
 _EPOCH = date(1970, 1, 1)
 
@@ -147,6 +150,7 @@ class Rule:
     levels: tuple[int, ...] = DEFAULT_LEVELS  # budget only
     probability: float = 0.8  # forecast: notify when P(period total > budget) >= this
     sensitivity: float = 0.5  # spike: score threshold of the detector, in (0, 1)
+    min_excess: Decimal = DEFAULT_MIN_EXCESS  # spike: fires once its spend above expected since it began is this
     connection_id: str | None = None  # connection: None watches every connection
     failing_minutes: int = 60  # connection: how long sync must have failed
     currency: str = "USD"
@@ -166,6 +170,7 @@ class Rule:
             levels=tuple(sorted(set(config.get("levels") or DEFAULT_LEVELS))),
             probability=float(config.get("probability", 0.8)),
             sensitivity=float(config.get("sensitivity", 0.5)),
+            min_excess=Decimal(str(config.get("min_excess", DEFAULT_MIN_EXCESS))),
             connection_id=config.get("connection_id"),
             failing_minutes=int(config.get("failing_minutes", 60)),
             currency=config.get("currency", "USD"),
@@ -188,6 +193,7 @@ class Rule:
             out["probability"] = self.probability
         if self.kind is Kind.SPIKE:
             out["sensitivity"] = self.sensitivity
+            out["min_excess"] = to_str(self.min_excess)
             out["auto_disable_key"] = self.auto_disable_key
             out["auto_delete_openai_key"] = self.auto_delete_openai_key
         if self.kind is Kind.CONNECTION:
@@ -213,6 +219,8 @@ def validate(rule: Rule) -> None:
             raise ValueError("probability: must be between 0 and 1")
     if rule.kind is Kind.SPIKE and not 0 < rule.sensitivity < 1:
         raise ValueError("sensitivity: must be between 0 and 1")
+    if rule.kind is Kind.SPIKE and rule.min_excess < 0:
+        raise ValueError("min_excess: must be zero or more")
     if rule.kind is Kind.CONNECTION and not 5 <= rule.failing_minutes <= 7 * 24 * 60:
         raise ValueError("failing_minutes: from 5 minutes to 7 days")
     if rule.kind is Kind.DIGEST and rule.frequency not in ("daily", "weekly"):

@@ -14,6 +14,12 @@ hours (``_beyond_hours``). That rest is spend the team's code never reported (a 
 elsewhere, a service calling the provider directly); it shows only once the bill does, and it is
 judged for all spend and for the provider's own scope, each provider on its own series.
 
+Pennies are not news: a spike fires once the spend above its expected level since it began
+reaches the rule's ``min_excess`` ($1 by default), at the point where it does (``_crossing``); a
+series spent in a few requests an hour spikes on noise worth cents. A spike that starts under that
+(a loop on a small series) is followed for WATCH_HOURS and fires, under its onset's key, in the
+hour its excess gets there.
+
 At the alarm (one or two hours) a launch or a leaked key still looks like a runaway loop; a day
 later its kind is settled (``Spike.settled``). So on the hourly series, a spike that fired and
 whose day of hours reads as a leaked key or a new baseline gets one follow-up (level ``kind``,
@@ -39,6 +45,7 @@ USUAL_DAYS = 7  # contributors: a point's spend against its mean over the days b
 UPDATE_HOURS = 48  # a spike's follow-up is sent once its kind is settled, until the spike is this old
 BEYOND_SHARE = 0.5  # a provider's daily spike fires as spend beyond its hours when that explains this much of it
 USUAL_BEYOND_DAYS = 28
+WATCH_HOURS = 12  # an hourly spike is followed this long for its excess to reach the rule's min_excess (half a day)
 
 
 def breaches(rule: Rule, spend: Spend, now: datetime, test: bool = False) -> list[Breach]:
@@ -100,6 +107,27 @@ def _beyond_rise(spike: Spike, beyond: Any) -> float | None:
     return rise if rise > 0 and rise >= BEYOND_SHARE * (spike.observed - spike.expected) else None
 
 
+def _excess(spike: Spike, values: Any) -> Any:
+    """Spend above the spike's expected level from its point on, cumulated; (points from it,)."""
+    import numpy as np
+
+    return np.cumsum(np.maximum(np.nan_to_num(values[spike.index:]) - spike.expected, 0.0))
+
+
+def _crossing(spike: Spike, values: Any, floor: Decimal) -> int | None:
+    """The point where ``spike``'s excess since it began reaches ``floor``, if it has."""
+    import numpy as np
+
+    reached = np.nonzero(_excess(spike, values) >= float(floor) - 0.005)[0]  # in cents, as it is shown
+    return spike.index + int(reached[0]) if reached.size else None
+
+
+def _fired(spike: Spike, values: Any, floor: Decimal) -> bool:
+    """Whether an hourly ``spike`` fired: its excess reached ``floor`` while it was followed."""
+    at = _crossing(spike, values, floor)
+    return at is not None and at - spike.index < WATCH_HOURS
+
+
 def _judge(rule: Rule, spend: Spend, now: datetime, points: list, values: Any, *, hourly: bool = False,
            providers: frozenset[str] | None = None, beyond: Any = None, test: bool = False) -> list[Breach]:
     """The breach of a spike in the last two ``points`` (hours), or in the days still provisional, if any
@@ -120,9 +148,11 @@ def _judge(rule: Rule, spend: Spend, now: datetime, points: list, values: Any, *
     detected = spikes.detect(stamps, values, threshold=rule.sensitivity)
     updates = [_kind_update(rule, points[s.index], s, label) for s in detected
                if hourly and not test and s.settled and s.kind in LATE_KINDS
-               and s.index >= len(points) - UPDATE_HOURS]
+               and s.index >= len(points) - UPDATE_HOURS and _fired(s, values, rule.min_excess)]
     first = len(points) - 2 if hourly else points.index(max(points[0], finality.first_provisional_day(now)))
-    found = [s for s in detected if s.index >= first]
+    watched = len(points) - WATCH_HOURS if hourly else first
+    crossed = {s.index: _crossing(s, values, rule.min_excess) for s in detected if s.index >= watched}
+    found = [s for s in detected if crossed.get(s.index) is not None and crossed[s.index] >= first]
     rises = {s.index: _beyond_rise(s, beyond) for s in found} if beyond is not None else {}
     if beyond is not None:
         found = [s for s in found if rises[s.index]]
@@ -135,6 +165,10 @@ def _judge(rule: Rule, spend: Spend, now: datetime, points: list, values: Any, *
     observed = Decimal(str(round(float(values[spike.index if spike else -1]), 2)))
     key = f"h{hour_label(hour)}" if hour else f"d{day.isoformat()}"
     details = alert_wording.spike_details(spike.score, rule.sensitivity, spike.kind, spike.reason) if spike else ()
+    if spike and crossed[spike.index] > spike.index:
+        excess = Decimal(str(round(_excess(spike, values)[crossed[spike.index] - spike.index], 2)))
+        since = f"{point:%H}:00 UTC" if hourly else f"{point:%a %d %b}"
+        details += alert_wording.excess_since_details(excess, since, rule.currency)
     if beyond is not None and spike:
         rise = Decimal(str(round(rises[spike.index], 2)))
         details += alert_wording.beyond_hours_details(rise, rule.currency)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import numpy as np
 import pytest
 
 from chalicelib.domain.alerts import Scope
@@ -197,6 +199,72 @@ def test_no_follow_up_for_a_spike_that_never_fired(api, user, receiver):
     spike_alert(api, user, receiver)
     assert alert_eval.evaluate_workspace(ws, now=onset + timedelta(hours=24, minutes=50)) == []
     assert receiver.wait_for(0) == []
+
+
+def a_side_project(ws: str) -> tuple[datetime, Callable[[datetime, int], None]]:
+    """One request an hour at about 5 cents, five weeks through 07:59 today; returns 08:00 and
+    ``loop_hour(hour, calls)``, which pushes ``calls`` 5-cent requests in that hour."""
+    from chalicelib.store import pushed_events
+
+    onset = HOUR.replace(hour=8)
+    rng = random.Random(11)
+    pushed_events.add_events(ws, [event(ws, onset - timedelta(hours=h, minutes=-rng.randrange(60)),
+                                        rng.uniform(0.04, 0.06)) for h in range(1, 35 * 24 + 1)])
+
+    def loop_hour(hour: datetime, calls: int) -> None:
+        pushed_events.add_events(ws, [event(ws, hour + timedelta(minutes=4 * m), 0.05) for m in range(calls)])
+
+    return onset, loop_hour
+
+
+def test_pennies_are_not_news_but_a_small_loop_fires_once_its_excess_reaches_a_dollar(api, user, receiver):
+    """From 08:00 a loop makes nine requests an hour: the engine sees a spike at once (9x), but 40
+    cents above the usual is not worth an alert. The loop keeps on; in the third hour its excess
+    passes $1 (the default ``min_excess``) and it fires, once, under 08:00's key."""
+    from chalicelib.domain.alerts import DEFAULT_MIN_EXCESS
+    from chalicelib.engines import spikes
+    from chalicelib.services import alert_eval, alert_facts
+
+    ws = user.workspace_id
+    onset, loop_hour = a_side_project(ws)
+    assert spike_alert(api, user, receiver)["min_excess"] == "1"
+    loop_hour(onset, 9)
+    first = onset + timedelta(minutes=40)
+    hours, values = alert_facts.Spend(ws, first).hourly_history(first, Scope(), "USD")
+    stamps = [np.datetime64(h.isoformat()[:13]) for h in hours]
+    assert [s.index for s in spikes.detect(stamps, values)][-1:] == [len(hours) - 1]  # a spike: the floor holds it
+    assert alert_eval.evaluate_workspace(ws, now=first) == []
+    loop_hour(onset + timedelta(hours=1), 9)
+    assert alert_eval.evaluate_workspace(ws, now=first + timedelta(hours=1)) == []  # about 80 cents so far
+    loop_hour(onset + timedelta(hours=2), 8)
+    [key] = alert_eval.evaluate_workspace(ws, now=first + timedelta(hours=2))
+    assert key.endswith("h2026-11-25T08:spike")
+    [hook] = receiver.wait_for(1)
+    assert hook.json["headline"].startswith("Unusual spend: All spend was $0.45 in the hour from 08:00 UTC")
+    [line] = [d for d in hook.json["details"] if "above the usual since 08:00 UTC" in d]
+    assert Decimal(line.split()[0].lstrip("$")) >= DEFAULT_MIN_EXCESS
+    loop_hour(onset + timedelta(hours=3), 9)
+    assert alert_eval.evaluate_workspace(ws, now=first + timedelta(hours=3)) == []  # one episode, one alert
+
+
+def test_a_spike_alert_set_to_any_excess_fires_on_the_first_hour(api, user, receiver):
+    from chalicelib.services import alert_eval
+
+    ws = user.workspace_id
+    onset, loop_hour = a_side_project(ws)
+    path = f"/api/workspaces/{ws}/alerts"
+    for bad in (-1, "a dollar", 1e12):
+        r = api.post(path, {"name": "Spikes", "kind": "spike", "min_excess": bad,
+                            "channels": [{"type": "webhook", "url": receiver.url()}]}, token=user.token)
+        assert (r.status, r.json["error"]["field"]) == (400, "min_excess"), r.body
+    r = api.post(path, {"name": "Spikes", "kind": "spike", "min_excess": 0,
+                        "channels": [{"type": "webhook", "url": receiver.url()}]}, token=user.token)
+    assert (r.status, r.json["min_excess"]) == (201, "0"), r.body
+    loop_hour(onset, 9)
+    [key] = alert_eval.evaluate_workspace(ws, now=onset + timedelta(minutes=40))
+    assert key.endswith("h2026-11-25T08:spike")
+    [hook] = receiver.wait_for(1)
+    assert not any("above the usual since" in d for d in hook.json["details"])  # it fired as it began
 
 
 def pushed_and_billed(ws: str):

@@ -476,6 +476,27 @@ def test_after_a_downgrade_the_owner_chooses_what_stays_active(tab, stack):
     assert page.get_by_role("button", name="Upgrade to Pro").is_visible()  # a canceled subscription can buy again
 
 
+def test_a_spike_alert_from_the_form_keeps_its_floor(tab, stack):
+    """The spike alert's floor (``min_excess``): shown at its default, saved as typed, shown again."""
+    email = signup(tab, "floor")
+    ws = workspace_of(tab)
+    page = tab.page
+    verify_email(tab, stack, email)
+    tab.goto(f"/app/workspaces/{ws}/alerts")
+    page.get_by_role("button", name="New alert").click()
+    page.get_by_label("Name", exact=True).fill("Runaway spend")
+    page.get_by_label("Kind").select_option("spike")
+    floor = page.get_by_label("Alert once the extra spend reaches (USD)")
+    expect(floor).to_have_value("1")
+    floor.fill("2.50")
+    assert tab.axe() == []
+    tab.shoot("alert-spike-form")
+    page.get_by_role("button", name="Create alert").click()
+    page.get_by_text("Created “Runaway spend”.").wait_for()
+    [rule] = _api(tab, f"/api/workspaces/{ws}/alerts")["alerts"]
+    assert (rule["kind"], rule["min_excess"]) == ("spike", "2.5")
+
+
 def test_an_sms_channel_is_verified_by_its_code_and_picked_for_an_alert(tab, stack):
     signup(tab, "sms")
     ws = workspace_of(tab)

@@ -25,6 +25,7 @@ export function AlertForm({ ws, me, alert, onDone, initialKind }) {
     if (kind === "budget" && f.levels) body.levels = f.levels.split(",").map((x) => Number(x.trim())).filter(Boolean);
     if (kind === "forecast" && f.probability) body.probability = Number(f.probability) / 100;
     if (kind === "spike" && f.sensitivity) body.sensitivity = Number(f.sensitivity);
+    if (kind === "spike") body.min_excess = f.min_excess;
     if (kind === "connection" && f.failing_minutes) body.failing_minutes = Number(f.failing_minutes);
     if (kind !== "connection" && f.scope_value) body.scope = { dimension: f.scope_dimension, value: f.scope_value };
     body.channels = [channel === "email" ? { type: "email", to: f.to ? f.to.split(",").map((x) => x.trim()) : [me.email] } : channel === "sms" ? { type: "sms", number: f.number } : { type: channel, url: f.url }];
@@ -41,7 +42,10 @@ export function AlertForm({ ws, me, alert, onDone, initialKind }) {
     </div>`}
     ${kind === "budget" && html`<${Field} label="Levels (percent, comma-separated)"><input name="levels" defaultValue=${alert && alert.levels ? alert.levels.join(", ") : "50, 80, 100"} /><//>`}
     ${kind === "forecast" && html`<${Field} label="Notify at this chance (%)"><input name="probability" type="number" min="1" max="99" defaultValue=${alert && alert.probability ? Math.round(alert.probability * 100) : 50} /><//>`}
-    ${kind === "spike" && html`<${Field} label="Sensitivity (0–1, optional)"><input name="sensitivity" inputmode="decimal" defaultValue=${(alert && alert.sensitivity) || ""} /><//>`}
+    ${kind === "spike" && html`<div class="row">
+      <${Field} label="Sensitivity (0–1, optional)"><input name="sensitivity" inputmode="decimal" defaultValue=${(alert && alert.sensitivity) || ""} /><//>
+      <${Field} label="Alert once the extra spend reaches (USD)" hint="Above the usual, since the spike began: a busy hour worth cents is not news. 0 alerts on every spike."><input name="min_excess" inputmode="decimal" pattern="[0-9]+([.][0-9]{1,6})?" required defaultValue=${alert && alert.min_excess != null ? alert.min_excess : "1"} /><//>
+    </div>`}
     ${kind === "connection" && html`<${Field} label="Failing for (minutes)"><input name="failing_minutes" type="number" min="5" defaultValue=${(alert && alert.failing_minutes) || 60} /><//>`}
     ${kind !== "connection" && html`<div class="row">
       <${Field} label="Scope (optional)"><select name="scope_dimension">${["provider", "model", "project", "feature"].map((d) => html`<option selected=${(alert && alert.scope ? alert.scope.dimension : "provider") === d}>${d}</option>`)}</select><//>
