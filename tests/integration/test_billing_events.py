@@ -101,25 +101,6 @@ def test_every_order_of_a_lifecycle_ends_in_the_same_state(fake, workspace_id):
     assert [json.loads(p)["type"] for p, _ in fake.inbox.received][-1] == "customer.subscription.updated"
 
 
-def test_the_hourly_pass_pauses_when_the_period_ends_without_an_event(fake, workspace_id):
-    from chalicelib.services import billing_reconcile, plan_limits
-    from chalicelib.store.connections import Connection
-
-    sub_id = _paid_checkout(fake, workspace_id)
-    for payload, _ in fake.inbox.received:
-        _deliver(payload)
-    for i in range(3):
-        Connection(workspace_id, f"conn_{i}", provider="openai", label=f"c{i}", credentials=b"x").save()
-    fake.cancel_at_period_end(sub_id)
-    _deliver(fake.inbox.received[-1][0])
-    period_end = plan_limits.subscription_state(workspace_id).current_period_end
-    assert billing_reconcile.reconcile(workspace_id, now=period_end - 1) == {}  # still Pro: nothing to do
-    assert billing_reconcile.reconcile_all(now=period_end + 1) >= 1
-    statuses = {c.connection_id: c.status for c in Connection.query(workspace_id)}
-    assert statuses == {"conn_0": "active", "conn_1": "active", "conn_2": "paused"}
-    assert billing_reconcile.reconcile(workspace_id, now=period_end + 2) == {}  # reconciled once
-
-
 def _three_connections_on_pro_cancelling(fake, workspace_id) -> int:
     """Pro with three connections (Free keeps two), cancelled at period end; answers the period's end."""
     from chalicelib.services import plan_limits
@@ -148,6 +129,16 @@ def _first_read_is(monkeypatch, stale) -> None:
     reads = [stale]
     real = billing_reconcile.account_of
     monkeypatch.setattr(billing_reconcile, "account_of", lambda w: reads.pop() if reads else real(w))
+
+
+def test_the_hourly_pass_pauses_when_the_period_ends_without_an_event(fake, workspace_id):
+    from chalicelib.services import billing_reconcile
+
+    period_end = _three_connections_on_pro_cancelling(fake, workspace_id)
+    assert billing_reconcile.reconcile(workspace_id, now=period_end - 1) == {}  # still Pro: nothing to do
+    assert billing_reconcile.reconcile_all(now=period_end + 1) >= 1
+    assert _statuses(workspace_id) == {"conn_0": "active", "conn_1": "active", "conn_2": "paused"}
+    assert billing_reconcile.reconcile(workspace_id, now=period_end + 2) == {}  # reconciled once
 
 
 def test_a_pass_that_read_the_account_before_another_paused_keeps_the_plans_list(fake, workspace_id, monkeypatch):
