@@ -15,7 +15,7 @@ elsewhere, a service calling the provider directly); it shows only once the bill
 judged for all spend and for the provider's own scope, each provider on its own series.
 
 Pennies are not news: a spike fires once the spend above its expected level since it began
-reaches the rule's ``min_excess`` ($1 by default), at the point where it does (``_crossing``); a
+reaches the rule's ``min_excess`` ($1 by default), at the point where it does (``crossing``); a
 series spent in a few requests an hour spikes on noise worth cents. A spike that starts under that
 (a loop on a small series) is followed for WATCH_HOURS and fires, under its onset's key, in the
 hour its excess gets there.
@@ -114,7 +114,7 @@ def _excess(spike: Spike, values: Any) -> Any:
     return np.cumsum(np.maximum(np.nan_to_num(values[spike.index:]) - spike.expected, 0.0))
 
 
-def _crossing(spike: Spike, values: Any, floor: Decimal) -> int | None:
+def crossing(spike: Spike, values: Any, floor: Decimal) -> int | None:
     """The point where ``spike``'s excess since it began reaches ``floor``, if it has."""
     import numpy as np
 
@@ -122,10 +122,11 @@ def _crossing(spike: Spike, values: Any, floor: Decimal) -> int | None:
     return spike.index + int(reached[0]) if reached.size else None
 
 
-def _fired(spike: Spike, values: Any, floor: Decimal) -> bool:
-    """Whether an hourly ``spike`` fired: its excess reached ``floor`` while it was followed."""
-    at = _crossing(spike, values, floor)
-    return at is not None and at - spike.index < WATCH_HOURS
+def alert_point(spike: Spike, values: Any, floor: Decimal) -> int | None:
+    """The point an hourly ``spike``'s alert goes out at: where its excess reaches ``floor``, if
+    that is while it is followed (WATCH_HOURS); else None (it never fired)."""
+    at = crossing(spike, values, floor)
+    return at if at is not None and at - spike.index < WATCH_HOURS else None
 
 
 def _judge(rule: Rule, spend: Spend, now: datetime, points: list, values: Any, *, hourly: bool = False,
@@ -148,10 +149,10 @@ def _judge(rule: Rule, spend: Spend, now: datetime, points: list, values: Any, *
     detected = spikes.detect(stamps, values, threshold=rule.sensitivity)
     updates = [_kind_update(rule, points[s.index], s, label) for s in detected
                if hourly and not test and s.settled and s.kind in LATE_KINDS
-               and s.index >= len(points) - UPDATE_HOURS and _fired(s, values, rule.min_excess)]
+               and s.index >= len(points) - UPDATE_HOURS and alert_point(s, values, rule.min_excess) is not None]
     first = len(points) - 2 if hourly else points.index(max(points[0], finality.first_provisional_day(now)))
     watched = len(points) - WATCH_HOURS if hourly else first
-    crossed = {s.index: _crossing(s, values, rule.min_excess) for s in detected if s.index >= watched}
+    crossed = {s.index: crossing(s, values, rule.min_excess) for s in detected if s.index >= watched}
     found = [s for s in detected if crossed.get(s.index) is not None and crossed[s.index] >= first]
     rises = {s.index: _beyond_rise(s, beyond) for s in found} if beyond is not None else {}
     if beyond is not None:
