@@ -495,6 +495,7 @@ def test_a_spike_alert_from_the_form_keeps_its_floor(tab, stack):
     page.get_by_text("Created “Runaway spend”.").wait_for()
     [rule] = _api(tab, f"/api/workspaces/{ws}/alerts")["alerts"]
     assert (rule["kind"], rule["min_excess"]) == ("spike", "2.5")
+    page.get_by_text("spike · from $2.50 extra").wait_for()  # the rules list says it
 
 
 def test_an_sms_channel_is_verified_by_its_code_and_picked_for_an_alert(tab, stack):

@@ -9,7 +9,8 @@ import { Card, Empty, ErrorBox, FiringTitle, Loading, useAction, useApi, when } 
 function describe(a) {
   const period = a.period ? (a.period.kind === "rolling" ? `${a.period.days} rolling days` : a.period.kind) : "";
   const scope = a.scope && a.scope.dimension ? ` · ${a.scope.dimension} = ${a.scope.value}` : "";
-  return `${a.kind}${a.amount ? ` · ${fmt(a.amount)}` : ""}${period ? ` ${period}` : ""}${scope}`;
+  const floor = a.kind === "spike" && a.min_excess != null ? ` · from ${fmt(a.min_excess, a.currency)} extra` : "";
+  return `${a.kind}${a.amount ? ` · ${fmt(a.amount)}` : ""}${period ? ` ${period}` : ""}${floor}${scope}`;
 }
 
 function History({ ws, canEdit, role }) {
