@@ -17,8 +17,17 @@ from costpilot import cli
 from tests.sdk.fakes import ChaliceTransport
 
 URL = "http://costpilot.local"
-WHEN = (datetime.now(UTC) - timedelta(minutes=10)).replace(microsecond=0)  # the server keeps 365 days
-DAY = WHEN.date().isoformat()
+WHEN = datetime.min.replace(tzinfo=UTC)  # placeholders: _moment sets both for each test
+DAY = ""
+
+
+@pytest.fixture(autouse=True)
+def _moment(monkeypatch):
+    """The events' time, taken when each test starts (never at import): ten minutes back, within
+    the 365 days the server keeps; and its day, the first one asked for."""
+    when = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    monkeypatch.setitem(globals(), "WHEN", when)
+    monkeypatch.setitem(globals(), "DAY", when.date().isoformat())
 
 
 def run(argv, env, transport):

@@ -13,18 +13,18 @@ import pytest
 from chalicelib.domain import focus_export
 from chalicelib.domain.pricing import estimate_cost
 
-NOW = datetime.now(UTC)
-TODAY = NOW.date().isoformat()
+AT = datetime.min.replace(tzinfo=UTC)  # placeholders: _moment sets both for each test
+TODAY = ""
 
 
 @pytest.fixture(autouse=True)
-def _clock_at_test_start():
-    """The app runs on the real clock: take "now" when each test starts, not at collection, so a run
-    that crosses UTC midnight between collecting and running still pushes to the app's today."""
-    global NOW, TODAY
-    NOW = datetime.now(UTC)
-    TODAY = NOW.date().isoformat()
-AT = NOW - timedelta(minutes=5)
+def _moment(monkeypatch):
+    """The app runs on the real clock: the events' time is taken when each test starts, not at
+    collection, and the day asked for is that time's (at 00:02 UTC, an event from 23:57 is
+    yesterday's: a run that crosses midnight still finds it)."""
+    at = datetime.now(UTC) - timedelta(minutes=5)
+    monkeypatch.setitem(globals(), "AT", at)
+    monkeypatch.setitem(globals(), "TODAY", at.date().isoformat())
 # usageMetadata of a generateContent response, mapped as the README says
 META = {"promptTokenCount": 12_480, "cachedContentTokenCount": 8_192, "candidatesTokenCount": 911,
         "thoughtsTokenCount": 1_304}

@@ -20,9 +20,8 @@ from chalicelib.domain.usage import RecordKind, UsageRecord
 from devstack import outbox
 from tests.helpers import deliver_queue, purge_queue
 
-NOW = datetime.now(UTC)
-TODAY = NOW.date()
-OLD = TODAY - timedelta(days=3)
+NOW = datetime.min.replace(tzinfo=UTC)  # placeholders: set when each test starts
+TODAY = OLD = NOW.date()
 
 
 @pytest.fixture(autouse=True)

@@ -10,12 +10,22 @@ from decimal import Decimal
 import costpilot
 import httpx2
 import openai
+import pytest
 
 from tests.sdk.fakes import ChaliceTransport
 from tests.sdk.provider_fakes import PROMPT, ProviderFake
 
-WHEN = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)  # the server takes the last 365 days
-DAY = WHEN.date().isoformat()
+WHEN = datetime.min.replace(tzinfo=UTC)  # placeholders: _moment sets both for each test
+DAY = ""
+
+
+@pytest.fixture(autouse=True)
+def _moment(monkeypatch):
+    """The events' time, taken when each test starts (never at import): ten minutes back, within
+    the 365 days the server keeps; and its day, the first one asked for."""
+    when = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    monkeypatch.setitem(globals(), "WHEN", when)
+    monkeypatch.setitem(globals(), "DAY", when.date().isoformat())
 
 
 def test_sdk_events_become_spend_to_the_cent_and_a_resent_batch_counts_once(api, user):

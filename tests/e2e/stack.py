@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,23 +25,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-_demo_template: list[Path] = []  # this test process's folder with the demo's saved data (see demo_state)
+_demo_template: dict[str, Path] = {}  # this test process's folder with the demo's saved data, by its UTC day
 
 
 def demo_state() -> Path:
     """A folder with the data of a stack that seeded the demo and was stopped straight after it
-    was ready (its queued first syncs saved with it), made once per test process (xdist worker).
+    was ready (its queued first syncs saved with it), made once per test process (xdist worker)
+    and UTC day.
 
     A stack started from a copy restores it in seconds, as ``scripts/dev`` does on every start after
     the first; seeding the same demo again for each test module took ~20 s of moto writes each
-    (more on a busy runner). Fresh seeding is still exercised, by this first stack."""
-    if not _demo_template:
+    (more on a busy runner). Fresh seeding is still exercised, by this first stack. The demo is
+    seeded as of its day ("this morning a support bot looped", a budget near where the month is
+    heading): a run that crosses UTC midnight seeds it again, so a later module does not see
+    yesterday's demo restored today."""
+    day = datetime.now(UTC).date().isoformat()
+    if day not in _demo_template:
         folder = Path(tempfile.mkdtemp(prefix="costpilot-demo-"))
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         seeded = Stack(state_dir=folder, args=("--fresh",))
         assert seeded.stop() == 0, "".join(seeded.banner)
-        _demo_template.append(folder)
-    return _demo_template[0]
+        _demo_template[day] = folder
+    return _demo_template[day]
 
 
 def signal_a_worker_thread(pid: int, sig: int) -> None:
