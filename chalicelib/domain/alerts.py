@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -79,6 +79,15 @@ class Window:
 
 def _fmt(d: date) -> str:
     return f"{d:%a} {d.day} {d:%b %Y}"
+
+
+def share_of_today_left(now: datetime) -> float:
+    """The share of the UTC day of ``now`` still to come, in (0, 1]: 1.0 at midnight, about 0 just
+    before the next. A projection that counts today's spend so far adds only this much of today's
+    forecast (``forecast.period_end_projection``'s ``today_left``)."""
+    t = now.astimezone(UTC)
+    elapsed = t - t.replace(hour=0, minute=0, second=0, microsecond=0)
+    return 1.0 - elapsed.total_seconds() / 86_400
 
 
 def window(period: Period, today: date) -> Window:

@@ -208,8 +208,15 @@ def period_end_projection(
     level: float = 0.8,
     budget: float | None = None,
     n_paths: int = 2000,
+    today_left: float = 1.0,
 ) -> PeriodProjection:
     """Project the period's total: ``spent_so_far`` plus forecast spend over ``days_left`` days.
+
+    The first of the ``days_left`` days is today, and only ``today_left`` (in [0, 1]) of its
+    forecast is still to come: the share of today ahead when ``spent_so_far`` already holds
+    today's spend so far (1.0 when it holds none of today). So a day that has already run away
+    counts at what it cost, and the projection does not jump at midnight when today's spend
+    becomes yesterday's.
 
     The interval and ``probability_over_budget`` come from simulated paths (seeded, so a request
     repeated gives the same answer). ``days_until_budget_exceeded`` is counted on the point
@@ -224,9 +231,11 @@ def period_end_projection(
         return PeriodProjection(spent, spent, spent, level, over, days, daily)
     model = _model(history, days_left, level)
     paths = _simulate(model, days_left, n_paths, seed=20240601)
-    totals = spent + paths.sum(axis=1)
+    ahead = np.ones(days_left)  # (days_left,): the share of each day's forecast still to come
+    ahead[0] = min(max(float(today_left), 0.0), 1.0)
+    totals = spent + paths @ ahead
     alpha = (1 - level) / 2
-    mean_total = spent + float(model.forecast.mean.sum())
+    mean_total = spent + float(model.forecast.mean @ ahead)
     lower = min(float(np.quantile(totals, alpha)), mean_total)
     upper = max(float(np.quantile(totals, 1 - alpha)), mean_total)
     probability = None
@@ -236,7 +245,7 @@ def period_end_projection(
         if spent > budget:
             days_until = 0
         else:
-            crossed = np.nonzero(spent + np.cumsum(model.forecast.mean) > budget)[0]
+            crossed = np.nonzero(spent + np.cumsum(model.forecast.mean * ahead) > budget)[0]
             days_until = int(crossed[0]) + 1 if crossed.size else None
     return PeriodProjection(
         mean_total, lower, upper, level, probability, days_until, model.forecast

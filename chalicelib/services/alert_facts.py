@@ -128,7 +128,8 @@ def hour_label(hour: datetime) -> str:
 
 
 def projection(spend: Spend, rule: Rule, w: Window, spent: Decimal) -> ForecastFacts | None:
-    """The period-end forecast (spent so far plus the forecast of the days left), or None."""
+    """The period-end forecast (spent so far, today's included, plus the forecast of the rest of today
+    and of the days after it), or None."""
     from chalicelib.engines import forecast  # numpy: off the cold start
 
     if w.rolling:
@@ -138,8 +139,10 @@ def projection(spend: Spend, rule: Rule, w: Window, spent: Decimal) -> ForecastF
     if (past > 0).sum() < 3 and w.days_left > 0:
         return None  # too little history to say anything honest
     try:
-        p = forecast.period_end_projection(past, float(spent), w.days_left, level=0.8,
-                                           budget=float(rule.amount) if rule.amount else None)
+        # ``spent`` holds today's spend so far: of today's forecast, only the rest of the day is to come
+        p = forecast.period_end_projection(past, float(spent), w.days_left + 1, level=0.8,
+                                           budget=float(rule.amount) if rule.amount else None,
+                                           today_left=alerts.share_of_today_left(spend.now or usage_queries.clock()))
     except (ValueError, FloatingPointError) as e:
         log.warning("forecast for %s failed: %s", rule.alert_id, e)
         return None

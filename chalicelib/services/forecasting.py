@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from chalicelib.domain import money, pricing
+from chalicelib.domain import alerts, money, pricing
 from chalicelib.services import forecast_accuracy, usage_queries
 
 HISTORY_DAYS = 365
@@ -97,8 +97,11 @@ def forecast(workspace_id: str, horizon: int, filters: dict[str, frozenset], bud
     values = np.array([float(v) for v in history])
     fc = engine.forecast(values, horizon, level)
     days_left = (period_end - today).days + 1
-    projection = engine.period_end_projection(values, float(spent), days_left, level,
-                                              float(budget) if budget is not None else None)
+    # what today has cost so far counts, and only the rest of today is forecast (a day that ran away
+    # counts at what it cost, and the figure does not jump at midnight)
+    projection = engine.period_end_projection(values, float(spent + today_so_far), days_left, level,
+                                              float(budget) if budget is not None else None,
+                                              today_left=alerts.share_of_today_left(now))
     body.update({
         "status": "ok",
         "method": fc.method,

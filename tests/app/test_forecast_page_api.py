@@ -100,3 +100,25 @@ def test_saving_words_for_total_growth():
 
     assert saving("fast_growth", {"dimension": "total", "name": "all", "current": "20", "previous": "10"},
                   30)["how"] == "Bring spend back to last period's level."
+
+
+def test_what_today_has_cost_counts_at_the_month_end_and_midnight_barely_moves_it(api, user, monkeypatch):
+    """A loop ran this morning: the month-end projection counts its $600 at once (not a usual day's
+    forecast in its place), and when the day ends and its spend becomes yesterday's, the projection
+    moves by less than a usual day's spend, not by the loop."""
+    seed(user.workspace_id, 40)  # $10-16 a day up to yesterday
+    at = datetime.combine(TODAY, time(9), UTC)
+    pushed_events.add_events(user.workspace_id, [UsageRecord(
+        user.workspace_id, RecordKind.EVENT, "push:k", "openai", at, at + timedelta(seconds=1), model="gpt-4o",
+        unit_type="tokens", units=Decimal(1000), feature="chat", billed_cost=Decimal(600), idempotency_id="loop")])
+
+    def period_end(now: datetime) -> dict:
+        monkeypatch.setattr(usage_queries, "clock", lambda: now)
+        return api.get(f"/api/workspaces/{user.workspace_id}/forecast", token=user.token).json["period_end"]
+
+    late = period_end(datetime.combine(TODAY, time(23, 30), UTC))
+    assert Decimal(late["today_so_far"]) == 600
+    assert Decimal(late["lower"]) > Decimal(late["spent_so_far"]) + 600
+    after = period_end(datetime.combine(TODAY + timedelta(days=1), time(0, 30), UTC))
+    assert Decimal(after["today_so_far"]) == 0 and Decimal(after["spent_so_far"]) > 600
+    assert abs(Decimal(after["projected"]) - Decimal(late["projected"])) < 10, (late, after)

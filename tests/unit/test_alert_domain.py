@@ -3,7 +3,7 @@ and what a notification says."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -36,6 +36,15 @@ def test_period_keys_change_exactly_at_the_boundary():
             != alerts.window(Period("monthly"), date(2026, 12, 1)).key)
     blocks = {alerts.window(Period("rolling", 7), date(2026, 11, d)).key for d in range(1, 31)}
     assert 4 <= len(blocks) <= 6  # a rolling alert fires at most once per 7-day block
+
+
+def test_the_share_of_today_left_is_of_the_utc_day():
+    assert alerts.share_of_today_left(datetime(2026, 12, 3, 0, 0, tzinfo=UTC)) == 1.0
+    assert alerts.share_of_today_left(datetime(2026, 12, 3, 18, 0, tzinfo=UTC)) == 0.25
+    # 20:00 in UTC-6 is 02:00 UTC the next day
+    central = timezone(timedelta(hours=-6))
+    assert alerts.share_of_today_left(datetime(2026, 12, 3, 20, 0, tzinfo=central)) == pytest.approx(11 / 12)
+    assert 0 < alerts.share_of_today_left(datetime(2026, 12, 3, 23, 59, 59, tzinfo=UTC)) < 1e-4
 
 
 def test_threshold_is_strictly_exceeded():

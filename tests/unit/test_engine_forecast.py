@@ -148,6 +148,19 @@ def test_period_end_projection_figures():
     assert period_end_projection(y, 10.0, 10).probability_over_budget is None
 
 
+def test_a_projection_that_holds_today_so_far_adds_only_the_rest_of_today():
+    y = spend(200, seed=8)
+    whole = period_end_projection(y, 500.0, 10, budget=900.0)
+    quarter = period_end_projection(y, 500.0, 10, budget=900.0, today_left=0.25)
+    today = whole.daily.mean[0]
+    assert quarter.mean == pytest.approx(500.0 + 0.25 * today + whole.daily.mean[1:].sum())
+    assert quarter.lower < quarter.mean < quarter.upper and quarter.upper < whole.upper
+    assert quarter.probability_over_budget <= whole.probability_over_budget
+    # just before midnight (today's spend all counted), nothing of today is left to forecast
+    late = period_end_projection(y, 500.0, 10, today_left=0.0)
+    assert late.mean == pytest.approx(500.0 + whole.daily.mean[1:].sum())
+
+
 def test_period_end_projection_short_history_uses_parametric_paths():
     p = period_end_projection(
         np.array([10.0, 11.0, 9.0, 10.0, 12.0]), 50.0, 20, budget=300.0
