@@ -8,12 +8,13 @@ import csv
 import io
 import json
 import stat
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from costpilot import cli
 
+from tests.app import moment
 from tests.sdk.fakes import ChaliceTransport
 
 URL = "http://costpilot.local"
@@ -23,11 +24,7 @@ DAY = ""
 
 @pytest.fixture(autouse=True)
 def _moment(monkeypatch):
-    """The events' time, taken when each test starts (never at import): ten minutes back, within
-    the 365 days the server keeps; and its day, the first one asked for."""
-    when = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
-    monkeypatch.setitem(globals(), "WHEN", when)
-    monkeypatch.setitem(globals(), "DAY", when.date().isoformat())
+    moment.pin(monkeypatch, globals(), "WHEN", "DAY", minutes_back=10)
 
 
 def run(argv, env, transport):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 from chalicelib.domain import focus_export
 from chalicelib.domain.pricing import estimate_cost
+from tests.app import moment
 
 AT = datetime.min.replace(tzinfo=UTC)  # placeholders: _moment sets both for each test
 TODAY = ""
@@ -19,12 +20,9 @@ TODAY = ""
 
 @pytest.fixture(autouse=True)
 def _moment(monkeypatch):
-    """The app runs on the real clock: the events' time is taken when each test starts, not at
-    collection, and the day asked for is that time's (at 00:02 UTC, an event from 23:57 is
-    yesterday's: a run that crosses midnight still finds it)."""
-    at = datetime.now(UTC) - timedelta(minutes=5)
-    monkeypatch.setitem(globals(), "AT", at)
-    monkeypatch.setitem(globals(), "TODAY", at.date().isoformat())
+    moment.pin(monkeypatch, globals(), "AT", "TODAY", minutes_back=5)
+
+
 # usageMetadata of a generateContent response, mapped as the README says
 META = {"promptTokenCount": 12_480, "cachedContentTokenCount": 8_192, "candidatesTokenCount": 911,
         "thoughtsTokenCount": 1_304}

@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.domain import signatures
+from tests.app import moment
 
 # One instant per test, read once (never at import): events are stamped with it and queries ask for
 # its own UTC day, so a test running across midnight (or started long after collection) still finds
@@ -24,9 +25,7 @@ DAY = ""
 
 @pytest.fixture(autouse=True)
 def _moment(monkeypatch):
-    at = datetime.now(UTC) - timedelta(minutes=5)
-    monkeypatch.setitem(globals(), "AT", at)
-    monkeypatch.setitem(globals(), "DAY", at.date().isoformat())
+    moment.pin(monkeypatch, globals(), "AT", "DAY", minutes_back=5)
 
 
 @pytest.fixture

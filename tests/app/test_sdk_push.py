@@ -4,7 +4,7 @@ and resending a batch changes nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import costpilot
@@ -12,6 +12,7 @@ import httpx2
 import openai
 import pytest
 
+from tests.app import moment
 from tests.sdk.fakes import ChaliceTransport
 from tests.sdk.provider_fakes import PROMPT, ProviderFake
 
@@ -21,11 +22,7 @@ DAY = ""
 
 @pytest.fixture(autouse=True)
 def _moment(monkeypatch):
-    """The events' time, taken when each test starts (never at import): ten minutes back, within
-    the 365 days the server keeps; and its day, the first one asked for."""
-    when = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
-    monkeypatch.setitem(globals(), "WHEN", when)
-    monkeypatch.setitem(globals(), "DAY", when.date().isoformat())
+    moment.pin(monkeypatch, globals(), "WHEN", "DAY", minutes_back=10)
 
 
 def test_sdk_events_become_spend_to_the_cent_and_a_resent_batch_counts_once(api, user):
