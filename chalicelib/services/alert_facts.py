@@ -130,12 +130,18 @@ def hour_label(hour: datetime) -> str:
 def projection(spend: Spend, rule: Rule, w: Window, spent: Decimal) -> ForecastFacts | None:
     """The period-end forecast (spent so far, today's included, plus the forecast of the rest of today
     and of the days after it), or None."""
+    import numpy as np
+
     from chalicelib.engines import forecast  # numpy: off the cold start
 
     if w.rolling:
         return None
     _, values = spend.history(w.today, rule.scope, rule.currency)
     past = values[:-1]
+    # from the first day with spend, as the forecast page reads it (forecasting.daily_history): the
+    # weeks before a workspace's first spend are no history of zeros (they read as a level shift and
+    # widened the range tenfold)
+    past = past[int(np.argmax(past > 0)):] if (past > 0).any() else past[:0]
     if (past > 0).sum() < 3 and w.days_left > 0:
         return None  # too little history to say anything honest
     try:

@@ -9,8 +9,9 @@ from decimal import Decimal
 
 import pytest
 
+from chalicelib.domain.alerts import Kind, Rule, window
 from chalicelib.domain.usage import RecordKind, UsageRecord
-from chalicelib.services import dashboard, usage_queries
+from chalicelib.services import alert_facts, dashboard, usage_queries
 from chalicelib.store import pushed_events
 
 TODAY = date(2026, 11, 18)
@@ -122,3 +123,22 @@ def test_what_today_has_cost_counts_at_the_month_end_and_midnight_barely_moves_i
     after = period_end(datetime.combine(TODAY + timedelta(days=1), time(0, 30), UTC))
     assert Decimal(after["today_so_far"]) == 0 and Decimal(after["spent_so_far"]) > 600
     assert abs(Decimal(after["projected"]) - Decimal(late["projected"])) < 10, (late, after)
+
+
+def test_a_budget_alert_projects_the_month_end_as_the_forecast_page_does(api, user, monkeypatch):
+    """The email's "heading for" figure and its range are the dashboard's, today's runaway included,
+    on a workspace four weeks old: the weeks before its first spend are no history of zeros (read
+    as such, they moved its figure to $976.77 and widened its range to $4,308.70; the page said $982.75)."""
+    seed(user.workspace_id, 29)
+    at = datetime.combine(TODAY, time(9), UTC)
+    pushed_events.add_events(user.workspace_id, [UsageRecord(
+        user.workspace_id, RecordKind.EVENT, "push:k", "openai", at, at + timedelta(seconds=1), model="gpt-4o",
+        unit_type="tokens", units=Decimal(1000), feature="chat", billed_cost=Decimal(600), idempotency_id="loop")])
+    now = datetime.combine(TODAY, time(15), UTC)
+    monkeypatch.setattr(usage_queries, "clock", lambda: now)
+    page = api.get(f"/api/workspaces/{user.workspace_id}/forecast?budget=900", token=user.token).json["period_end"]
+    rule = Rule(user.workspace_id, "a1", "Monthly budget", Kind.BUDGET, amount=Decimal(900))
+    w = window(rule.period, TODAY)
+    spend = alert_facts.Spend(user.workspace_id, now)
+    facts = alert_facts.projection(spend, rule, w, spend.total(w.start, w.end, rule.scope, rule.currency))
+    assert (str(facts.mean), str(facts.lower), str(facts.upper)) == (page["projected"], page["lower"], page["upper"])
