@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import botocore.client
 import pytest
 
 from devstack.fakes.stripe_api import FakeStripe, serve_in_thread, sign
@@ -173,11 +175,26 @@ def test_a_pass_on_a_stale_plan_undoes_what_it_paused(fake, workspace_id, monkey
     assert account_of(workspace_id).reconciled_plan == "pro"
 
 
-def test_concurrent_passes_after_a_downgrade_agree(fake, workspace_id):
+def _each_aws_request_atomic(monkeypatch) -> None:
+    """One AWS request at a time, as DynamoDB applies each request atomically: moto does not (two
+    threads' conditional updates can both pass the condition and both write), which is no behaviour
+    of DynamoDB's to test against. The passes still interleave between requests."""
+    lock = threading.Lock()
+    send = botocore.client.BaseClient._make_api_call
+
+    def atomic(client, operation, params):
+        with lock:
+            return send(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", atomic)
+
+
+def test_concurrent_passes_after_a_downgrade_agree(fake, workspace_id, monkeypatch):
     from chalicelib.services import billing_reconcile
     from chalicelib.store.billing import account_of
 
     period_end = _three_connections_on_pro_cancelling(fake, workspace_id)
+    _each_aws_request_atomic(monkeypatch)
     with ThreadPoolExecutor(4) as pool:
         reports = list(pool.map(lambda _: billing_reconcile.reconcile(workspace_id, now=period_end + 1), range(4)))
     assert sum(r.get("connections", {}).get("paused", []) == ["conn_2"] for r in reports) == 1
