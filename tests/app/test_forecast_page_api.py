@@ -103,15 +103,20 @@ def test_saving_words_for_total_growth():
                   30)["how"] == "Bring spend back to last period's level."
 
 
+def loop_this_morning(ws: str) -> None:
+    """$600 of gpt-4o pushed at 09:00 today: a runaway loop."""
+    at = datetime.combine(TODAY, time(9), UTC)
+    pushed_events.add_events(ws, [UsageRecord(
+        ws, RecordKind.EVENT, "push:k", "openai", at, at + timedelta(seconds=1), model="gpt-4o",
+        unit_type="tokens", units=Decimal(1000), feature="chat", billed_cost=Decimal(600), idempotency_id="loop")])
+
+
 def test_what_today_has_cost_counts_at_the_month_end_and_midnight_barely_moves_it(api, user, monkeypatch):
     """A loop ran this morning: the month-end projection counts its $600 at once (not a usual day's
     forecast in its place), and when the day ends and its spend becomes yesterday's, the projection
     moves by less than a usual day's spend, not by the loop."""
     seed(user.workspace_id, 40)  # $10-16 a day up to yesterday
-    at = datetime.combine(TODAY, time(9), UTC)
-    pushed_events.add_events(user.workspace_id, [UsageRecord(
-        user.workspace_id, RecordKind.EVENT, "push:k", "openai", at, at + timedelta(seconds=1), model="gpt-4o",
-        unit_type="tokens", units=Decimal(1000), feature="chat", billed_cost=Decimal(600), idempotency_id="loop")])
+    loop_this_morning(user.workspace_id)
 
     def period_end(now: datetime) -> dict:
         monkeypatch.setattr(usage_queries, "clock", lambda: now)
@@ -130,10 +135,7 @@ def test_a_budget_alert_projects_the_month_end_as_the_forecast_page_does(api, us
     on a workspace four weeks old: the weeks before its first spend are no history of zeros (read
     as such, they moved its figure to $976.77 and widened its range to $4,308.70; the page said $982.75)."""
     seed(user.workspace_id, 29)
-    at = datetime.combine(TODAY, time(9), UTC)
-    pushed_events.add_events(user.workspace_id, [UsageRecord(
-        user.workspace_id, RecordKind.EVENT, "push:k", "openai", at, at + timedelta(seconds=1), model="gpt-4o",
-        unit_type="tokens", units=Decimal(1000), feature="chat", billed_cost=Decimal(600), idempotency_id="loop")])
+    loop_this_morning(user.workspace_id)
     now = datetime.combine(TODAY, time(15), UTC)
     monkeypatch.setattr(usage_queries, "clock", lambda: now)
     page = api.get(f"/api/workspaces/{user.workspace_id}/forecast?budget=900", token=user.token).json["period_end"]
