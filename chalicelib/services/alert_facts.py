@@ -18,12 +18,12 @@ from chalicelib import config
 from chalicelib.domain import alerts
 from chalicelib.domain.alert_messages import Contributor, ForecastFacts, Notification
 from chalicelib.domain.alerts import Rule, Window, provider_title
-from chalicelib.services import usage_queries
+from chalicelib.services import forecasting, usage_queries
 from chalicelib.store.alerts import Firing
 
 log = logging.getLogger("costpilot.alerts.eval")
 
-HISTORY_DAYS = 56  # daily history behind forecasts and spike scores
+HISTORY_DAYS = 56  # daily history behind spike scores (projections read the forecast page's)
 HOURLY_DAYS = 35  # hourly history behind spike scores: the engine's 4-week same-time-of-week baseline, and a week
 MIN_SPIKE_DAYS = 7  # days with spend before a series is judged for spikes
 TOP_N = 3
@@ -94,6 +94,15 @@ class Spend:
         days = [start + timedelta(days=i) for i in range(HISTORY_DAYS + 1)]
         return days, np.array([float(daily.get(d, 0)) for d in days])
 
+    def forecast_history(self, today: date, scope: alerts.Scope, currency: str) -> list[Decimal]:
+        """Daily spend as the forecast page reads it (``forecasting.daily_history``: from the first
+        day with spend, within the plan's history, at most a year), today's so far last."""
+        key = ("forecast", today, scope, currency)
+        if key not in self._cache:
+            self._cache[key] = forecasting.daily_history(self.workspace_id, today, scope.filters(), currency,
+                                                         now=self.now)[1]
+        return self._cache[key]
+
     def hourly_by_provider(self, now: datetime, currency: str) -> dict[tuple[str, str], Decimal]:
         """Spend per (UTC hour ``YYYY-MM-DDTHH``, provider) over the days of ``hourly_history``."""
         last = now.astimezone(UTC).date()
@@ -136,12 +145,8 @@ def projection(spend: Spend, rule: Rule, w: Window, spent: Decimal) -> ForecastF
 
     if w.rolling:
         return None
-    _, values = spend.history(w.today, rule.scope, rule.currency)
-    past = values[:-1]
-    # from the first day with spend, as the forecast page reads it (forecasting.daily_history): the
-    # weeks before a workspace's first spend are no history of zeros (they read as a level shift and
-    # widened the range tenfold)
-    past = past[int(np.argmax(past > 0)):] if (past > 0).any() else past[:0]
+    # the history the forecast page reads, so the email's figure and range are the dashboard's
+    past = np.array([float(v) for v in spend.forecast_history(w.today, rule.scope, rule.currency)[:-1]])
     if (past > 0).sum() < 3 and w.days_left > 0:
         return None  # too little history to say anything honest
     try:
@@ -152,11 +157,8 @@ def projection(spend: Spend, rule: Rule, w: Window, spent: Decimal) -> ForecastF
     except (ValueError, FloatingPointError) as e:
         log.warning("forecast for %s failed: %s", rule.alert_id, e)
         return None
-
-    def d(x: float) -> Decimal:
-        return Decimal(str(round(x, 2)))
-
-    return ForecastFacts(d(p.mean), d(p.lower), d(p.upper), p.level, p.probability_over_budget)
+    return ForecastFacts(forecasting.cents(p.mean), forecasting.cents(p.lower), forecasting.cents(p.upper),
+                         p.level, p.probability_over_budget)
 
 
 def links(workspace_id: str, alert_id: str | None = None) -> dict[str, str]:

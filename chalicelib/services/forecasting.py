@@ -18,8 +18,13 @@ INSIGHT_DIMENSIONS = ("provider", "model", "unit_type", "project", "feature")
 CENT = Decimal("0.01")
 
 
+def cents(x: float) -> Decimal:
+    """A forecast figure in dollars, to the cent (half up; never below zero), as every view shows it."""
+    return Decimal(repr(max(0.0, float(x)))).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
 def _cents(x: float) -> str:
-    return money.to_str(Decimal(repr(max(0.0, float(x)))).quantize(CENT, rounding=ROUND_HALF_UP))
+    return money.to_str(cents(x))
 
 
 def daily_history(workspace_id: str, end: date, filters: dict[str, frozenset], currency: str = "USD",

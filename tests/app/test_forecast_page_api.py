@@ -130,12 +130,8 @@ def test_what_today_has_cost_counts_at_the_month_end_and_midnight_barely_moves_i
     assert abs(Decimal(after["projected"]) - Decimal(late["projected"])) < 10, (late, after)
 
 
-def test_a_budget_alert_projects_the_month_end_as_the_forecast_page_does(api, user, monkeypatch):
-    """The email's "heading for" figure and its range are the dashboard's, today's runaway included,
-    on a workspace four weeks old: the weeks before its first spend are no history of zeros (read
-    as such, they moved its figure to $976.77 and widened its range to $4,308.70; the page said $982.75)."""
-    seed(user.workspace_id, 29)
-    loop_this_morning(user.workspace_id)
+def _alert_and_page(api, user, monkeypatch) -> tuple:
+    """A $900 monthly budget alert's projection facts at 15:00 today, and the forecast page's."""
     now = datetime.combine(TODAY, time(15), UTC)
     monkeypatch.setattr(usage_queries, "clock", lambda: now)
     page = api.get(f"/api/workspaces/{user.workspace_id}/forecast?budget=900", token=user.token).json["period_end"]
@@ -143,4 +139,29 @@ def test_a_budget_alert_projects_the_month_end_as_the_forecast_page_does(api, us
     w = window(rule.period, TODAY)
     spend = alert_facts.Spend(user.workspace_id, now)
     facts = alert_facts.projection(spend, rule, w, spend.total(w.start, w.end, rule.scope, rule.currency))
-    assert (str(facts.mean), str(facts.lower), str(facts.upper)) == (page["projected"], page["lower"], page["upper"])
+    return (str(facts.mean), str(facts.lower), str(facts.upper)), (page["projected"], page["lower"], page["upper"])
+
+
+def test_a_budget_alert_projects_the_month_end_as_the_forecast_page_does(api, user, monkeypatch):
+    """The email's "heading for" figure and its range are the dashboard's, today's runaway included,
+    on a workspace four weeks old: the weeks before its first spend are no history of zeros (read
+    as such, they moved its figure to $976.77 and widened its range to $4,308.70; the page said $982.75)."""
+    seed(user.workspace_id, 29)
+    loop_this_morning(user.workspace_id)
+    alert, page = _alert_and_page(api, user, monkeypatch)
+    assert alert == page
+
+
+def test_an_alert_reads_the_history_the_page_reads_not_a_fixed_eight_weeks(api, user, monkeypatch):
+    """Free keeps 30 days: spend older than that moves neither the page's projection nor the email's.
+    (Alerts read a fixed 56 days; this workspace's pricier days before the window made the email say
+    $968.25, between $917.10 and $1,071.13, where the page said $982.75.)"""
+    seed(user.workspace_id, 40)
+    old = [UsageRecord(user.workspace_id, RecordKind.EVENT, "push:k", "openai", at, at + timedelta(seconds=1),
+                       model="gpt-4o", unit_type="tokens", units=Decimal(1000), feature="chat",
+                       billed_cost=Decimal(50 + 9 * (i % 3)), idempotency_id=f"old-{i}")
+           for i in range(31, 41) for at in [datetime.combine(TODAY - timedelta(days=i), time(13), UTC)]]
+    pushed_events.add_events(user.workspace_id, old)
+    loop_this_morning(user.workspace_id)
+    alert, page = _alert_and_page(api, user, monkeypatch)
+    assert alert == page
