@@ -16,10 +16,11 @@ from tests.helpers import deliver_queue, purge_queue
 
 @pytest.fixture
 def fakes(monkeypatch):
-    openai, anthropic = FakeOpenAI(seed=1, history_days=100), FakeAnthropic(seed=2, history_days=100)
+    # 40 days: two pages of the providers' 31-day buckets
+    openai, anthropic = FakeOpenAI(seed=1, history_days=40), FakeAnthropic(seed=2, history_days=40)
     # the backfill reaches past the fakes' whole ledger, so what is stored is the ledger's total at any
-    # instant (a window cut at "90 days ago" would move if UTC midnight passed between sync and check)
-    monkeypatch.setenv("COSTPILOT_BACKFILL_DAYS", "110")
+    # instant (a window cut at "N days ago" would move if UTC midnight passed between sync and check)
+    monkeypatch.setenv("COSTPILOT_BACKFILL_DAYS", "50")
     served = [serve(openai), serve(anthropic)]
     monkeypatch.setenv("COSTPILOT_PROVIDER_URL_OPENAI", served[0].base_url)
     monkeypatch.setenv("COSTPILOT_PROVIDER_URL_ANTHROPIC", served[1].base_url)

@@ -16,6 +16,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tests.e2e import http
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -35,7 +37,9 @@ def demo_state() -> Path:
 
     A stack started from a copy restores it in seconds, as ``scripts/dev`` does on every start after
     the first; seeding the same demo again for each test module took ~20 s of moto writes each
-    (more on a busy runner). Fresh seeding is still exercised, by this first stack. The demo is
+    (more on a busy runner). Fresh seeding is still exercised, by this first stack, and so is the
+    demo connections' first sync: it is stopped once they have synced, so a copy does not sync three
+    months of every demo connection again (in each of ~8 stacks, beside the tests). The demo is
     seeded as of its day ("this morning a support bot looped", a budget near where the month is
     heading): a run that crosses UTC midnight seeds it again, so a later module does not see
     yesterday's demo restored today."""
@@ -44,6 +48,7 @@ def demo_state() -> Path:
         folder = Path(tempfile.mkdtemp(prefix="costpilot-demo-"))
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         seeded = Stack(state_dir=folder, args=("--fresh",))
+        seeded.wait_demo_synced()
         assert seeded.stop() == 0, "".join(seeded.banner)
         _demo_template[day] = folder
     return _demo_template[day]
@@ -94,6 +99,23 @@ class Stack:
             if time.time() > deadline:
                 raise TimeoutError("".join(self.banner))
         assert self.proc.poll() is None, "".join(self.banner)
+
+    def wait_demo_synced(self, timeout: float = 300) -> None:
+        """Waits until every connection of the demo's workspaces has synced once."""
+        demo = re.search(r"Demo login:\s+(\S+) / (\S+)", "".join(self.banner))
+        login = http.post(f"{self.base}/api/auth/login", json={"email": demo.group(1), "password": demo.group(2)})
+        auth = {"Authorization": f"Bearer {login.json()['token']}"}
+        workspaces = [w["workspace_id"] for w in http.get(f"{self.base}/api/me", headers=auth).json()["workspaces"]]
+        deadline = time.time() + timeout
+        while True:
+            listed = [http.get(f"{self.base}/api/workspaces/{ws}/connections", headers=auth).json()["connections"]
+                      for ws in workspaces]
+            waiting = [c for connections in listed for c in connections if not c["last_success_at"]]
+            if not waiting:
+                return
+            if time.time() > deadline:
+                raise AssertionError(f"the demo's connections never synced: {waiting}")
+            time.sleep(0.5)
 
     def banner_url(self, label: str) -> str:
         """A URL the banner prints after ``label`` (e.g. ``Fake Stripe:``)."""
