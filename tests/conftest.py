@@ -4,6 +4,8 @@ secret are read from it, and moto must be active before any AWS client exists.""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +32,25 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 
 import pytest  # noqa: E402
+
+#: A folder for the whole test run, shared by its xdist workers (they inherit the controller's
+#: environment): what each worker would otherwise build for itself, such as the seeded demo.
+RUN_DIR = "COSTPILOT_TEST_RUN_DIR"
+
+
+def pytest_configure(config):
+    if RUN_DIR not in os.environ:
+        os.environ[RUN_DIR] = tempfile.mkdtemp(prefix="costpilot-test-run-")
+        config.stash[_OWN_RUN_DIR] = os.environ[RUN_DIR]
+
+
+def pytest_unconfigure(config):
+    if config.stash.get(_OWN_RUN_DIR, None):
+        shutil.rmtree(config.stash[_OWN_RUN_DIR], ignore_errors=True)
+        os.environ.pop(RUN_DIR, None)
+
+
+_OWN_RUN_DIR = pytest.StashKey[str]()
 
 
 @pytest.fixture(scope="session")

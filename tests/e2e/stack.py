@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import fcntl
 import os
 import re
 import shutil
@@ -27,13 +28,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-_demo_template: dict[str, Path] = {}  # this test process's folder with the demo's saved data, by its UTC day
-
-
 def demo_state() -> Path:
-    """A folder with the data of a stack that seeded the demo and was stopped straight after it
-    was ready (its queued first syncs saved with it), made once per test process (xdist worker)
-    and UTC day.
+    """A folder with the data of a stack that seeded the demo and was stopped once its connections had
+    synced, made once per test run (shared by its xdist workers, under a lock) and UTC day.
 
     A stack started from a copy restores it in seconds, as ``scripts/dev`` does on every start after
     the first; seeding the same demo again for each test module took ~20 s of moto writes each
@@ -43,15 +40,26 @@ def demo_state() -> Path:
     seeded as of its day ("this morning a support bot looped", a budget near where the month is
     heading): a run that crosses UTC midnight seeds it again, so a later module does not see
     yesterday's demo restored today."""
-    day = datetime.now(UTC).date().isoformat()
-    if day not in _demo_template:
-        folder = Path(tempfile.mkdtemp(prefix="costpilot-demo-"))
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        seeded = Stack(state_dir=folder, args=("--fresh",))
-        seeded.wait_demo_synced()
-        assert seeded.stop() == 0, "".join(seeded.banner)
-        _demo_template[day] = folder
-    return _demo_template[day]
+    run = Path(os.environ.get("COSTPILOT_TEST_RUN_DIR") or _own_run_dir())  # tests/conftest.py sets it
+    folder = run / f"demo-{datetime.now(UTC).date().isoformat()}"
+    with open(run / "demo.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one worker seeds; the other waits for it, then copies
+        if not (folder / "done").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            seeded = Stack(state_dir=folder, args=("--fresh",))
+            seeded.wait_demo_synced()
+            assert seeded.stop() == 0, "".join(seeded.banner)
+            (folder / "done").touch()
+    return folder
+
+
+def _own_run_dir() -> str:
+    """This process's folder, when no test run has set one (a module imported outside pytest)."""
+    folder = tempfile.mkdtemp(prefix="costpilot-demo-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ["COSTPILOT_TEST_RUN_DIR"] = folder
+    return folder
 
 
 def signal_a_worker_thread(pid: int, sig: int) -> None:
