@@ -36,6 +36,7 @@ import pytest  # noqa: E402
 #: A folder for the whole test run, shared by its xdist workers (they inherit the controller's
 #: environment): what each worker would otherwise build for itself, such as the seeded demo.
 RUN_DIR = "COSTPILOT_TEST_RUN_DIR"
+_OWN_RUN_DIR = pytest.StashKey[str]()  # set in the process that made the folder (the xdist controller)
 
 
 def pytest_configure(config):
@@ -48,9 +49,6 @@ def pytest_unconfigure(config):
     if config.stash.get(_OWN_RUN_DIR, None):
         shutil.rmtree(config.stash[_OWN_RUN_DIR], ignore_errors=True)
         os.environ.pop(RUN_DIR, None)
-
-
-_OWN_RUN_DIR = pytest.StashKey[str]()
 
 
 @pytest.fixture(scope="session")
