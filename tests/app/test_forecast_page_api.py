@@ -22,6 +22,13 @@ def fixed_today(monkeypatch):
     monkeypatch.setattr(usage_queries, "clock", lambda: datetime.combine(TODAY, time(12), UTC))
 
 
+def call(ws: str, at: datetime, cost: Decimal, event_id: str, feature: str = "chat") -> UsageRecord:
+    """One pushed gpt-4o call at ``at`` that cost ``cost``."""
+    return UsageRecord(ws, RecordKind.EVENT, "push:k", "openai", at, at + timedelta(seconds=1), model="gpt-4o",
+                       unit_type="tokens", units=Decimal(1000), feature=feature, billed_cost=cost,
+                       idempotency_id=event_id)
+
+
 def seed(ws: str, days: int, new_feature_days: int = 0) -> None:
     """Pushed gpt-4o calls for ``days`` days tagged feature=chat ($10-16 a day); the last
     ``new_feature_days`` also $4 a day of feature=agent."""
@@ -29,9 +36,7 @@ def seed(ws: str, days: int, new_feature_days: int = 0) -> None:
     for i in range(days, 0, -1):
         at = datetime.combine(TODAY - timedelta(days=i), time(12), UTC)
         tags = [("chat", Decimal(10) + Decimal(i % 7))] + ([("agent", Decimal(4))] if i <= new_feature_days else [])
-        events += [UsageRecord(ws, RecordKind.EVENT, "push:k", "openai", at, at + timedelta(seconds=1), model="gpt-4o",
-                               unit_type="tokens", units=Decimal(1000), feature=feature, billed_cost=cost,
-                               idempotency_id=f"e-{i}-{feature}") for feature, cost in tags]
+        events += [call(ws, at, cost, f"e-{i}-{feature}", feature) for feature, cost in tags]
     pushed_events.add_events(ws, events)
 
 
@@ -106,9 +111,7 @@ def test_saving_words_for_total_growth():
 def loop_this_morning(ws: str) -> None:
     """$600 of gpt-4o pushed at 09:00 today: a runaway loop."""
     at = datetime.combine(TODAY, time(9), UTC)
-    pushed_events.add_events(ws, [UsageRecord(
-        ws, RecordKind.EVENT, "push:k", "openai", at, at + timedelta(seconds=1), model="gpt-4o",
-        unit_type="tokens", units=Decimal(1000), feature="chat", billed_cost=Decimal(600), idempotency_id="loop")])
+    pushed_events.add_events(ws, [call(ws, at, Decimal(600), "loop")])
 
 
 def test_what_today_has_cost_counts_at_the_month_end_and_midnight_barely_moves_it(api, user, monkeypatch):
@@ -157,11 +160,9 @@ def test_an_alert_reads_the_history_the_page_reads_not_a_fixed_eight_weeks(api, 
     (Alerts read a fixed 56 days; this workspace's pricier days before the window made the email say
     $968.25, between $917.10 and $1,071.13, where the page said $982.75.)"""
     seed(user.workspace_id, 40)
-    old = [UsageRecord(user.workspace_id, RecordKind.EVENT, "push:k", "openai", at, at + timedelta(seconds=1),
-                       model="gpt-4o", unit_type="tokens", units=Decimal(1000), feature="chat",
-                       billed_cost=Decimal(50 + 9 * (i % 3)), idempotency_id=f"old-{i}")
-           for i in range(31, 41) for at in [datetime.combine(TODAY - timedelta(days=i), time(13), UTC)]]
-    pushed_events.add_events(user.workspace_id, old)
+    pushed_events.add_events(user.workspace_id, [
+        call(user.workspace_id, datetime.combine(TODAY - timedelta(days=i), time(13), UTC),
+             Decimal(50 + 9 * (i % 3)), f"old-{i}") for i in range(31, 41)])
     loop_this_morning(user.workspace_id)
     alert, page = _alert_and_page(api, user, monkeypatch)
     assert alert == page
